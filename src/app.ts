@@ -1,0 +1,130 @@
+/**
+ * The commands, as plain async functions: each composes the edges (engine, file system) with
+ * the pure core (plan, render, diagnose). cli.ts only parses arguments and calls these.
+ */
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type Docker from "dockerode";
+import { RuntimeError, UsageError } from "./errors.js";
+import type { ImageFacts } from "./facts.js";
+import { type Diagnosis, diagnose } from "./diagnose.js";
+import { type PlanOptions, type RewrapPlan, planRewrap } from "./plan.js";
+import { type RenderedFile, loadTemplates, renderContext, stableJson } from "./render.js";
+import { PROJECT_URL, VERSION, packageRoot } from "./version.js";
+import { connect, ping, readImageFacts, type Progress } from "./image/engine.js";
+import { buildContext } from "./image/build.js";
+
+export interface CommonOptions {
+  pull?: boolean;
+  progress: Progress;
+  /** A recorded facts file to use instead of the engine. */
+  facts?: string;
+}
+
+export interface RewrapOptions extends CommonOptions {
+  mounts?: string[];
+  env?: string[];
+  tag?: string;
+  force?: boolean;
+  out?: string;
+}
+
+let engine: Docker | null = null;
+async function docker(): Promise<Docker> {
+  if (!engine) {
+    const d = connect();
+    await ping(d);
+    engine = d;
+  }
+  return engine;
+}
+
+export async function getFacts(ref: string, opts: CommonOptions): Promise<ImageFacts> {
+  if (opts.facts) return readFactsFile(opts.facts, ref);
+  return readImageFacts(await docker(), ref, { pull: opts.pull, progress: opts.progress });
+}
+
+export function readFactsFile(path: string, ref?: string): ImageFacts {
+  let facts: ImageFacts;
+  try {
+    facts = JSON.parse(readFileSync(path, "utf8")) as ImageFacts;
+  } catch (e) {
+    throw new UsageError(`--facts ${path}: ${(e as Error).message}`);
+  }
+  for (const key of ["ref", "id", "config", "present"] as const) {
+    if (!(key in facts)) throw new UsageError(`--facts ${path}: not an mcp-rewrap facts file (no "${key}")`);
+  }
+  return ref && ref !== facts.ref ? { ...facts, ref } : facts;
+}
+
+export async function inspectCommand(ref: string, opts: CommonOptions): Promise<Diagnosis> {
+  return diagnose(await getFacts(ref, opts), VERSION);
+}
+
+export function planFor(facts: ImageFacts, opts: RewrapOptions): RewrapPlan {
+  const planOpts: PlanOptions = {
+    version: VERSION,
+    projectUrl: PROJECT_URL,
+    ...(opts.mounts ? { mounts: opts.mounts } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.tag ? { tag: opts.tag } : {}),
+    ...(opts.force ? { force: true } : {}),
+  };
+  return planRewrap(facts, planOpts);
+}
+
+export function render(plan: RewrapPlan, facts: ImageFacts): RenderedFile[] {
+  const files = renderContext(plan, loadTemplates(join(packageRoot(), "templates")));
+  return [...files, { path: "facts.json", content: stableJson(facts), mode: 0o644 }];
+}
+
+/** Writes files into dir, each through a temporary name, so a failure leaves no half-written file. */
+export function writeContext(dir: string, files: RenderedFile[]): string {
+  const out = resolve(dir);
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`--out ${dir}: cannot create the directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const written: string[] = [];
+  try {
+    for (const f of files) {
+      const tmp = join(out, `.${f.path}.mcp-rewrap-tmp`);
+      written.push(tmp);
+      writeFileSync(tmp, f.content, { mode: f.mode });
+      renameSync(tmp, join(out, f.path));
+    }
+  } catch (e) {
+    for (const tmp of written) rmSync(tmp, { force: true });
+    throw new UsageError(`--out ${dir}: cannot write there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return out;
+}
+
+export interface GenerateResult {
+  plan: RewrapPlan;
+  dir: string;
+  files: RenderedFile[];
+}
+
+export async function generateCommand(ref: string, opts: RewrapOptions): Promise<GenerateResult> {
+  const facts = await getFacts(ref, opts);
+  const plan = planFor(facts, opts);
+  const files = render(plan, facts);
+  const dir = writeContext(opts.out ?? join("images", plan.name), files);
+  return { plan, dir, files };
+}
+
+export interface BuildCommandResult extends GenerateResult {
+  tag: string;
+  id: string;
+}
+
+export async function buildCommand(ref: string, opts: RewrapOptions): Promise<BuildCommandResult> {
+  const gen = await generateCommand(ref, opts);
+  const d = await docker();
+  opts.progress(`building ${gen.plan.tag} from ${gen.plan.source.from}`);
+  const built = await buildContext(d, gen.files, { tag: gen.plan.tag, progress: opts.progress });
+  if (!built.id) throw new RuntimeError(`building ${gen.plan.tag}: no image ID`);
+  return { ...gen, tag: built.tag, id: built.id };
+}

@@ -1,0 +1,113 @@
+/**
+ * Pure: image facts -> what `inspect` reports. Which usual gateway mount targets the image's
+ * user cannot reach, whether a rewrap is needed, and whether one can be made.
+ */
+import { type ImageFacts, type ResolvedUser, resolveUser } from "./facts.js";
+import { PlanError } from "./errors.js";
+import { DEFAULT_MOUNTS, findDropTool, planRewrap, platformOf } from "./plan.js";
+
+export interface MountReach {
+  target: string;
+  reachable: boolean;
+  why: string;
+}
+
+export interface Diagnosis {
+  ref: string;
+  id: string;
+  digest: string | null;
+  platform: string;
+  user: ResolvedUser | null;
+  entrypoint: string[] | null;
+  cmd: string[] | null;
+  workdir: string;
+  env: string[];
+  labels: Record<string, string>;
+  repoDigests: string[];
+  shell: boolean;
+  dropTool: { kind: string; path: string } | null;
+  mounts: MountReach[];
+  needsRewrap: boolean;
+  /** Null when a rewrap can be made; else why not. */
+  cannotRewrap: string | null;
+  summary: string;
+}
+
+export function diagnose(facts: ImageFacts, version: string): Diagnosis {
+  let user: ResolvedUser | null = null;
+  let userError: string | null = null;
+  try {
+    user = resolveUser(facts);
+  } catch (e) {
+    userError = (e as Error).message;
+  }
+  const rootMode = facts.rootMode;
+  const traversable = rootMode !== null && (rootMode & 0o001) !== 0;
+  const mounts: MountReach[] = DEFAULT_MOUNTS.map((target) => {
+    if (!user) return { target, reachable: false, why: userError ?? "unknown user" };
+    if (user.uid === 0) return { target, reachable: true, why: "the image runs as root" };
+    if (!traversable) {
+      const mode = rootMode === null ? "missing in the image (created 0755 by Docker)" : `mode ${rootMode.toString(8).padStart(4, "0")}`;
+      if (rootMode === null) {
+        return { target, reachable: false, why: `/root is ${mode}, but a host file of mode 0600 stays unreadable to uid ${user.uid}` };
+      }
+      return { target, reachable: false, why: `uid ${user.uid} cannot enter /root (${mode})` };
+    }
+    return { target, reachable: false, why: `a host file of mode 0600 owned by another uid stays unreadable to uid ${user.uid}` };
+  });
+  const needsRewrap = !!user && user.uid !== 0;
+  let cannotRewrap: string | null = null;
+  try {
+    planRewrap(facts, { version, projectUrl: "", force: true });
+  } catch (e) {
+    if (!(e instanceof PlanError)) throw e;
+    cannotRewrap = e.message;
+  }
+  const digest = facts.repoDigests[0]?.split("@")[1] ?? null;
+  let summary: string;
+  if (!user) summary = `cannot tell: ${userError}`;
+  else if (!needsRewrap) summary = "no rewrap needed: the image runs as root and can read the gateway's mounts under /root";
+  else if (cannotRewrap) summary = `needs a rewrap, but one cannot be made: ${cannotRewrap}`;
+  else summary = `needs a rewrap: ${user.name} (uid ${user.uid}) cannot read config the gateway mounts under /root; run \`mcp-rewrap build ${facts.ref}\``;
+  return {
+    ref: facts.ref,
+    id: facts.id,
+    digest,
+    platform: platformOf(facts),
+    user,
+    entrypoint: facts.config.entrypoint,
+    cmd: facts.config.cmd,
+    workdir: facts.config.workdir,
+    env: facts.config.env,
+    labels: facts.config.labels,
+    repoDigests: facts.repoDigests,
+    shell: ["/bin/sh", "/usr/bin/sh"].some((p) => facts.present.includes(p)),
+    dropTool: findDropTool(facts.present),
+    mounts,
+    needsRewrap,
+    cannotRewrap: needsRewrap ? cannotRewrap : null,
+    summary,
+  };
+}
+
+/** The human report for `inspect`. */
+export function formatDiagnosis(d: Diagnosis): string {
+  const u = d.user;
+  const lines = [
+    `image       ${d.ref}`,
+    `id          ${d.id}`,
+    `digest      ${d.digest ?? "(none: local image)"}`,
+    `platform    ${d.platform}`,
+    `user        ${u ? `${u.name} uid=${u.uid} gid=${u.gid} groups=${u.groups.join(",")} home=${u.home} (${u.homeSource})` : "(unresolved)"}`,
+    `entrypoint  ${d.entrypoint ? JSON.stringify(d.entrypoint) : "(none)"}`,
+    `cmd         ${d.cmd ? JSON.stringify(d.cmd) : "(none)"}`,
+    `workdir     ${d.workdir || "/"}`,
+    `shell       ${d.shell ? "/bin/sh" : "(none)"}`,
+    `drop tool   ${d.dropTool ? `${d.dropTool.kind} (${d.dropTool.path})` : "(none)"}`,
+    "gateway mounts:",
+    ...d.mounts.map((m) => `  ${m.reachable ? "ok     " : "BLOCKED"} ${m.target}  ${m.why}`),
+    "",
+    d.summary,
+  ];
+  return `${lines.join("\n")}\n`;
+}

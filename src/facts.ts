@@ -1,0 +1,205 @@
+/**
+ * Image facts: everything mcp-rewrap knows about an image, read once at the edge (Engine API
+ * or a recorded facts file) and passed by value afterwards. The parsers here are pure.
+ */
+
+export interface ImageConfig {
+  user: string;
+  env: string[];
+  entrypoint: string[] | null;
+  cmd: string[] | null;
+  workdir: string;
+  labels: Record<string, string>;
+}
+
+export interface ImageFacts {
+  /** The reference the user gave, e.g. `mcp/kubernetes:latest`. */
+  ref: string;
+  /** Image ID (`sha256:…`). */
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  os: string;
+  architecture: string;
+  variant?: string;
+  config: ImageConfig;
+  /** Text of /etc/passwd and /etc/group inside the image (null when absent). */
+  passwd: string | null;
+  group: string | null;
+  /** Which of the probed paths exist in the image (see PROBE_PATHS). */
+  present: string[];
+  /** Permission bits of /root in the image (null when absent). */
+  rootMode: number | null;
+}
+
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+}
+
+export interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+export interface ResolvedUser {
+  /** The image's USER as written (empty means root). */
+  spec: string;
+  name: string;
+  uid: number;
+  gid: number;
+  /** Supplementary groups the container runtime gives this user: primary gid first. */
+  groups: number[];
+  home: string;
+  /** Where the home came from. */
+  homeSource: "env" | "passwd" | "generated";
+  /** Whether /etc/passwd has an entry for the user. */
+  inPasswd: boolean;
+}
+
+/** Drop tools, in order of preference. `path` is where we look for each in the image. */
+export const DROP_TOOLS = [
+  { kind: "setpriv", paths: ["/usr/bin/setpriv", "/bin/setpriv", "/usr/sbin/setpriv", "/sbin/setpriv"] },
+  { kind: "su-exec", paths: ["/sbin/su-exec", "/usr/sbin/su-exec", "/usr/local/bin/su-exec", "/usr/bin/su-exec"] },
+  { kind: "gosu", paths: ["/usr/local/bin/gosu", "/usr/bin/gosu", "/usr/sbin/gosu", "/bin/gosu"] },
+  { kind: "busybox-su", paths: ["/bin/busybox", "/usr/bin/busybox"] },
+] as const;
+
+export type DropKind = (typeof DROP_TOOLS)[number]["kind"];
+
+/** Commands the shim runs besides the drop tool. Each is found in one of the BIN_DIRS. */
+export const SHIM_COMMANDS = ["sh", "cat", "mkdir", "chmod", "chown", "ln", "mv", "rm", "find", "readlink", "sort"] as const;
+export const BIN_DIRS = ["/bin", "/usr/bin", "/sbin", "/usr/sbin"] as const;
+
+export const PROBE_PATHS: string[] = [
+  ...DROP_TOOLS.flatMap((t) => [...t.paths]),
+  ...SHIM_COMMANDS.flatMap((c) => BIN_DIRS.map((d) => `${d}/${c}`)),
+].filter((p, i, all) => all.indexOf(p) === i);
+
+export function parsePasswd(text: string | null): PasswdEntry[] {
+  if (!text) return [];
+  const out: PasswdEntry[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.trim() || line.startsWith("#")) continue;
+    const f = line.split(":");
+    if (f.length < 7) continue;
+    const uid = Number(f[2]);
+    const gid = Number(f[3]);
+    if (!Number.isInteger(uid) || !Number.isInteger(gid)) continue;
+    out.push({ name: f[0]!, uid, gid, home: f[5]!, shell: f[6]! });
+  }
+  return out;
+}
+
+export function parseGroup(text: string | null): GroupEntry[] {
+  if (!text) return [];
+  const out: GroupEntry[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.trim() || line.startsWith("#")) continue;
+    const f = line.split(":");
+    if (f.length < 4) continue;
+    const gid = Number(f[2]);
+    if (!Number.isInteger(gid)) continue;
+    out.push({ name: f[0]!, gid, members: f[3]!.split(",").map((m) => m.trim()).filter(Boolean) });
+  }
+  return out;
+}
+
+export function envValue(env: string[], name: string): string | undefined {
+  for (const e of env) {
+    const i = e.indexOf("=");
+    if (i > 0 && e.slice(0, i) === name) return e.slice(i + 1);
+  }
+  return undefined;
+}
+
+const isNumeric = (s: string) => /^[0-9]+$/.test(s);
+
+/**
+ * Resolves the image's USER the way the container runtime does: by name or number against the
+ * image's own /etc/passwd and /etc/group. A numeric uid with no entry gets gid 0 unless one is
+ * given, as Docker does. Throws on a name that the image does not define (the image could not
+ * start either).
+ */
+export function resolveUser(facts: Pick<ImageFacts, "config" | "passwd" | "group">): ResolvedUser {
+  const spec = facts.config.user ?? "";
+  const [userPart = "", groupPart] = spec.split(":", 2);
+  const users = parsePasswd(facts.passwd);
+  const groups = parseGroup(facts.group);
+
+  let entry: PasswdEntry | undefined;
+  let uid: number;
+  if (userPart === "") {
+    entry = users.find((u) => u.uid === 0);
+    uid = 0;
+  } else if (isNumeric(userPart)) {
+    uid = Number(userPart);
+    entry = users.find((u) => u.uid === uid);
+  } else {
+    entry = users.find((u) => u.name === userPart);
+    if (!entry) {
+      throw new Error(`the image's USER "${userPart}" has no entry in its /etc/passwd`);
+    }
+    uid = entry.uid;
+  }
+
+  let gid = entry?.gid ?? 0;
+  if (groupPart !== undefined && groupPart !== "") {
+    if (isNumeric(groupPart)) gid = Number(groupPart);
+    else {
+      const g = groups.find((x) => x.name === groupPart);
+      if (!g) throw new Error(`the image's USER group "${groupPart}" has no entry in its /etc/group`);
+      gid = g.gid;
+    }
+  }
+
+  const name = entry?.name ?? (uid === 0 ? "root" : String(uid));
+  const supplementary = entry ? groups.filter((g) => g.members.includes(entry!.name)).map((g) => g.gid) : [];
+  const allGroups = [gid, ...supplementary].filter((g, i, all) => all.indexOf(g) === i);
+
+  const envHome = envValue(facts.config.env, "HOME");
+  let home: string;
+  let homeSource: ResolvedUser["homeSource"];
+  if (envHome && envHome !== "/root" && envHome.startsWith("/")) {
+    home = envHome;
+    homeSource = "env";
+  } else if (entry && usableHome(entry.home, uid)) {
+    home = entry.home;
+    homeSource = "passwd";
+  } else {
+    home = uid === 0 ? "/root" : `/home/mcp-rewrap-${uid}`;
+    homeSource = uid === 0 ? "passwd" : "generated";
+  }
+  return { spec, name, uid, gid, groups: allGroups, home, homeSource, inPasswd: !!entry };
+}
+
+function usableHome(home: string, uid: number): boolean {
+  if (!home.startsWith("/")) return false;
+  if (uid !== 0 && (home === "/" || home === "/root" || home === "/nonexistent" || home.startsWith("/nonexistent/"))) {
+    return false;
+  }
+  return true;
+}
+
+/** Name and tag for a reference: `mcp/kubernetes:1.2` -> {repo: "mcp/kubernetes", name: "kubernetes", tag: "1.2"}. */
+export function parseRef(ref: string): { repo: string; name: string; tag: string | null; digest: string | null } {
+  let rest = ref;
+  let digest: string | null = null;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  let tag: string | null = null;
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  const name = rest.slice(rest.lastIndexOf("/") + 1);
+  return { repo: rest, name, tag, digest };
+}

@@ -1,0 +1,262 @@
+/**
+ * The edge: every Engine API call mcp-rewrap makes goes through here (dockerode). Errors are
+ * turned into RuntimeError/UsageError messages that name the image and the step.
+ */
+import Docker from "dockerode";
+import type { IncomingMessage } from "node:http";
+import { Readable } from "node:stream";
+import * as tar from "tar-stream";
+import { RuntimeError, UsageError } from "../errors.js";
+import { type ImageFacts, PROBE_PATHS } from "../facts.js";
+
+export type Progress = (line: string) => void;
+
+interface EngineError extends Error {
+  statusCode?: number;
+  code?: string;
+  json?: { message?: string };
+}
+
+export function engineHost(): string {
+  return process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+}
+
+export function connect(): Docker {
+  try {
+    return new Docker();
+  } catch (e) {
+    throw new RuntimeError(`cannot use DOCKER_HOST=${process.env.DOCKER_HOST ?? ""}: ${(e as Error).message}`);
+  }
+}
+
+/** Rewrites low-level errors into one clear sentence; `what` names the step and the input. */
+export function engineError(e: unknown, what: string): Error {
+  if (e instanceof RuntimeError || e instanceof UsageError) return e;
+  const err = e as EngineError;
+  const code = err.code ?? "";
+  if (["ECONNREFUSED", "ENOENT", "EACCES", "ENOTFOUND", "EHOSTUNREACH", "ECONNRESET", "ETIMEDOUT"].includes(code)) {
+    return new RuntimeError(
+      `${what}: cannot reach the Docker engine at ${engineHost()} (${code}); is dockerd running and DOCKER_HOST right?`,
+    );
+  }
+  const message = (err.json?.message ?? err.message ?? String(e)).replace(/^\(HTTP code \d+\)[^-]*- /, "").trim();
+  if (err.statusCode === 400 && /invalid reference|repository name|tag|reference format/i.test(message)) {
+    return new UsageError(`${what}: ${message}`);
+  }
+  return new RuntimeError(`${what}: ${message}`);
+}
+
+export async function ping(docker: Docker): Promise<void> {
+  try {
+    await docker.ping();
+  } catch (e) {
+    throw engineError(e, "connecting to the engine");
+  }
+}
+
+/** Follows a JSON-lines progress stream, reporting each line; rejects on an `error` message. */
+export function followStream(docker: Docker, stream: NodeJS.ReadableStream, onEvent: (ev: Record<string, unknown>) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null) => (err ? reject(err) : resolve()),
+      (ev: Record<string, unknown>) => {
+        onEvent(ev);
+      },
+    );
+  });
+}
+
+export async function pullImage(docker: Docker, ref: string, progress: Progress): Promise<void> {
+  progress(`pulling ${ref}`);
+  let stream: NodeJS.ReadableStream;
+  try {
+    stream = (await docker.pull(ref)) as NodeJS.ReadableStream;
+  } catch (e) {
+    throw engineError(e, `pulling ${ref}`);
+  }
+  let failure: string | null = null;
+  const seen = new Set<string>();
+  await followStream(docker, stream, (ev) => {
+    if (typeof ev.error === "string") failure = ev.error;
+    const line = [ev.id, ev.status].filter(Boolean).join(": ");
+    if (line && !/^(Downloading|Extracting|Waiting)/.test(String(ev.status)) && !seen.has(line)) {
+      seen.add(line);
+      progress(line);
+    }
+  }).catch((e: Error) => {
+    failure = e.message;
+  });
+  if (failure) throw new RuntimeError(`pulling ${ref}: ${failure}`);
+}
+
+interface InspectInfo {
+  Id: string;
+  RepoTags?: string[] | null;
+  RepoDigests?: string[] | null;
+  Os: string;
+  Architecture: string;
+  Variant?: string;
+  Config?: {
+    User?: string;
+    Env?: string[] | null;
+    Entrypoint?: string[] | null;
+    Cmd?: string[] | null;
+    WorkingDir?: string;
+    Labels?: Record<string, string> | null;
+  } | null;
+}
+
+export async function inspectImage(docker: Docker, ref: string): Promise<InspectInfo | null> {
+  try {
+    return (await docker.getImage(ref).inspect()) as unknown as InspectInfo;
+  } catch (e) {
+    if ((e as EngineError).statusCode === 404) return null;
+    throw engineError(e, `inspecting ${ref}`);
+  }
+}
+
+/** Image facts, read without running the image: inspect, then a created (never started) container's files. */
+export async function readImageFacts(
+  docker: Docker,
+  ref: string,
+  opts: { pull?: boolean; progress?: Progress } = {},
+): Promise<ImageFacts> {
+  const progress = opts.progress ?? (() => {});
+  let info = await inspectImage(docker, ref);
+  if (!info) {
+    if (opts.pull === false) {
+      throw new RuntimeError(`image ${ref} is not in the local engine (pulling is off)`);
+    }
+    await pullImage(docker, ref, progress);
+    info = await inspectImage(docker, ref);
+    if (!info) throw new RuntimeError(`image ${ref} is still missing after the pull`);
+  }
+  const cfg = info.Config ?? {};
+  const files = await readFilesFromImage(docker, info.Id, ["/etc/passwd", "/etc/group"], PROBE_PATHS, "/root");
+  return {
+    ref,
+    id: info.Id,
+    repoTags: [...(info.RepoTags ?? [])].sort(),
+    repoDigests: [...(info.RepoDigests ?? [])].sort(),
+    os: info.Os,
+    architecture: info.Architecture,
+    ...(info.Variant ? { variant: info.Variant } : {}),
+    config: {
+      user: cfg.User ?? "",
+      env: cfg.Env ?? [],
+      entrypoint: cfg.Entrypoint ?? null,
+      cmd: cfg.Cmd ?? null,
+      workdir: cfg.WorkingDir ?? "",
+      labels: cfg.Labels ?? {},
+    },
+    passwd: files.text["/etc/passwd"] ?? null,
+    group: files.text["/etc/group"] ?? null,
+    present: files.present,
+    rootMode: files.modes["/root"] ?? null,
+  };
+}
+
+const PROBE_LABEL = "io.mcp-rewrap.probe";
+
+async function readFilesFromImage(
+  docker: Docker,
+  imageId: string,
+  textPaths: string[],
+  probePaths: string[],
+  modePath: string,
+): Promise<{ text: Record<string, string>; present: string[]; modes: Record<string, number> }> {
+  let container: Docker.Container;
+  try {
+    container = await docker.createContainer({
+      Image: imageId,
+      Entrypoint: ["/mcp-rewrap-probe-never-started"],
+      Cmd: [],
+      Labels: { [PROBE_LABEL]: "1" },
+      NetworkDisabled: true,
+    });
+  } catch (e) {
+    throw engineError(e, `reading files of ${imageId.slice(0, 19)}`);
+  }
+  try {
+    const text: Record<string, string> = {};
+    for (const p of textPaths) {
+      const content = await readTextFile(container, p);
+      if (content !== null) text[p] = content;
+    }
+    const stats = await mapLimit([...probePaths, modePath], 8, async (p) => [p, await statPath(container, p)] as const);
+    const present = stats.filter(([p, s]) => s && p !== modePath).map(([p]) => p);
+    const modes: Record<string, number> = {};
+    const rootStat = stats.find(([p]) => p === modePath)?.[1];
+    if (rootStat) modes[modePath] = rootStat.mode & 0o7777;
+    return { text, present, modes };
+  } finally {
+    await container.remove({ force: true, v: true }).catch(() => {});
+  }
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+async function statPath(container: Docker.Container, path: string): Promise<{ mode: number } | null> {
+  try {
+    const res = (await container.infoArchive({ path })) as unknown as IncomingMessage;
+    const header = res.headers["x-docker-container-path-stat"];
+    res.resume?.();
+    if (typeof header !== "string") return { mode: 0 };
+    const stat = JSON.parse(Buffer.from(header, "base64").toString("utf8")) as { mode: number };
+    return { mode: stat.mode };
+  } catch (e) {
+    if ((e as EngineError).statusCode === 404) return null;
+    throw engineError(e, `checking ${path} in the image`);
+  }
+}
+
+/** A file's text from a container's filesystem (following one symlink), or null when absent. */
+async function readTextFile(container: Docker.Container, path: string, hops = 0): Promise<string | null> {
+  let stream: NodeJS.ReadableStream;
+  try {
+    stream = (await container.getArchive({ path })) as NodeJS.ReadableStream;
+  } catch (e) {
+    if ((e as EngineError).statusCode === 404) return null;
+    throw engineError(e, `reading ${path} from the image`);
+  }
+  const entry = await firstTarEntry(stream);
+  if (!entry) return null;
+  if (entry.type === "symlink" && entry.linkname && hops < 4) {
+    const target = entry.linkname.startsWith("/") ? entry.linkname : `${path.slice(0, path.lastIndexOf("/"))}/${entry.linkname}`;
+    return readTextFile(container, target, hops + 1);
+  }
+  return entry.type === "file" ? entry.body.toString("utf8") : null;
+}
+
+function firstTarEntry(stream: NodeJS.ReadableStream): Promise<{ type: string; linkname?: string; body: Buffer } | null> {
+  return new Promise((resolve, reject) => {
+    const extract = tar.extract();
+    let result: { type: string; linkname?: string; body: Buffer } | null = null;
+    extract.on("entry", (header, body, next) => {
+      const chunks: Buffer[] = [];
+      body.on("data", (c: unknown) => {
+        if (!result) chunks.push(c as Buffer);
+      });
+      body.on("end", () => {
+        if (!result) result = { type: header.type ?? "file", linkname: header.linkname ?? undefined, body: Buffer.concat(chunks) };
+        next();
+      });
+      body.resume();
+    });
+    extract.on("finish", () => resolve(result));
+    extract.on("error", reject);
+    (stream as Readable).pipe(extract);
+  });
+}

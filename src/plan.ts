@@ -1,0 +1,213 @@
+/**
+ * Pure: image facts + options -> a rewrap plan. Every decision about the derived image is made
+ * here (which user, which drop tool, which mounts, entrypoint, labels, tag); rendering and
+ * building only carry it out.
+ */
+import { BIN_DIRS, DROP_TOOLS, type DropKind, type ImageFacts, type ResolvedUser, SHIM_COMMANDS, envValue, parseRef, resolveUser } from "./facts.js";
+import { PlanError, UsageError } from "./errors.js";
+
+export const SHIM_PATH = "/usr/local/bin/mcp-rewrap-entrypoint";
+
+/** Where the gateway (and the registry's server entries) mount user config under /root. */
+export const DEFAULT_MOUNTS = ["/root/.kube", "/root/.aws", "/root/.config/gcloud", "/root/.docker"];
+
+/** Variables whose value commonly names a config path; rewritten when they point into /root. */
+export const DEFAULT_ENV_VARS = [
+  "KUBECONFIG",
+  "KUBECONFIG_PATH",
+  "AWS_CONFIG_FILE",
+  "AWS_SHARED_CREDENTIALS_FILE",
+  "AWS_WEB_IDENTITY_TOKEN_FILE",
+  "GOOGLE_APPLICATION_CREDENTIALS",
+  "CLOUDSDK_CONFIG",
+  "DOCKER_CONFIG",
+  "AZURE_CONFIG_DIR",
+  "XDG_CONFIG_HOME",
+  "XDG_DATA_HOME",
+  "XDG_CACHE_HOME",
+];
+
+export const LABEL = {
+  baseName: "org.opencontainers.image.base.name",
+  baseDigest: "org.opencontainers.image.base.digest",
+  source: "org.opencontainers.image.source",
+  version: "io.mcp-rewrap.version",
+  user: "io.mcp-rewrap.user",
+  drop: "io.mcp-rewrap.drop-tool",
+} as const;
+
+export interface PlanOptions {
+  /** Extra paths under /root to prepare besides the defaults and what is mounted at run time. */
+  mounts?: string[];
+  /** Extra variable names to rewrite when they point into /root. */
+  env?: string[];
+  /** Output tag; default `mcp-rewrap/<name>:<tag>`. */
+  tag?: string;
+  /** Rewrap even an image that runs as root. */
+  force?: boolean;
+  version: string;
+  projectUrl: string;
+}
+
+export interface RewrapPlan {
+  tool: { name: "mcp-rewrap"; version: string };
+  source: {
+    ref: string;
+    name: string;
+    id: string;
+    /** Repository digest (`sha256:…`), or null when the image has none. */
+    digest: string | null;
+    /** The FROM value: `repo@sha256:…`, or the image ID when there is no repository digest. */
+    from: string;
+    pinnedById: boolean;
+    platform: string;
+  };
+  user: ResolvedUser;
+  drop: { kind: DropKind; path: string };
+  shimPath: string;
+  /** Of the derived image: the shim, then the original entrypoint. */
+  entrypoint: string[];
+  /** The original CMD, restated (setting ENTRYPOINT resets the inherited one). */
+  cmd: string[] | null;
+  mounts: string[];
+  envVars: string[];
+  labels: Record<string, string>;
+  tag: string;
+  /** Directory name under images/. */
+  name: string;
+}
+
+export function platformOf(facts: Pick<ImageFacts, "os" | "architecture" | "variant">): string {
+  return [facts.os, facts.architecture, facts.variant].filter(Boolean).join("/");
+}
+
+export function checkMountPath(p: string): string {
+  if (!/^\/root\/[^\n\\]+$/.test(p) || p.split("/").some((s) => s === ".." || s === ".") || p.includes("//")) {
+    throw new UsageError(`--mount ${JSON.stringify(p)}: give an absolute path below /root, e.g. /root/.kube`);
+  }
+  return p.replace(/\/+$/, "");
+}
+
+export function checkEnvName(n: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new UsageError(`--env ${JSON.stringify(n)}: not a variable name`);
+  return n;
+}
+
+/** The repository digest that belongs to the given reference, else the first one. */
+function pickDigest(facts: ImageFacts): { repo: string; digest: string } | null {
+  const want = parseRef(facts.ref).repo;
+  const parsed = facts.repoDigests.map((d) => {
+    const at = d.indexOf("@");
+    return { repo: d.slice(0, at), digest: d.slice(at + 1) };
+  });
+  const same = parsed.find((d) => d.repo === want || d.repo.endsWith(`/${want}`));
+  return same ?? parsed[0] ?? null;
+}
+
+export function defaultTag(ref: string, id: string): string {
+  const { name, tag, digest } = parseRef(ref);
+  const safe = name.toLowerCase().replace(/[^a-z0-9._-]/g, "-");
+  const t = tag ?? (digest ? `sha-${digest.replace(/^sha256:/, "").slice(0, 12)}` : ref.startsWith("sha256:") ? `sha-${id.replace(/^sha256:/, "").slice(0, 12)}` : "latest");
+  return `mcp-rewrap/${safe}:${t}`;
+}
+
+/** Which probed paths the shim needs but the image lacks. */
+export function missingCommands(present: string[], drop: DropKind | null): string[] {
+  const has = new Set(present);
+  if (drop === "busybox-su") return [];
+  return SHIM_COMMANDS.filter((c) => !BIN_DIRS.some((d) => has.has(`${d}/${c}`)));
+}
+
+export function findDropTool(present: string[]): { kind: DropKind; path: string } | null {
+  const has = new Set(present);
+  for (const tool of DROP_TOOLS) {
+    const path = tool.paths.find((p) => has.has(p));
+    if (path) return { kind: tool.kind, path };
+  }
+  return null;
+}
+
+export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
+  if (facts.config.labels[LABEL.version] && facts.config.entrypoint?.[0] === SHIM_PATH) {
+    throw new PlanError(
+      `${facts.ref} was already rewrapped by mcp-rewrap ${facts.config.labels[LABEL.version]}; rewrap its base ${facts.config.labels[LABEL.baseName] ?? "image"} instead`,
+    );
+  }
+  let user: ResolvedUser;
+  try {
+    user = resolveUser(facts);
+  } catch (e) {
+    throw new PlanError(`${facts.ref}: ${(e as Error).message}`);
+  }
+  if (user.uid === 0 && !opts.force) {
+    throw new PlanError(
+      `${facts.ref} already runs as root (USER ${JSON.stringify(facts.config.user || "")}): it can read the gateway's mounts under /root, so no rewrap is needed (--force to rewrap anyway)`,
+    );
+  }
+  const hasShell = BIN_DIRS.some((d) => facts.present.includes(`${d}/sh`));
+  if (!hasShell) {
+    throw new PlanError(
+      `${facts.ref} has no /bin/sh (a distroless or scratch image): the shim is a POSIX sh script and needs a shell in the image. Use the image's catalog "user:" field, or rebuild it on a base with a shell`,
+    );
+  }
+  const drop = findDropTool(facts.present);
+  if (!drop) {
+    throw new PlanError(
+      `${facts.ref} has no privilege-drop tool: looked for setpriv, su-exec, gosu and busybox (${DROP_TOOLS.flatMap((t) => t.paths).join(", ")})`,
+    );
+  }
+  if (drop.kind === "busybox-su" && !user.inPasswd) {
+    throw new PlanError(
+      `${facts.ref}: busybox su can only switch to a user in /etc/passwd, and uid ${user.uid} has no entry there; the image needs setpriv, su-exec or gosu`,
+    );
+  }
+  const missing = missingCommands(facts.present, drop.kind);
+  if (missing.length) {
+    throw new PlanError(`${facts.ref} lacks commands the shim needs: ${missing.join(", ")} (looked in ${BIN_DIRS.join(", ")})`);
+  }
+
+  const mounts = [...DEFAULT_MOUNTS, ...(opts.mounts ?? []).map(checkMountPath)].filter((m, i, all) => all.indexOf(m) === i);
+  const fromImageEnv = facts.config.env
+    .map((e) => e.slice(0, Math.max(0, e.indexOf("="))))
+    .filter((n) => n && n !== "HOME" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(n) && /(^|:)\/root(\/|:|$)/.test(envValue(facts.config.env, n) ?? ""));
+  const envVars = [...DEFAULT_ENV_VARS, ...fromImageEnv, ...(opts.env ?? []).map(checkEnvName)].filter(
+    (n, i, all) => all.indexOf(n) === i,
+  );
+
+  const ref = parseRef(facts.ref);
+  const repoDigest = pickDigest(facts);
+  const from = repoDigest ? `${repoDigest.repo}@${repoDigest.digest}` : facts.id;
+  const baseName = facts.ref.startsWith("sha256:") ? facts.id : ref.tag || ref.digest ? facts.ref : `${facts.ref}:latest`;
+
+  const labels: Record<string, string> = {
+    [LABEL.baseDigest]: repoDigest?.digest ?? facts.id,
+    [LABEL.baseName]: baseName,
+    [LABEL.drop]: drop.kind,
+    [LABEL.source]: opts.projectUrl,
+    [LABEL.user]: `${user.name}:${user.uid}:${user.gid}`,
+    [LABEL.version]: opts.version,
+  };
+
+  return {
+    tool: { name: "mcp-rewrap", version: opts.version },
+    source: {
+      ref: facts.ref,
+      name: ref.name,
+      id: facts.id,
+      digest: repoDigest?.digest ?? null,
+      from,
+      pinnedById: !repoDigest,
+      platform: platformOf(facts),
+    },
+    user,
+    drop,
+    shimPath: SHIM_PATH,
+    entrypoint: [SHIM_PATH, ...(facts.config.entrypoint ?? [])],
+    cmd: facts.config.cmd && facts.config.cmd.length ? facts.config.cmd : null,
+    mounts,
+    envVars,
+    labels,
+    tag: opts.tag ?? defaultTag(facts.ref, facts.id),
+    name: ref.name.toLowerCase().replace(/[^a-z0-9._-]/g, "-") || "image",
+  };
+}
