@@ -1,0 +1,35 @@
+/**
+ * One call for every e2e file: compile the CLI (tests run the real binary, dist/src/cli.js),
+ * then build the hermetic images (base images, mcp/kubernetes replica). Both steps are cached,
+ * so after the first file this costs well under a second.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+export const ROOT = new URL("../..", import.meta.url).pathname;
+export const CLI = join(ROOT, "dist/src/cli.js");
+export const REPLICA = "mcp-rewrap-test/kubernetes:latest";
+
+export function ensureBed(): void {
+  execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], timeout: 120_000 });
+  for (const script of ["test/bed/base-images.sh", "test/bed/replica.sh"]) {
+    execFileSync("bash", [join(ROOT, script)], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], timeout: 15 * 60_000 });
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI as a user would. */
+export function cli(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, ...opts.env },
+    encoding: "utf8",
+    timeout: 10 * 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}

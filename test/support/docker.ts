@@ -1,0 +1,98 @@
+/**
+ * Small, bounded wrappers over the docker CLI for tests: every call has a timeout, output is
+ * captured as bytes (stdout must be compared byte for byte), and containers a test names are
+ * removed in its finally.
+ */
+import { spawn, execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+
+export interface RunResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs `docker <args>`, feeding `input` on stdin (then closing it). */
+export function docker(args: string[], opts: { input?: Buffer | string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("docker", args, { stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    let err = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`docker ${args.join(" ")} timed out after ${opts.timeoutMs ?? 60_000} ms; stderr: ${err}`));
+    }, opts.timeoutMs ?? 60_000);
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out), stderr: err });
+    });
+    child.stdin.on("error", () => {});
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+export function uniqueName(prefix = "mcp-rewrap-test"): string {
+  return `${prefix}-${randomBytes(5).toString("hex")}`;
+}
+
+export function dockerSync(args: string[]): string {
+  return execFileSync("docker", args, { encoding: "utf8", timeout: 60_000 }).trim();
+}
+
+export function removeContainers(...names: string[]): void {
+  for (const n of names) {
+    try {
+      execFileSync("docker", ["rm", "-f", n], { stdio: "ignore", timeout: 30_000 });
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Fields of /proc/<pid>/status on the host (we run as root next to the engine). */
+export function procStatus(hostPid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(`/proc/${hostPid}/status`, "utf8").split("\n")) {
+    const i = line.indexOf(":");
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+export function procEnviron(hostPid: number): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const kv of readFileSync(`/proc/${hostPid}/environ`, "utf8").split("\0")) {
+    const i = kv.indexOf("=");
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return env;
+}
+
+/** Host PIDs of a running container's processes with their command lines (`docker top`). */
+export function containerProcesses(name: string): { pid: number; ppid: number; cmd: string }[] {
+  const text = dockerSync(["top", name, "-o", "pid,ppid,args"]);
+  return text
+    .split("\n")
+    .slice(1)
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), cmd: m[3]! }));
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | null, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = fn();
+      if (v) return v;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

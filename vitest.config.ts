@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // e2e files share one engine on a 2-core machine: one file at a time keeps timings sane.
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 20 * 60_000,
+    env: { TESTCONTAINERS_RYUK_DISABLED: "true" },
+  },
+});
