@@ -1,0 +1,65 @@
+# mcp-rewrap: the two commands a person needs are `make demo` and `make test`; both work on a
+# fresh machine with only the repository checked out (as root: they apt-get install docker.io,
+# debootstrap, shellcheck and busybox-static when missing and start dockerd; see
+# scripts/engine.sh). The test bed's images are cached in the engine and in
+# $(MCP_REWRAP_CACHE) (default ~/.cache/mcp-rewrap), so later runs are quick.
+#
+#   make demo        the bug, the diagnosis, the fix, end to end (scripts/demo.sh)
+#   make test        every test (unit + e2e): one `npx vitest run`
+#   make test-unit   unit tests only, no engine needed
+#   make lint        shellcheck the scripts, the test bed, .ci/run and the rendered shim
+#   make clean       remove dist/
+# Extra vitest arguments: make test VITEST_ARGS='--reporter=verbose'
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+.DELETE_ON_ERROR:
+
+export TESTCONTAINERS_RYUK_DISABLED := true
+VITEST_ARGS ?=
+# Where `make lint` renders the shim (from recorded image facts, no engine needed).
+LINT_DIR := .cache/lint
+
+.PHONY: deps build engine bed test test-unit demo lint clean
+
+# npm ci only when node_modules is missing or package-lock.json is newer than the last install.
+deps:
+	@if [ ! -d node_modules ] || [ ! -e node_modules/.package-lock.json ] || \
+	    [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  echo "make: npm ci" >&2; \
+	  npm ci --no-audit --no-fund; \
+	  touch node_modules/.package-lock.json; \
+	fi
+
+build: deps
+	npm run --silent build
+
+engine:
+	bash scripts/engine.sh
+
+bed: engine
+	bash test/bed/base-images.sh && bash test/bed/replica.sh
+
+test: deps build engine bed
+	npx vitest run $(VITEST_ARGS)
+
+test-unit: deps
+	npx vitest run test/unit $(VITEST_ARGS)
+
+demo: deps build engine bed
+	bash scripts/demo.sh
+
+lint: deps build
+	@command -v shellcheck >/dev/null 2>&1 || bash scripts/engine.sh --tools
+	rm -rf $(LINT_DIR)
+	node dist/src/cli.js generate mcp-rewrap-test/kubernetes:latest -q \
+	  --facts scripts/lint/kubernetes.facts.json --out $(LINT_DIR)/kubernetes >/dev/null
+	node dist/src/cli.js generate mcp-rewrap-lint/busybox:latest -q \
+	  --facts scripts/lint/busybox.facts.json --out $(LINT_DIR)/busybox >/dev/null
+	shellcheck scripts/*.sh test/bed/*.sh .ci/run \
+	  $(LINT_DIR)/kubernetes/entrypoint.sh $(LINT_DIR)/busybox/entrypoint.sh
+	@echo "lint: ok" >&2
+
+clean:
+	rm -rf dist .cache/lint
