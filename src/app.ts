@@ -13,6 +13,20 @@ import { type RenderedFile, loadTemplates, renderContext, stableJson } from "./r
 import { PROJECT_URL, VERSION, packageRoot } from "./version.js";
 import { connect, ping, readImageFacts, type Progress } from "./image/engine.js";
 import { buildContext } from "./image/build.js";
+import { resolveUser } from "./facts.js";
+import { LABEL, defaultTag } from "./plan.js";
+import { type MountSpec, type Verdict, runVerify } from "./verify.js";
+import {
+  BUILTIN,
+  type CatalogFormat,
+  type CatalogServer,
+  catalogYaml,
+  configKeys,
+  readCatalogFile,
+  rewrappedEntry,
+  usageCommands,
+} from "./catalog.js";
+import { type ServerScan, scanServer } from "./scan.js";
 
 export interface CommonOptions {
   pull?: boolean;
@@ -127,4 +141,101 @@ export async function buildCommand(ref: string, opts: RewrapOptions): Promise<Bu
   const built = await buildContext(d, gen.files, { tag: gen.plan.tag, progress: opts.progress });
   if (!built.id) throw new RuntimeError(`building ${gen.plan.tag}: no image ID`);
   return { ...gen, tag: built.tag, id: built.id };
+}
+
+// --- verify, catalog, scan --------------------------------------------------------------
+
+export interface VerifyCommandOptions extends CommonOptions {
+  mounts: MountSpec[];
+  mcp?: boolean;
+  timeoutMs?: number;
+}
+
+export async function verifyCommand(images: string[], opts: VerifyCommandOptions): Promise<Verdict[]> {
+  const out: Verdict[] = [];
+  for (const image of images) {
+    const facts = await getFacts(image, opts);
+    let uid = 0;
+    try {
+      uid = resolveUser(facts).uid;
+    } catch {
+      /* judged by the probe */
+    }
+    // The gateway runs with --pull never: verify the local image by the ID we just inspected.
+    out.push(await runVerify(image, { entrypoint: facts.config.entrypoint, labels: facts.config.labels, uid }, opts));
+  }
+  return out;
+}
+
+export interface CatalogCommandOptions extends CommonOptions {
+  server: string;
+  from?: string;
+  format: CatalogFormat;
+  out?: string;
+  tag?: string;
+}
+
+export interface CatalogCommandResult {
+  file: string;
+  yaml: string;
+  entry: CatalogServer;
+  commands: string[];
+}
+
+export async function catalogCommand(image: string, opts: CatalogCommandOptions): Promise<CatalogCommandResult> {
+  let original: CatalogServer | undefined;
+  if (opts.from) {
+    const cat = readCatalogFile(opts.from);
+    original = cat.servers[opts.server];
+    if (!original) {
+      throw new UsageError(`${opts.from} has no server ${JSON.stringify(opts.server)} (it has: ${Object.keys(cat.servers).join(", ") || "none"})`);
+    }
+  } else {
+    original = BUILTIN[opts.server];
+    if (!original) {
+      throw new UsageError(`no built-in entry for ${JSON.stringify(opts.server)} (built in: ${Object.keys(BUILTIN).join(", ")}); pass --from CATALOG.yaml`);
+    }
+  }
+  // The image argument is the rewrapped tag, or an original image whose default tag we use.
+  let target = opts.tag ?? image;
+  if (!opts.tag && !image.startsWith("mcp-rewrap/")) {
+    const facts = await getFacts(image, opts).catch(() => null);
+    if (facts && !facts.config.labels[LABEL.version]) target = defaultTag(facts.ref, facts.id);
+  }
+  if (/^(docker\.io\/)?mcp\//.test(target)) {
+    throw new UsageError(`${target}: gateways refuse local images under mcp/ (they must be signed and pinned by digest); tag it outside mcp/`);
+  }
+  const entry = rewrappedEntry(opts.server, original, target);
+  const yaml = catalogYaml(opts.server, entry, opts.format);
+  const file = resolve(opts.out ?? `${opts.server}.${opts.format === "profile" ? "server" : "catalog"}.yaml`);
+  try {
+    writeFileSync(`${file}.mcp-rewrap-tmp`, yaml);
+    renameSync(`${file}.mcp-rewrap-tmp`, file);
+  } catch (e) {
+    rmSync(`${file}.mcp-rewrap-tmp`, { force: true });
+    throw new UsageError(`--out ${file}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return { file, yaml, entry, commands: usageCommands(opts.server, file, opts.format, configKeys(entry)) };
+}
+
+export async function scanCommand(files: string[], opts: CommonOptions): Promise<ServerScan[]> {
+  const results: ServerScan[] = [];
+  for (const f of files) {
+    const cat = readCatalogFile(f);
+    for (const [name, entry] of Object.entries(cat.servers)) {
+      if (entry.type !== "server" || !entry.image) {
+        results.push(scanServer(name, entry, null));
+        continue;
+      }
+      try {
+        const facts = await getFacts(entry.image, { ...opts, pull: opts.pull === true });
+        results.push(scanServer(name, entry, facts));
+      } catch (e) {
+        if (e instanceof RuntimeError && /not in the local engine/.test(e.message)) {
+          results.push(scanServer(name, entry, null, "image not local (use --pull)"));
+        } else throw e;
+      }
+    }
+  }
+  return results;
 }

@@ -3,8 +3,11 @@
 import { Command, CommanderError } from "commander";
 import { EXIT } from "./errors.js";
 import { VERSION } from "./version.js";
-import { buildCommand, generateCommand, inspectCommand } from "./app.js";
+import { buildCommand, catalogCommand, generateCommand, inspectCommand, scanCommand, verifyCommand } from "./app.js";
 import { formatDiagnosis } from "./diagnose.js";
+import { DEFAULT_VERIFY_MOUNTS, formatSideBySide, formatVerdict, parseMountSpec } from "./verify.js";
+import { formatScan } from "./scan.js";
+import { UsageError } from "./errors.js";
 
 const collect = (value: string, prev: string[] = []) => [...prev, value];
 
@@ -85,6 +88,61 @@ export function makeProgram(): Command {
     } else process.stdout.write(`${r.tag}\n`);
   });
 
+  program
+    .command("verify")
+    .description("run images exactly as the gateway does and check the server can read its mounted config")
+    .argument("<image>", "image to verify (the original, or a rewrapped one)")
+    .argument("[rewrapped]", "a second image, shown side by side with the first")
+    .option("--mount <spec>", "TARGET (a synthetic 0600 file) or HOST:TARGET to mount read-only (repeatable; default /root/.kube/config)", collect)
+    .option("--mcp", "also run an MCP initialize + tools/list through the official SDK client")
+    .option("--json", "print the verdicts as JSON")
+    .option("--timeout <seconds>", "per run", "60")
+    .option("--no-pull", "fail instead of pulling an image that is not local")
+    .option("-q, --quiet", "no progress on stderr")
+    .action(async (image: string, second: string | undefined, o) => {
+      const timeout = Number(o.timeout);
+      if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${o.timeout}: give a number of seconds`);
+      const mounts = o.mount ? (o.mount as string[]).map(parseMountSpec) : DEFAULT_VERIFY_MOUNTS;
+      const images = second ? [image, second] : [image];
+      const verdicts = await verifyCommand(images, { mounts, mcp: o.mcp, timeoutMs: timeout * 1000, pull: o.pull, progress: progressFor(o) });
+      if (o.json) printJson(second ? verdicts : verdicts[0]);
+      else if (second) process.stdout.write(formatSideBySide(verdicts[0]!, verdicts[1]!));
+      else process.stdout.write(formatVerdict(verdicts[0]!));
+      process.exitCode = verdicts[verdicts.length - 1]!.ok ? EXIT.ok : EXIT.problem;
+    });
+
+  program
+    .command("catalog")
+    .description("write a gateway catalog entry that points at the rewrapped image")
+    .argument("<image>", "the rewrapped tag (or the original image: its default rewrapped tag is used)")
+    .requiredOption("--server <name>", "the server's catalog name (kept, so its config keys still resolve)")
+    .option("--from <catalog>", "take the original entry from this catalog or server file")
+    .option("--format <format>", "profile (single-server file) or legacy (registry: catalog)", "profile")
+    .option("-o, --out <file>", "where to write (default <server>.server.yaml or <server>.catalog.yaml)")
+    .option("--json", "print the result as JSON")
+    .option("--no-pull", "fail instead of pulling an image that is not local")
+    .option("-q, --quiet", "no progress on stderr")
+    .action(async (image: string, o) => {
+      if (o.format !== "profile" && o.format !== "legacy") throw new UsageError(`--format ${o.format}: use profile or legacy`);
+      const r = await catalogCommand(image, { server: o.server, from: o.from, format: o.format, out: o.out, pull: o.pull, progress: progressFor(o) });
+      if (o.json) printJson({ file: r.file, entry: r.entry, commands: r.commands });
+      else process.stdout.write(`wrote ${r.file}\n\nuse it with:\n${r.commands.map((c) => `  ${c}`).join("\n")}\n`);
+    });
+
+  program
+    .command("scan")
+    .description("report every catalog server whose mounts its user cannot reach (exit 1 when any)")
+    .argument("<catalog...>", "catalog files (legacy registry: catalogs or server files)")
+    .option("--pull", "pull images that are not local (default: report them as skipped)")
+    .option("--json", "print the results as JSON")
+    .option("-q, --quiet", "no progress on stderr")
+    .action(async (files: string[], o) => {
+      const results = await scanCommand(files, { pull: o.pull === true, progress: progressFor(o) });
+      if (o.json) printJson(results);
+      else process.stdout.write(formatScan(results));
+      process.exitCode = results.some((r) => r.status === "affected") ? EXIT.problem : EXIT.ok;
+    });
+
   return program;
 }
 
@@ -92,7 +150,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = makeProgram();
   try {
     await program.parseAsync(argv, { from: "user" });
-    return EXIT.ok;
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.ok;
