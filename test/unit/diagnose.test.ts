@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { diagnose, formatDiagnosis } from "../../src/diagnose.js";
+import { DEFAULT_MOUNTS } from "../../src/plan.js";
+import { KUBE_DIGEST, busyboxFacts, distrolessFacts, kubernetesFacts, rootFacts } from "./fixtures.js";
+
+const VERSION = "9.9.9-test";
+
+describe("diagnose", () => {
+  it("says mcp/kubernetes needs a rewrap: every default mount is blocked by /root 0700", () => {
+    const d = diagnose(kubernetesFacts(), VERSION);
+    expect(d.needsRewrap).toBe(true);
+    expect(d.cannotRewrap).toBeNull();
+    expect(d.user).toMatchObject({ name: "appuser", uid: 1001 });
+    expect(d.digest).toBe(KUBE_DIGEST);
+    expect(d.platform).toBe("linux/amd64");
+    expect(d.shell).toBe(true);
+    expect(d.dropTool).toEqual({ kind: "setpriv", path: "/usr/bin/setpriv" });
+    expect(d.mounts.map((m) => m.target)).toEqual(DEFAULT_MOUNTS);
+    for (const m of d.mounts) {
+      expect(m.reachable).toBe(false);
+      expect(m.why).toContain("/root");
+      expect(m.why).toContain("0700");
+      expect(m.why).toContain("1001");
+    }
+    expect(d.summary).toContain("needs a rewrap");
+    expect(d.summary).toContain("`mcp-rewrap build mcp/kubernetes`");
+  });
+
+  it("still blocks mounts when /root is traversable: the host file stays 0600", () => {
+    const f = kubernetesFacts();
+    f.rootMode = 0o755;
+    const d = diagnose(f, VERSION);
+    expect(d.needsRewrap).toBe(true);
+    for (const m of d.mounts) {
+      expect(m.reachable).toBe(false);
+      expect(m.why).toMatch(/0600/);
+      expect(m.why).not.toMatch(/cannot enter/);
+    }
+  });
+
+  it("explains a /root that the image lacks", () => {
+    const f = kubernetesFacts();
+    f.rootMode = null;
+    const d = diagnose(f, VERSION);
+    expect(d.mounts[0]!.reachable).toBe(false);
+    expect(d.mounts[0]!.why).toMatch(/^\/root is missing in the image/);
+  });
+
+  it("says a root image needs no rewrap", () => {
+    const d = diagnose(rootFacts(), VERSION);
+    expect(d.needsRewrap).toBe(false);
+    expect(d.cannotRewrap).toBeNull();
+    expect(d.user).toMatchObject({ name: "root", uid: 0 });
+    expect(d.mounts.every((m) => m.reachable)).toBe(true);
+    expect(d.summary).toMatch(/^no rewrap needed/);
+    expect(d.summary).not.toContain("mcp-rewrap build");
+  });
+
+  it("says a distroless image cannot be rewrapped for want of /bin/sh", () => {
+    const d = diagnose(distrolessFacts(), VERSION);
+    expect(d.needsRewrap).toBe(true);
+    expect(d.shell).toBe(false);
+    expect(d.dropTool).toBeNull();
+    expect(d.cannotRewrap).toContain("/bin/sh");
+    expect(d.summary).toMatch(/^needs a rewrap, but one cannot be made: .*\/bin\/sh/);
+    expect(d.summary).not.toContain("mcp-rewrap build");
+    expect(d.digest).toBeNull();
+  });
+
+  it("says a busybox image with an unlisted numeric user cannot be rewrapped", () => {
+    const d = diagnose(busyboxFacts("4242"), VERSION);
+    expect(d.needsRewrap).toBe(true);
+    expect(d.cannotRewrap).toMatch(/busybox su/);
+  });
+
+  it("reports an unresolvable USER instead of throwing", () => {
+    const f = kubernetesFacts();
+    f.config.user = "ghost";
+    const d = diagnose(f, VERSION);
+    expect(d.user).toBeNull();
+    expect(d.needsRewrap).toBe(false);
+    expect(d.summary).toMatch(/^cannot tell: .*ghost/);
+    expect(d.mounts.every((m) => !m.reachable && m.why.includes("ghost"))).toBe(true);
+  });
+
+  it("does not mutate the facts", () => {
+    const f = kubernetesFacts();
+    const before = structuredClone(f);
+    diagnose(f, VERSION);
+    expect(f).toEqual(before);
+  });
+});
+
+describe("formatDiagnosis", () => {
+  it("shows the user line, a BLOCKED line per mount and the summary", () => {
+    const d = diagnose(kubernetesFacts(), VERSION);
+    const text = formatDiagnosis(d);
+    const lines = text.split("\n");
+    expect(text.endsWith("\n")).toBe(true);
+    expect(lines).toContain("user        appuser uid=1001 gid=1001 groups=1001 home=/home/appuser (passwd)");
+    expect(lines).toContain(`digest      ${KUBE_DIGEST}`);
+    expect(lines).toContain("drop tool   setpriv (/usr/bin/setpriv)");
+    const blocked = lines.filter((l) => l.startsWith("  BLOCKED "));
+    expect(blocked).toEqual(DEFAULT_MOUNTS.map((m) => `  BLOCKED ${m}  uid 1001 cannot enter /root (mode 0700)`));
+    expect(lines).toContain(d.summary);
+  });
+
+  it("marks reachable mounts ok and an unresolved user", () => {
+    expect(formatDiagnosis(diagnose(rootFacts(), VERSION))).toMatch(/^ {2}ok {6}\/root\/\.kube {2}the image runs as root$/m);
+    const f = kubernetesFacts();
+    f.config.user = "ghost";
+    expect(formatDiagnosis(diagnose(f, VERSION))).toMatch(/^user {8}\(unresolved\)$/m);
+  });
+});

@@ -1,0 +1,271 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import type { ImageFacts } from "../../src/facts.js";
+import { type RewrapPlan, SHIM_PATH, planRewrap } from "../../src/plan.js";
+import { type RenderedFile, loadTemplates, renderContext, shellQuote, stableJson } from "../../src/render.js";
+import { KUBE_DIGEST, OPTS, kubernetesFacts } from "./fixtures.js";
+
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+const templates = loadTemplates(join(repoRoot, "templates"));
+const work = mkdtempSync(join(tmpdir(), "mcp-rewrap-unit-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function render(facts: ImageFacts, opts = OPTS): { plan: RewrapPlan; files: RenderedFile[]; byPath: Record<string, RenderedFile> } {
+  const plan = planRewrap(facts, opts);
+  const files = renderContext(plan, templates);
+  return { plan, files, byPath: Object.fromEntries(files.map((f) => [f.path, f])) };
+}
+
+function writeTemp(name: string, content: string): string {
+  const p = join(work, name);
+  writeFileSync(p, content, { mode: 0o755 });
+  return p;
+}
+
+/** Runs sh (dash on Debian) and returns stdout; throws with stderr on a non-zero exit. */
+function sh(args: string[]): string {
+  const r = spawnSync("/bin/sh", args, { encoding: "utf8" });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`sh ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Dockerfile instructions: comments dropped, `\`-continued lines joined. */
+function instructions(dockerfile: string): string[] {
+  return dockerfile
+    .replace(/\\\n/g, " ")
+    .split("\n")
+    .filter((l) => l.trim() && !l.trimStart().startsWith("#"));
+}
+
+/** The "Facts about the original image" block of the shim: RW_USER= up to NL=. */
+function factsBlock(shim: string): string {
+  const start = shim.indexOf("\nRW_USER=");
+  const end = shim.indexOf("\nNL='");
+  expect(start, "shim has RW_USER=").toBeGreaterThan(0);
+  expect(end, "shim has NL= after the facts").toBeGreaterThan(start);
+  return shim.slice(start + 1, end + 1);
+}
+
+const FACT_VARS = ["RW_USER", "RW_UID", "RW_GID", "RW_GROUPS", "RW_HOME", "RW_DROP", "RW_DROP_PATH", "RW_MOUNTS", "RW_ENV_VARS"] as const;
+
+/** Sources the facts block through sh and returns each variable's exact value. */
+function evalFacts(shim: string): Record<(typeof FACT_VARS)[number], string> {
+  const file = writeTemp(`facts-${Math.random().toString(36).slice(2)}.sh`, factsBlock(shim));
+  const out = sh(["-c", `. "$1" && printf '%s\\0' ${FACT_VARS.map((v) => `"$${v}"`).join(" ")}`, "sh", file]);
+  const values = out.split("\0");
+  expect(values).toHaveLength(FACT_VARS.length + 1);
+  return Object.fromEntries(FACT_VARS.map((v, i) => [v, values[i]!])) as Record<(typeof FACT_VARS)[number], string>;
+}
+
+describe("renderContext for mcp/kubernetes", () => {
+  const { plan, files, byPath } = render(kubernetesFacts());
+  const dockerfile = byPath["Dockerfile"]!.content;
+  const shim = byPath["entrypoint.sh"]!.content;
+
+  it("renders Dockerfile, entrypoint.sh (0755) and rewrap.json", () => {
+    expect(files.map((f) => [f.path, f.mode])).toEqual([
+      ["Dockerfile", 0o644],
+      ["entrypoint.sh", 0o755],
+      ["rewrap.json", 0o644],
+    ]);
+  });
+
+  it("renders byte-identical files twice", () => {
+    const again = render(kubernetesFacts()).files;
+    expect(again).toEqual(files);
+    for (const [i, f] of files.entries()) expect(Buffer.from(again[i]!.content).equals(Buffer.from(f.content))).toBe(true);
+  });
+
+  it("matches the Dockerfile snapshot", async () => {
+    await expect(dockerfile).toMatchFileSnapshot("__snapshots__/kubernetes.Dockerfile");
+  });
+
+  it("matches the shim snapshot", async () => {
+    await expect(shim).toMatchFileSnapshot("__snapshots__/kubernetes.entrypoint.sh");
+  });
+
+  it("writes the plan as stable JSON in rewrap.json", () => {
+    const json = byPath["rewrap.json"]!.content;
+    expect(json).toBe(stableJson(plan));
+    expect(json.endsWith("}\n")).toBe(true);
+    expect(JSON.parse(json)).toEqual(plan);
+    const keys = Object.keys(JSON.parse(json) as object);
+    expect(keys).toEqual([...keys].sort());
+  });
+
+  describe("the Dockerfile", () => {
+    const ins = instructions(dockerfile);
+
+    it("starts FROM the pinned base", () => {
+      expect(ins[0]).toBe(`FROM mcp/kubernetes@${KUBE_DIGEST}`);
+      expect(ins.filter((l) => /^FROM\s/i.test(l))).toHaveLength(1);
+    });
+
+    it("has exactly one COPY, of the shim, and no RUN", () => {
+      expect(ins.filter((l) => /^COPY\s/i.test(l))).toEqual([`COPY entrypoint.sh ${SHIM_PATH}`]);
+      expect(ins.filter((l) => /^(RUN|ADD)\s/i.test(l))).toEqual([]);
+    });
+
+    it("switches to USER root and sets nothing else that changes the run", () => {
+      expect(ins.filter((l) => /^USER\s/i.test(l))).toEqual(["USER root"]);
+      expect(ins.map((l) => l.split(/\s/, 1)[0])).toEqual(["FROM", "USER", "COPY", "LABEL", "ENTRYPOINT", "CMD"]);
+    });
+
+    it("sets ENTRYPOINT as a JSON array: the shim, then the original", () => {
+      const line = ins.find((l) => l.startsWith("ENTRYPOINT "))!;
+      const value: unknown = JSON.parse(line.slice("ENTRYPOINT ".length));
+      expect(value).toEqual([SHIM_PATH, "docker-entrypoint.sh"]);
+    });
+
+    it("restates CMD as a JSON array", () => {
+      const line = ins.find((l) => l.startsWith("CMD "))!;
+      expect(JSON.parse(line.slice("CMD ".length))).toEqual(["node", "dist/index.js"]);
+    });
+
+    it("carries every label of the plan, sorted, JSON-quoted", () => {
+      const line = ins.find((l) => l.startsWith("LABEL "))!;
+      const pairs = [...line.slice("LABEL ".length).matchAll(/([\w.-]+)=("(?:[^"\\]|\\.)*")/g)].map((m) => [m[1]!, JSON.parse(m[2]!) as string]);
+      expect(Object.fromEntries(pairs)).toEqual(plan.labels);
+      expect(pairs.map((p) => p[0])).toEqual(Object.keys(plan.labels).sort());
+    });
+
+    it("omits CMD when the image has none and says when it is pinned by ID", () => {
+      const f = kubernetesFacts();
+      f.config.cmd = null;
+      f.repoDigests = [];
+      const d = render(f).byPath["Dockerfile"]!.content;
+      const i = instructions(d);
+      expect(i.some((l) => l.startsWith("CMD"))).toBe(false);
+      expect(i[0]).toBe(`FROM ${f.id}`);
+      expect(d).toMatch(/^# mcp\/kubernetes has no repository digest .*pinned by image ID\.$/m);
+      expect(instructions(dockerfile).length).toBe(i.length + 1);
+      expect(dockerfile).not.toContain("pinned by image ID");
+    });
+  });
+
+  describe("the shim", () => {
+    it("is a POSIX sh script that sh -n accepts", () => {
+      expect(shim.startsWith("#!/bin/sh\n")).toBe(true);
+      const file = writeTemp("kubernetes.entrypoint.sh", shim);
+      sh(["-n", file]);
+    });
+
+    it("carries the plan's facts exactly", () => {
+      expect(evalFacts(shim)).toEqual({
+        RW_USER: "appuser",
+        RW_UID: "1001",
+        RW_GID: "1001",
+        RW_GROUPS: "1001",
+        RW_HOME: "/home/appuser",
+        RW_DROP: "setpriv",
+        RW_DROP_PATH: "/usr/bin/setpriv",
+        RW_MOUNTS: plan.mounts.join("\n"),
+        RW_ENV_VARS: plan.envVars.join(" "),
+      });
+    });
+
+    it("passes shellcheck -s sh and -s dash", () => {
+      const probe = spawnSync("shellcheck", ["--version"], { encoding: "utf8" });
+      if (probe.error || probe.status !== 0) {
+        throw new Error(
+          "shellcheck is not installed, and it is a required dev tool for these tests: install it (Debian/Ubuntu: `apt-get install -y shellcheck`, macOS: `brew install shellcheck`)",
+        );
+      }
+      const file = writeTemp("shellcheck.entrypoint.sh", shim);
+      for (const dialect of ["sh", "dash"]) {
+        const r = spawnSync("shellcheck", ["-s", dialect, "-f", "gcc", file], { encoding: "utf8" });
+        expect(`${r.stdout}${r.stderr}`, `shellcheck -s ${dialect}`).toBe("");
+        expect(r.status, `shellcheck -s ${dialect} exit status`).toBe(0);
+      }
+    });
+  });
+});
+
+describe("renderContext with awkward names", () => {
+  // A user whose name has a quote and a space, whose home has quotes, a space, $ and a backtick.
+  const home = `/home/o'brien dir/"x" $HOME \`id\``;
+  function awkwardFacts(): ImageFacts {
+    const f = kubernetesFacts();
+    f.config.user = "o'brien x";
+    f.passwd = `${f.passwd}o'brien x:x:1002:1002::${home}:/bin/sh\n`;
+    f.group = `${f.group}odd:x:1002:\naudio:x:29:o'brien x\n`;
+    return f;
+  }
+
+  it("renders a shim that sh -n accepts and whose facts evaluate to the exact strings", () => {
+    const { plan, byPath } = render(awkwardFacts(), { ...OPTS, mounts: ["/root/with space/it's"] });
+    expect(plan.user).toMatchObject({ name: "o'brien x", home, groups: [1002, 29] });
+    const shim = byPath["entrypoint.sh"]!.content;
+    sh(["-n", writeTemp("awkward.entrypoint.sh", shim)]);
+    const facts = evalFacts(shim);
+    expect(facts.RW_USER).toBe("o'brien x");
+    expect(facts.RW_HOME).toBe(home);
+    expect(facts.RW_GROUPS).toBe("1002,29");
+    expect(facts.RW_MOUNTS.split("\n")).toEqual([...plan.mounts]);
+    expect(facts.RW_MOUNTS).toContain("/root/with space/it's");
+  });
+
+  it("renders an ENV HOME with a quote and a space exactly", () => {
+    const f = kubernetesFacts();
+    const envHome = "/srv/it's a home";
+    f.config.env.push(`HOME=${envHome}`);
+    const shim = render(f).byPath["entrypoint.sh"]!.content;
+    sh(["-n", writeTemp("envhome.entrypoint.sh", shim)]);
+    expect(evalFacts(shim).RW_HOME).toBe(envHome);
+  });
+
+  it("keeps the Dockerfile's instructions intact", () => {
+    const { plan, byPath } = render(awkwardFacts());
+    const ins = instructions(byPath["Dockerfile"]!.content);
+    expect(ins.map((l) => l.split(/\s/, 1)[0])).toEqual(["FROM", "USER", "COPY", "LABEL", "ENTRYPOINT", "CMD"]);
+    const label = ins.find((l) => l.startsWith("LABEL "))!;
+    expect(label).toContain(`io.mcp-rewrap.user=${JSON.stringify(plan.labels["io.mcp-rewrap.user"])}`);
+    expect(plan.labels["io.mcp-rewrap.user"]).toBe("o'brien x:1002:1002");
+  });
+});
+
+describe("shellQuote", () => {
+  const nasty = [
+    "",
+    "plain",
+    "a b  c",
+    "it's",
+    "'",
+    "''",
+    "'start and end'",
+    '"double"',
+    "$HOME ${PATH} $(id) $1",
+    "`id`",
+    "line1\nline2\n",
+    "tab\there",
+    "back\\slash\\",
+    "*?[a-z]",
+    "-n",
+    "%s%d",
+    "semi;colon|pipe&amp>gt<lt",
+    "ünïcödé ✓",
+    `all'of"them $x \`y\` \\ \n end`,
+  ];
+
+  it("wraps in single quotes", () => {
+    for (const s of nasty) expect(shellQuote(s)).toMatch(/^'[\s\S]*'$/);
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+  });
+
+  it("round-trips nasty strings through sh", () => {
+    const script = `set -- ${nasty.map(shellQuote).join(" ")}\nfor a in "$@"; do printf '%s\\0' "$a"; done`;
+    const out = sh(["-c", script]);
+    expect(out.split("\0").slice(0, -1)).toEqual(nasty);
+  });
+
+  it("round-trips each string as the $1 of sh -c 'printf %s \"$1\"'", () => {
+    for (const s of ["it's", "a\nb", "$x`y`"]) {
+      expect(sh(["-c", `sh -c 'printf %s "$1"' sh ${shellQuote(s)}`])).toBe(s);
+    }
+  });
+});
