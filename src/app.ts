@@ -14,7 +14,7 @@ import { PROJECT_URL, VERSION, packageRoot } from "./version.js";
 import { connect, ping, readImageFacts, type Progress } from "./image/engine.js";
 import { buildContext } from "./image/build.js";
 import { resolveUser } from "./facts.js";
-import { LABEL, defaultTag } from "./plan.js";
+import { LABEL, checkTag, defaultTag } from "./plan.js";
 import { type MountSpec, type Verdict, runVerify } from "./verify.js";
 import {
   BUILTIN,
@@ -202,9 +202,7 @@ export async function catalogCommand(image: string, opts: CatalogCommandOptions)
     const facts = await getFacts(image, opts).catch(() => null);
     if (facts && !facts.config.labels[LABEL.version]) target = defaultTag(facts.ref, facts.id);
   }
-  if (/^(docker\.io\/)?mcp\//.test(target)) {
-    throw new UsageError(`${target}: gateways refuse local images under mcp/ (they must be signed and pinned by digest); tag it outside mcp/`);
-  }
+  checkTag(target);
   const entry = rewrappedEntry(opts.server, original, target);
   const yaml = catalogYaml(opts.server, entry, opts.format);
   const file = resolve(opts.out ?? `${opts.server}.${opts.format === "profile" ? "server" : "catalog"}.yaml`);

@@ -2,9 +2,9 @@
  * Pure: image facts -> what `inspect` reports. Which usual gateway mount targets the image's
  * user cannot reach, whether a rewrap is needed, and whether one can be made.
  */
-import { type ImageFacts, type ResolvedUser, resolveUser } from "./facts.js";
+import { BIN_DIRS, type ImageFacts, type ResolvedUser, resolveUser } from "./facts.js";
 import { PlanError } from "./errors.js";
-import { DEFAULT_MOUNTS, findDropTool, planRewrap, platformOf } from "./plan.js";
+import { DEFAULT_MOUNTS, findDropTool, pinnedDigest, planRewrap, platformOf } from "./plan.js";
 
 export interface MountReach {
   target: string;
@@ -63,7 +63,7 @@ export function diagnose(facts: ImageFacts, version: string): Diagnosis {
     if (!(e instanceof PlanError)) throw e;
     cannotRewrap = e.message;
   }
-  const digest = facts.repoDigests[0]?.split("@")[1] ?? null;
+  const digest = pinnedDigest(facts);
   let summary: string;
   if (!user) summary = `cannot tell: ${userError}`;
   else if (!needsRewrap) summary = "no rewrap needed: the image runs as root and can read the gateway's mounts under /root";
@@ -81,7 +81,7 @@ export function diagnose(facts: ImageFacts, version: string): Diagnosis {
     env: facts.config.env,
     labels: facts.config.labels,
     repoDigests: facts.repoDigests,
-    shell: ["/bin/sh", "/usr/bin/sh"].some((p) => facts.present.includes(p)),
+    shell: BIN_DIRS.some((d) => facts.present.includes(`${d}/sh`)),
     dropTool: findDropTool(facts.present),
     mounts,
     needsRewrap,

@@ -158,7 +158,9 @@ export function resolveUser(facts: Pick<ImageFacts, "config" | "passwd" | "group
   }
 
   const name = entry?.name ?? (uid === 0 ? "root" : String(uid));
-  const supplementary = entry ? groups.filter((g) => g.members.includes(entry!.name)).map((g) => g.gid) : [];
+  // Docker adds /etc/group memberships only when USER names no group (moby's GetExecUser).
+  const supplementary =
+    entry && (groupPart === undefined || groupPart === "") ? groups.filter((g) => g.members.includes(entry!.name)).map((g) => g.gid) : [];
   const allGroups = [gid, ...supplementary].filter((g, i, all) => all.indexOf(g) === i);
 
   const envHome = envValue(facts.config.env, "HOME");
@@ -187,6 +189,7 @@ function usableHome(home: string, uid: number): boolean {
 
 /** Name and tag for a reference: `mcp/kubernetes:1.2` -> {repo: "mcp/kubernetes", name: "kubernetes", tag: "1.2"}. */
 export function parseRef(ref: string): { repo: string; name: string; tag: string | null; digest: string | null } {
+  if (/^sha256:[0-9a-f]{64}$/.test(ref)) return { repo: "", name: "image", tag: null, digest: null };
   let rest = ref;
   let digest: string | null = null;
   const at = rest.indexOf("@");

@@ -88,9 +88,25 @@ export function checkMountPath(p: string): string {
   return p.replace(/\/+$/, "");
 }
 
+/** A tag the gateway will run: a valid reference, and not under mcp/ (those must be signed). */
+export function checkTag(tag: string): string {
+  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/.test(tag)) {
+    throw new UsageError(`--tag ${JSON.stringify(tag)}: not a valid image reference (lowercase repository, optional :tag)`);
+  }
+  if (/^(docker\.io\/)?mcp\//.test(tag)) {
+    throw new UsageError(`--tag ${tag}: gateways refuse local images under mcp/ (they must be signed and pinned by digest); tag it outside mcp/`);
+  }
+  return tag;
+}
+
 export function checkEnvName(n: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new UsageError(`--env ${JSON.stringify(n)}: not a variable name`);
   return n;
+}
+
+/** The repository digest FROM is pinned to (the named repository's), or null. */
+export function pinnedDigest(facts: ImageFacts): string | null {
+  return pickDigest(facts)?.digest ?? null;
 }
 
 /** The repository digest that belongs to the given reference, else the first one. */
@@ -166,6 +182,7 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     throw new PlanError(`${facts.ref} lacks commands the shim needs: ${missing.join(", ")} (looked in ${BIN_DIRS.join(", ")})`);
   }
 
+  if (opts.tag !== undefined) checkTag(opts.tag);
   const mounts = [...DEFAULT_MOUNTS, ...(opts.mounts ?? []).map(checkMountPath)].filter((m, i, all) => all.indexOf(m) === i);
   const fromImageEnv = facts.config.env
     .map((e) => e.slice(0, Math.max(0, e.indexOf("="))))
@@ -203,7 +220,7 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     drop,
     shimPath: SHIM_PATH,
     entrypoint: [SHIM_PATH, ...(facts.config.entrypoint ?? [])],
-    cmd: facts.config.cmd && facts.config.cmd.length ? facts.config.cmd : null,
+    cmd: facts.config.cmd && facts.config.cmd.length ? [...facts.config.cmd] : null,
     mounts,
     envVars,
     labels,

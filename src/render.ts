@@ -33,7 +33,7 @@ export function shellQuote(s: string): string {
 
 /** A Dockerfile LABEL key="value" pair; JSON string escaping is valid Dockerfile quoting. */
 function labelLine(key: string, value: string): string {
-  return `${key}=${JSON.stringify(value)}`;
+  return `${key}=${JSON.stringify(value).replace(/\$/g, "\\$")}`;
 }
 
 /** Stable JSON: object keys sorted at every depth, two-space indent, trailing newline. */

@@ -43,16 +43,17 @@ export function scanServer(name: string, entry: CatalogServer, facts: ImageFacts
 
   if (entry.user !== undefined && entry.user !== "") {
     if (TEMPLATE.test(entry.user)) {
+      // The uid comes from the user's config: only /root is unreachable whatever it is (short of 0).
       userLabel = `${entry.user} (catalog user:, set by config)`;
-      const imageHomeTargets = targets.filter((t) => t === imageUser.home || t.startsWith(`${imageUser.home}/`));
-      for (const t of imageHomeTargets) {
+      for (const t of targets.filter((x) => x === "/root" || x.startsWith("/root/"))) {
         findings.push({
           target: t,
-          problem: `the catalog's user: ${entry.user} overrides ${imageUser.name} (uid ${imageUser.uid}); any other uid cannot use ${imageUser.name}'s home`,
-          fix: `set ${entry.user.replace(/[{}]/g, "")} to ${imageUser.uid}, or mount the file under the chosen user's home`,
+          problem: `only uid 0 can enter /root, and ${entry.user} is meant to be the host user's uid`,
+          fix: `mount it under the chosen user's home, or ${fixRewrap} and leave ${entry.user.replace(/[{}\s]/g, "")} empty`,
         });
       }
-      return { server: name, image, status: findings.length ? "affected" : "ok", user: userLabel, findings };
+      const note = `user: ${entry.user} decides the uid; it must be able to read the files mounted at ${targets.join(", ") || "(none)"}`;
+      return { server: name, image, status: findings.length ? "affected" : "ok", user: userLabel, findings, note };
     }
     const spec = entry.user.split(":")[0]!;
     const byName = users.find((u) => u.name === spec);

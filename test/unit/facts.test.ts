@@ -124,7 +124,7 @@ describe("resolveUser", () => {
   // ("Supplementary group ids only make sense if in the implicit form"): `USER appuser:staff`
   // runs with gid 50 and no groups from /etc/group. resolveUser adds appuser's memberships anyway,
   // so the shim's `setpriv --groups` grants the server groups it never had under Docker.
-  it.fails("[src bug] user:group gets no supplementary groups from /etc/group, as Docker does", () => {
+  it("user:group gets no supplementary groups from /etc/group, as Docker does", () => {
     const group = "staff:x:50:\naudio:x:29:appuser\nappuser:x:1001:\n";
     const u = resolveUser(userFacts("appuser:staff", [], KUBE_PASSWD, group));
     expect(u.groups).toEqual([50]);
