@@ -9,9 +9,9 @@ import { RuntimeError, UsageError } from "./errors.js";
 import type { ImageFacts } from "./facts.js";
 import { type Diagnosis, diagnose } from "./diagnose.js";
 import { type PlanOptions, type RewrapPlan, planRewrap } from "./plan.js";
-import { type RenderedFile, loadTemplates, renderContext, stableJson } from "./render.js";
+import { CONTEXT_LABEL, type RenderedFile, contextHash, loadTemplates, renderContext, stableJson } from "./render.js";
 import { PROJECT_URL, VERSION, packageRoot } from "./version.js";
-import { connect, ping, readImageFacts, type Progress } from "./image/engine.js";
+import { connect, inspectImage, ping, readImageFacts, type Progress } from "./image/engine.js";
 import { buildContext } from "./image/build.js";
 import { resolveUser } from "./facts.js";
 import { LABEL, checkTag, defaultTag } from "./plan.js";
@@ -87,8 +87,10 @@ export function planFor(facts: ImageFacts, opts: RewrapOptions): RewrapPlan {
   return planRewrap(facts, planOpts);
 }
 
+const templates = () => loadTemplates(join(packageRoot(), "templates"));
+
 export function render(plan: RewrapPlan, facts: ImageFacts): RenderedFile[] {
-  const files = renderContext(plan, loadTemplates(join(packageRoot(), "templates")));
+  const files = renderContext(plan, templates());
   return [...files, { path: "facts.json", content: stableJson(facts), mode: 0o644 }];
 }
 
@@ -132,15 +134,23 @@ export async function generateCommand(ref: string, opts: RewrapOptions): Promise
 export interface BuildCommandResult extends GenerateResult {
   tag: string;
   id: string;
+  /** True when an image with the same context hash already had the tag: nothing was built. */
+  upToDate: boolean;
 }
 
-export async function buildCommand(ref: string, opts: RewrapOptions): Promise<BuildCommandResult> {
+export async function buildCommand(ref: string, opts: RewrapOptions & { rebuild?: boolean }): Promise<BuildCommandResult> {
   const gen = await generateCommand(ref, opts);
   const d = await docker();
+  const want = contextHash(gen.plan, templates());
+  const existing = opts.rebuild ? null : await inspectImage(d, gen.plan.tag);
+  if (existing && existing.Config?.Labels?.[CONTEXT_LABEL] === want) {
+    opts.progress(`${gen.plan.tag} is up to date (same base ${gen.plan.source.digest ?? gen.plan.source.id}, mcp-rewrap ${VERSION} and options); nothing built`);
+    return { ...gen, tag: gen.plan.tag, id: existing.Id, upToDate: true };
+  }
   opts.progress(`building ${gen.plan.tag} from ${gen.plan.source.from}`);
   const built = await buildContext(d, gen.files, { tag: gen.plan.tag, progress: opts.progress });
   if (!built.id) throw new RuntimeError(`building ${gen.plan.tag}: no image ID`);
-  return { ...gen, tag: built.tag, id: built.id };
+  return { ...gen, tag: built.tag, id: built.id, upToDate: false };
 }
 
 // --- verify, catalog, scan --------------------------------------------------------------

@@ -3,11 +3,11 @@
 import { Command, CommanderError } from "commander";
 import { EXIT } from "./errors.js";
 import { VERSION } from "./version.js";
-import { buildCommand, catalogCommand, generateCommand, inspectCommand, scanCommand, verifyCommand } from "./app.js";
-import { formatDiagnosis } from "./diagnose.js";
-import { DEFAULT_VERIFY_MOUNTS, formatSideBySide, formatVerdict, parseMountSpec } from "./verify.js";
-import { formatScan } from "./scan.js";
 import { UsageError } from "./errors.js";
+
+// The commands' modules (dockerode, handlebars, the MCP SDK, …) load only when a command runs,
+// so `--version` and `--help` start as fast as node itself allows.
+const app = () => import("./app.js");
 
 const collect = (value: string, prev: string[] = []) => [...prev, value];
 
@@ -49,6 +49,8 @@ export function makeProgram(): Command {
     .option("--no-pull", "fail instead of pulling an image that is not local")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (image: string, o) => {
+      const { inspectCommand } = await app();
+      const { formatDiagnosis } = await import("./diagnose.js");
       const d = await inspectCommand(image, { pull: o.pull, facts: o.facts, progress: progressFor(o) });
       if (o.json) {
         printJson({
@@ -68,6 +70,7 @@ export function makeProgram(): Command {
       .option("-t, --tag <ref>", "tag recorded in the plan (default mcp-rewrap/<name>:<tag>)")
       .option("--json", "print the result as JSON"),
   ).action(async (image: string, o) => {
+    const { generateCommand } = await app();
     const r = await generateCommand(image, { ...o, mounts: o.mount, progress: progressFor(o) });
     if (o.json) printJson({ dir: r.dir, files: r.files.map((f) => f.path), plan: r.plan });
     else process.stdout.write(`${r.dir}\n`);
@@ -80,11 +83,13 @@ export function makeProgram(): Command {
       .argument("<image>", "image reference or ID")
       .option("-o, --out <dir>", "where the context is written (default images/<name>)")
       .option("-t, --tag <ref>", "tag for the new image (default mcp-rewrap/<name>:<tag>)")
+      .option("--rebuild", "build even when the tag already holds an identical rewrap")
       .option("--json", "print the result as JSON"),
   ).action(async (image: string, o) => {
+    const { buildCommand } = await app();
     const r = await buildCommand(image, { ...o, mounts: o.mount, progress: progressFor(o) });
     if (o.json) {
-      printJson({ image: r.tag, id: r.id, dir: r.dir, base: r.plan.source.from, user: r.plan.user, dropTool: r.plan.drop.kind });
+      printJson({ image: r.tag, id: r.id, upToDate: r.upToDate, dir: r.dir, base: r.plan.source.from, user: r.plan.user, dropTool: r.plan.drop.kind });
     } else process.stdout.write(`${r.tag}\n`);
   });
 
@@ -102,6 +107,8 @@ export function makeProgram(): Command {
     .action(async (image: string, second: string | undefined, o) => {
       const timeout = Number(o.timeout);
       if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${o.timeout}: give a number of seconds`);
+      const { verifyCommand } = await app();
+      const { DEFAULT_VERIFY_MOUNTS, formatSideBySide, formatVerdict, parseMountSpec } = await import("./verify.js");
       const mounts = o.mount ? (o.mount as string[]).map(parseMountSpec) : DEFAULT_VERIFY_MOUNTS;
       const images = second ? [image, second] : [image];
       const verdicts = await verifyCommand(images, { mounts, mcp: o.mcp, timeoutMs: timeout * 1000, pull: o.pull, progress: progressFor(o) });
@@ -124,6 +131,7 @@ export function makeProgram(): Command {
     .option("-q, --quiet", "no progress on stderr")
     .action(async (image: string, o) => {
       if (o.format !== "profile" && o.format !== "legacy") throw new UsageError(`--format ${o.format}: use profile or legacy`);
+      const { catalogCommand } = await app();
       const r = await catalogCommand(image, { server: o.server, from: o.from, format: o.format, out: o.out, pull: o.pull, progress: progressFor(o) });
       if (o.json) printJson({ file: r.file, entry: r.entry, commands: r.commands });
       else process.stdout.write(`wrote ${r.file}\n\nuse it with:\n${r.commands.map((c) => `  ${c}`).join("\n")}\n`);
@@ -137,6 +145,8 @@ export function makeProgram(): Command {
     .option("--json", "print the results as JSON")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (files: string[], o) => {
+      const { scanCommand } = await app();
+      const { formatScan } = await import("./scan.js");
       const results = await scanCommand(files, { pull: o.pull === true, progress: progressFor(o) });
       if (o.json) printJson(results);
       else process.stdout.write(formatScan(results));

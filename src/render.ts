@@ -4,6 +4,7 @@
  * same plan always renders byte-identical files.
  */
 import Handlebars from "handlebars";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RewrapPlan } from "./plan.js";
@@ -52,6 +53,15 @@ export function stableJson(value: unknown): string {
   return `${JSON.stringify(sort(value), null, 2)}\n`;
 }
 
+/** Label carrying a hash of everything the build context is made from (plan and templates). */
+export const CONTEXT_LABEL = "io.mcp-rewrap.context";
+
+/** Same plan and templates -> same hash -> an existing image with this label needs no rebuild. */
+export function contextHash(plan: RewrapPlan, templates: Templates): string {
+  const { tag: _tag, ...rest } = plan;
+  return `sha256:${createHash("sha256").update(stableJson({ plan: rest, templates })).digest("hex")}`;
+}
+
 export function renderContext(plan: RewrapPlan, templates: Templates): RenderedFile[] {
   const hb = Handlebars.create();
   hb.registerHelper("shq", (s: unknown) => new Handlebars.SafeString(shellQuote(String(s))));
@@ -62,9 +72,9 @@ export function renderContext(plan: RewrapPlan, templates: Templates): RenderedF
     groupsCsv: plan.user.groups.join(","),
     mountLines: plan.mounts.join("\n"),
     envVarWords: plan.envVars.join(" "),
-    labelLines: Object.keys(plan.labels)
-      .sort()
-      .map((k) => labelLine(k, plan.labels[k]!)),
+    labelLines: Object.entries({ ...plan.labels, [CONTEXT_LABEL]: contextHash(plan, templates) })
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => labelLine(k, v)),
   };
   const opts = { noEscape: true, strict: true } as const;
   return [

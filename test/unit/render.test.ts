@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ImageFacts } from "../../src/facts.js";
 import { type RewrapPlan, SHIM_PATH, planRewrap } from "../../src/plan.js";
-import { type RenderedFile, loadTemplates, renderContext, shellQuote, stableJson } from "../../src/render.js";
+import { CONTEXT_LABEL, type RenderedFile, contextHash, loadTemplates, renderContext, shellQuote, stableJson } from "../../src/render.js";
 import { KUBE_DIGEST, OPTS, kubernetesFacts } from "./fixtures.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -130,8 +130,17 @@ describe("renderContext for mcp/kubernetes", () => {
     it("carries every label of the plan, sorted, JSON-quoted", () => {
       const line = ins.find((l) => l.startsWith("LABEL "))!;
       const pairs = [...line.slice("LABEL ".length).matchAll(/([\w.-]+)=("(?:[^"\\]|\\.)*")/g)].map((m) => [m[1]!, JSON.parse(m[2]!) as string]);
-      expect(Object.fromEntries(pairs)).toEqual(plan.labels);
-      expect(pairs.map((p) => p[0])).toEqual(Object.keys(plan.labels).sort());
+      const labels = { ...plan.labels, [CONTEXT_LABEL]: contextHash(plan, templates) };
+      expect(Object.fromEntries(pairs)).toEqual(labels);
+      expect(pairs.map((p) => p[0])).toEqual(Object.keys(labels).sort());
+    });
+
+    it("labels a context hash that changes with the plan and with the templates, not with the tag", () => {
+      const h = contextHash(plan, templates);
+      expect(h).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(contextHash({ ...plan, tag: "other/name:x" }, templates)).toBe(h);
+      expect(contextHash({ ...plan, mounts: [...plan.mounts, "/root/.extra"] }, templates)).not.toBe(h);
+      expect(contextHash(plan, { ...templates, shim: `${templates.shim}\n` })).not.toBe(h);
     });
 
     it("omits CMD when the image has none and says when it is pinned by ID", () => {

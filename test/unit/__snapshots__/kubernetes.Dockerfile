@@ -6,7 +6,8 @@
 FROM mcp/kubernetes@sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210
 USER root
 COPY entrypoint.sh /usr/local/bin/mcp-rewrap-entrypoint
-LABEL io.mcp-rewrap.drop-tool="setpriv" \
+LABEL io.mcp-rewrap.context="sha256:4456bc54681cdce543303010bd418be31b46835827218bb3534190ccb6b22553" \
+      io.mcp-rewrap.drop-tool="setpriv" \
       io.mcp-rewrap.user="appuser:1001:1001" \
       io.mcp-rewrap.version="9.9.9-test" \
       org.opencontainers.image.base.digest="sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210" \
