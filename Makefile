@@ -18,7 +18,10 @@ SHELL := /bin/bash
 
 export TESTCONTAINERS_RYUK_DISABLED := true
 VITEST_ARGS ?=
-# Where `make lint` renders the shim (from recorded image facts, no engine needed).
+# Where `make lint` renders the shim, from image facts recorded in scripts/lint/ (no engine
+# needed). To refresh them after a change to src/facts.ts: `node dist/src/cli.js generate
+# mcp-rewrap-test/kubernetes --out DIR` and copy DIR/facts.json (busybox: an image FROM
+# mcp-rewrap-test/busybox with a user "app" 1001, /bin/setpriv dropped from "present").
 LINT_DIR := .cache/lint
 
 .PHONY: deps build engine bed test test-unit demo lint clean

@@ -13,7 +13,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-SOURCE=${DEMO_IMAGE:-mcp-rewrap-test/kubernetes:latest}
+SOURCE=mcp-rewrap-test/kubernetes:latest
 EXPECTED="k3s-01 k3s-02 k3s-03 k3s-04 k3s-05"
 start=$SECONDS
 exec 3>&1 2>&1 # fd 3: the terminal, for children whose stdout is captured

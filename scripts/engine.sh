@@ -61,7 +61,7 @@ engine() {
   fi
 
   local logfile=${MCP_REWRAP_DOCKERD_LOG:-/var/log/mcp-rewrap-dockerd.log}
-  local wait=${MCP_REWRAP_ENGINE_WAIT:-60}
+  local wait=${MCP_REWRAP_ENGINE_WAIT:-60} pid=''
   if pgrep -x dockerd >/dev/null 2>&1; then
     log "dockerd is running but not answering yet; waiting"
   else
@@ -72,6 +72,7 @@ engine() {
     log "starting dockerd (log: $logfile)"
     # setsid + nohup: dockerd outlives this script, make and the CI step's process group.
     "${SUDO[@]}" setsid nohup dockerd >>"$logfile" 2>&1 </dev/null &
+    pid=$!
   fi
 
   local i
@@ -79,6 +80,11 @@ engine() {
     if engine_up; then
       log "engine up after ${i}s: $(docker version --format 'server {{.Server.Version}}, client {{.Client.Version}}' 2>/dev/null || echo '?')"
       return 0
+    fi
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      log "dockerd exited after ${i}s; last log lines ($logfile):"
+      tail -n 25 "$logfile" >&2 2>/dev/null || true
+      die "no Docker engine: dockerd did not stay up (see $logfile)"
     fi
     sleep 1
   done
