@@ -60,7 +60,7 @@ busybox_image() {
   local bb
   bb=$(find "$root" -type f -name busybox -size +100k | head -n 1)
   mv "$bb" "$root/busybox.tmp"
-  rm -rf "$root/usr" "$root/bin"
+  rm -rf "${root:?}/usr" "${root:?}/bin"
   mkdir -p "$root/bin"
   mv "$root/busybox.tmp" "$root/bin/busybox"
   local applet
