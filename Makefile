@@ -24,7 +24,7 @@ VITEST_ARGS ?=
 # mcp-rewrap-test/busybox with a user "app" 1001, /bin/setpriv dropped from "present").
 LINT_DIR := .cache/lint
 
-.PHONY: deps build engine bed test test-unit demo lint clean
+.PHONY: deps build engine bed test test-unit demo lint clean images
 
 # npm ci only when node_modules is missing or package-lock.json is newer than the last install.
 deps:
@@ -66,3 +66,9 @@ lint: deps build
 
 clean:
 	rm -rf dist .cache/lint
+
+# Regenerates the committed build contexts images/<server>/ from their recorded facts.json (no
+# engine, no registry). test/unit/images.test.ts fails while they are stale. To move a pin to the
+# current upstream digest: node dist/src/cli.js images images --refresh (asks the registry).
+images: deps build
+	node dist/src/cli.js images images

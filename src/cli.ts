@@ -79,19 +79,71 @@ export function makeProgram(): Command {
   rewrapOptions(
     program
       .command("build")
-      .description("generate the context, then build and tag the rewrapped image")
-      .argument("<image>", "image reference or ID")
+      .description("generate the context, then build and tag the rewrapped image (--push: and push it; --catalog: every server of a catalog)")
+      .argument("[image]", "image reference or ID (not with --catalog)")
       .option("-o, --out <dir>", "where the context is written (default images/<name>)")
       .option("-t, --tag <ref>", "tag for the new image (default mcp-rewrap/<name>:<tag>)")
       .option("--rebuild", "build even when the tag already holds an identical rewrap")
+      .option("--push", "push the tag to its registry (credentials from the Docker config); a multi-platform source is rewrapped registry to registry, every platform")
+      .option("--platform <list>", "with --push: only these platforms, e.g. linux/amd64,linux/arm64 (repeatable)", collect)
+      .option("--catalog <file>", "rewrap every server of this catalog, one after the other")
+      .option("--affected", "with --catalog: only the servers scan flags")
+      .option("--prefix <repo>", "with --catalog: tag each image <repo>/<server>:<tag> (default mcp-rewrap)")
       .option("--json", "print the result as JSON"),
-  ).action(async (image: string, o) => {
+  ).action(async (image: string | undefined, o) => {
+    const platforms = o.platform ? (o.platform as string[]).flatMap((p) => p.split(",")).map((p) => p.trim()).filter(Boolean) : undefined;
+    if (o.catalog) {
+      if (image) throw new UsageError("give either an image or --catalog, not both");
+      const { batchCommand, formatBatch } = await import("./batch.js");
+      const results = await batchCommand(o.catalog, { ...o, mounts: o.mount, platforms, progress: progressFor(o) });
+      if (o.json) printJson(results);
+      else process.stdout.write(formatBatch(results));
+      process.exitCode = results.some((r) => r.status === "failed") ? EXIT.runtime : EXIT.ok;
+      return;
+    }
+    if (!image) throw new UsageError("build: give an image, or --catalog CATALOG.yaml");
+    if (o.affected || o.prefix) throw new UsageError("--affected and --prefix go with --catalog");
+    if (platforms && !o.push) throw new UsageError("--platform goes with --push (the registry-to-registry rewrap)");
+    if (o.push) {
+      const { pushCommand } = await import("./publish.js");
+      const r = await pushCommand(image, { ...o, mounts: o.mount, platforms, progress: progressFor(o) });
+      if (o.json) {
+        printJson({ image: r.tag, digest: r.digest, upToDate: r.upToDate, route: r.route, base: r.sourceDigest, platforms: r.platforms.map((p) => ({ platform: p.platform, digest: p.digest })) });
+      } else process.stdout.write(`${r.tag}@${r.digest}\n`);
+      return;
+    }
     const { buildCommand } = await app();
     const r = await buildCommand(image, { ...o, mounts: o.mount, progress: progressFor(o) });
     if (o.json) {
       printJson({ image: r.tag, id: r.id, upToDate: r.upToDate, dir: r.dir, base: r.plan.source.from, user: r.plan.user, dropTool: r.plan.drop.kind });
     } else process.stdout.write(`${r.tag}\n`);
   });
+
+  program
+    .command("images")
+    .description("regenerate the committed build contexts under DIR/<server>/ from their recorded facts.json")
+    .argument("[dir]", "the directory holding one folder per server", "images")
+    .option("--check", "write nothing; exit 1 when a committed file differs from what its facts generate")
+    .option("--refresh", "first ask each server's registry for its upstream digest; when it moved, read the new facts from the registry and re-pin")
+    .option("--platform <platform>", "with --refresh: the platform whose facts are recorded", "linux/amd64")
+    .option("--json", "print the results as JSON")
+    .option("-q, --quiet", "no progress on stderr")
+    .action(async (dir: string, o) => {
+      const { imagesCommand } = await import("./publish.js");
+      const results = await imagesCommand(dir, { check: o.check, refresh: o.refresh, platform: o.platform, progress: progressFor(o) });
+      if (o.json) printJson(results);
+      else {
+        for (const r of results) {
+          const moved = r.upstream ? (r.upstream.moved ? ` upstream moved to ${r.upstream.current}` : " upstream unchanged") : "";
+          const state = r.stale.length ? (o.check ? `STALE: ${r.stale.join(", ")}` : `regenerated: ${r.stale.join(", ")}`) : "up to date";
+          process.stdout.write(`${r.server}: ${state};${moved || " "}\n`.replace("; \n", "\n"));
+        }
+      }
+      if (o.check && results.some((r) => r.stale.length)) {
+        process.stderr.write(`mcp-rewrap: ${dir} is stale: run \`make images\` (mcp-rewrap images ${dir}) and commit the result\n`);
+        process.exitCode = EXIT.problem;
+      }
+    });
 
   program
     .command("verify")

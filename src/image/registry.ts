@@ -1,0 +1,542 @@
+/**
+ * The registry edge: a small OCI distribution client (the parts mcp-rewrap needs) over the
+ * global fetch. GET/HEAD/PUT manifests, GET/HEAD blobs, monolithic and chunked blob uploads,
+ * cross-repository mounts, and the two auth schemes registries use: Bearer tokens (a 401 with
+ * `WWW-Authenticate: Bearer realm=…`, as Docker Hub, GHCR and distribution's token auth do)
+ * and Basic (htpasswd). Credentials come from the user's Docker config (`auths`, `credsStore`,
+ * `credHelpers`), the same file `docker login` writes. Loopback registries are spoken to over
+ * plain http, everything else over https.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { RuntimeError, UsageError } from "../errors.js";
+
+export const MEDIA = {
+  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
+  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
+  dockerConfig: "application/vnd.docker.container.image.v1+json",
+  dockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+  ociManifest: "application/vnd.oci.image.manifest.v1+json",
+  ociIndex: "application/vnd.oci.image.index.v1+json",
+  ociConfig: "application/vnd.oci.image.config.v1+json",
+  ociLayerGzip: "application/vnd.oci.image.layer.v1.tar+gzip",
+} as const;
+
+const MANIFEST_ACCEPT = [MEDIA.ociIndex, MEDIA.dockerList, MEDIA.ociManifest, MEDIA.dockerManifest].join(", ");
+
+export const isIndex = (mediaType: string | undefined): boolean => mediaType === MEDIA.ociIndex || mediaType === MEDIA.dockerList;
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: Platform;
+  annotations?: Record<string, string>;
+}
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+export interface ImageManifest {
+  schemaVersion: 2;
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+export interface ImageIndex {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+export interface FetchedManifest {
+  mediaType: string;
+  digest: string;
+  /** The exact bytes: their sha256 is the digest. */
+  bytes: Buffer;
+  json: ImageManifest | ImageIndex;
+}
+
+// --- references -----------------------------------------------------------------------
+
+export interface Reference {
+  /** Host[:port] as written, with docker.io for Docker Hub. */
+  registry: string;
+  /** Repository path, `library/` added for official Docker Hub images. */
+  repository: string;
+  tag: string | null;
+  digest: string | null;
+}
+
+const DOCKER_HUB = "docker.io";
+
+/** Parses an image reference the way the docker CLI does (`mcp/kubernetes` -> docker.io/mcp/kubernetes:latest). */
+export function parseReference(ref: string): Reference {
+  let rest = ref.trim();
+  let digest: string | null = null;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new UsageError(`${ref}: not a valid digest (want sha256:<64 hex>)`);
+  }
+  let tag: string | null = null;
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  const slash = rest.indexOf("/");
+  const first = slash >= 0 ? rest.slice(0, slash) : "";
+  let registry = DOCKER_HUB;
+  let repository = rest;
+  if (slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost")) {
+    registry = first;
+    repository = rest.slice(slash + 1);
+  }
+  if (registry === "index.docker.io" || registry === "registry-1.docker.io") registry = DOCKER_HUB;
+  if (registry === DOCKER_HUB && !repository.includes("/")) repository = `library/${repository}`;
+  if (!repository || !/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(repository)) {
+    throw new UsageError(`${ref}: not a valid image reference`);
+  }
+  if (tag !== null && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new UsageError(`${ref}: not a valid tag`);
+  if (tag === null && digest === null) tag = "latest";
+  return { registry, repository, tag, digest };
+}
+
+/** The short name the docker CLI shows: `mcp/kubernetes`, `127.0.0.1:5000/x/y`. */
+export function familiarName(r: Pick<Reference, "registry" | "repository">): string {
+  if (r.registry !== DOCKER_HUB) return `${r.registry}/${r.repository}`;
+  return r.repository.startsWith("library/") ? r.repository.slice("library/".length) : r.repository;
+}
+
+export function formatReference(r: Reference): string {
+  return `${familiarName(r)}${r.tag ? `:${r.tag}` : ""}${r.digest ? `@${r.digest}` : ""}`;
+}
+
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+export function registryBaseUrl(registry: string): string {
+  const host = registry === DOCKER_HUB ? "registry-1.docker.io" : registry;
+  return `${isLoopback(host) ? "http" : "https"}://${host}`;
+}
+
+export const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
+
+// --- credentials ----------------------------------------------------------------------
+
+export interface Credentials {
+  username?: string;
+  password?: string;
+  /** An OAuth2 refresh token (`docker login` to registries that hand one out). */
+  identityToken?: string;
+}
+
+interface DockerConfigFile {
+  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
+  credsStore?: string;
+  credHelpers?: Record<string, string>;
+}
+
+export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.DOCKER_CONFIG || join(homedir(), ".docker"), "config.json");
+}
+
+/** The keys `docker login` may have stored a registry under, most specific first. */
+function configKeys(registry: string): string[] {
+  if (registry === DOCKER_HUB) return ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"];
+  return [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `https://${registry}/v2/`];
+}
+
+const stripKey = (k: string) => k.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+
+/**
+ * Credentials for a registry from the Docker config, or null when there are none. A
+ * credential helper (`credHelpers[host]`, else `credsStore`) is asked first, as the docker CLI
+ * does; a helper that has nothing for the host is not an error.
+ */
+export function credentialsFor(registry: string, env: NodeJS.ProcessEnv = process.env): Credentials | null {
+  const path = dockerConfigPath(env);
+  let cfg: DockerConfigFile;
+  try {
+    cfg = JSON.parse(readFileSync(path, "utf8")) as DockerConfigFile;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new UsageError(`${path}: cannot read the Docker config (${(e as Error).message})`);
+  }
+  const keys = configKeys(registry);
+  const helper = keys.map((k) => cfg.credHelpers?.[k]).find(Boolean) ?? cfg.credsStore;
+  if (helper) {
+    const fromHelper = askHelper(helper, registry === DOCKER_HUB ? keys[0]! : registry);
+    if (fromHelper) return fromHelper;
+  }
+  const auths = cfg.auths ?? {};
+  const wanted = new Set(keys.map(stripKey));
+  const key = keys.find((k) => auths[k]) ?? Object.keys(auths).find((k) => wanted.has(stripKey(k)));
+  const entry = key ? auths[key] : undefined;
+  if (!entry) return null;
+  if (entry.identitytoken) return { ...(entry.username ? { username: entry.username } : {}), identityToken: entry.identitytoken };
+  if (entry.auth) {
+    const text = Buffer.from(entry.auth, "base64").toString("utf8");
+    const i = text.indexOf(":");
+    if (i < 0) throw new UsageError(`${path}: the "auth" of ${key} is not base64 user:password`);
+    return { username: text.slice(0, i), password: text.slice(i + 1) };
+  }
+  if (entry.username && entry.password) return { username: entry.username, password: entry.password };
+  return null;
+}
+
+function askHelper(helper: string, server: string): Credentials | null {
+  const r = spawnSync(`docker-credential-${helper}`, ["get"], { input: server, encoding: "utf8", timeout: 30_000 });
+  if (r.error || r.status !== 0) return null;
+  try {
+    const out = JSON.parse(r.stdout) as { Username?: string; Secret?: string };
+    if (!out.Secret) return null;
+    if (out.Username === "<token>") return { identityToken: out.Secret };
+    return { username: out.Username ?? "", password: out.Secret };
+  } catch {
+    return null;
+  }
+}
+
+/** The X-Registry-Auth body the Engine API wants for a push (dockerode `authconfig`). */
+export function engineAuthConfig(registry: string, creds: Credentials | null): Record<string, string> | undefined {
+  if (!creds) return undefined;
+  const serveraddress = registry === DOCKER_HUB ? "https://index.docker.io/v1/" : registry;
+  if (creds.identityToken) return { identitytoken: creds.identityToken, serveraddress };
+  return { username: creds.username ?? "", password: creds.password ?? "", serveraddress };
+}
+
+// --- the client -----------------------------------------------------------------------
+
+/** Parses `Bearer realm="…",service="…",scope="…"` (or `Basic realm=…`). */
+export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
+  const m = /^\s*(\w+)\s*(.*)$/.exec(header);
+  const scheme = (m?.[1] ?? "").toLowerCase();
+  const params: Record<string, string> = {};
+  for (const p of (m?.[2] ?? "").matchAll(/([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) {
+    params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, "$1") : p[3]!;
+  }
+  return { scheme, params };
+}
+
+export interface RegistryOptions {
+  /** Credentials to use; default: read from the Docker config on first need. */
+  credentials?: Credentials | null;
+  /** Chunk size for chunked uploads (default 16 MiB); smaller blobs go up in one PUT. */
+  chunkSize?: number;
+  userAgent?: string;
+}
+
+type Body = Buffer | Uint8Array | string | undefined;
+
+/** One registry host; repositories are named per call. Tokens are cached per repository and access. */
+export class RegistryClient {
+  readonly base: string;
+  private creds: Credentials | null | undefined;
+  private readonly tokens = new Map<string, string>();
+  private basic: string | null = null;
+  private readonly chunkSize: number;
+  private readonly userAgent: string;
+
+  constructor(
+    readonly registry: string,
+    opts: RegistryOptions = {},
+  ) {
+    this.base = registryBaseUrl(registry);
+    this.creds = opts.credentials;
+    this.chunkSize = opts.chunkSize ?? (Number(process.env.MCP_REWRAP_UPLOAD_CHUNK) || 16 * 1024 * 1024);
+    this.userAgent = opts.userAgent ?? "mcp-rewrap";
+  }
+
+  private credentials(): Credentials | null {
+    if (this.creds === undefined) this.creds = credentialsFor(this.registry);
+    return this.creds;
+  }
+
+  private authHeader(repo: string, push: boolean): string | undefined {
+    const token = this.tokens.get(`${repo}:${push ? "push" : "pull"}`) ?? (push ? undefined : this.tokens.get(`${repo}:push`));
+    if (token) return `Bearer ${token}`;
+    return this.basic ?? undefined;
+  }
+
+  /** Answers a 401 challenge: fetches a token (Bearer) or sets Basic credentials. False when it cannot. */
+  private async authenticate(challenge: string, repo: string, push: boolean): Promise<boolean> {
+    const { scheme, params } = parseChallenge(challenge);
+    const creds = this.credentials();
+    if (scheme === "basic") {
+      if (!creds?.username || creds.password === undefined) return false;
+      if (this.basic) return false; // already sent and refused
+      this.basic = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
+      return true;
+    }
+    if (scheme !== "bearer" || !params.realm) return false;
+    const scope = `repository:${repo}:${push ? "pull,push" : "pull"}`;
+    const key = `${repo}:${push ? "push" : "pull"}`;
+    let res: Response;
+    try {
+      if (creds?.identityToken) {
+        const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: creds.identityToken, service: params.service ?? "", scope, client_id: "mcp-rewrap" });
+        res = await fetch(params.realm, { method: "POST", body: form, headers: { "User-Agent": this.userAgent } });
+      } else {
+        const url = new URL(params.realm);
+        if (params.service) url.searchParams.set("service", params.service);
+        url.searchParams.set("scope", scope);
+        const headers: Record<string, string> = { "User-Agent": this.userAgent };
+        if (creds?.username && creds.password !== undefined) {
+          headers.Authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
+        }
+        res = await fetch(url, { headers });
+      }
+    } catch (e) {
+      throw new RuntimeError(`${this.registry}: cannot reach the token service ${params.realm} (${causeOf(e)})`);
+    }
+    if (!res.ok) {
+      const text = await res.text().catch(() => "");
+      throw new RuntimeError(
+        `${this.registry}: the token service refused ${creds ? `the credentials of ${creds.username ?? "the identity token"}` : "anonymous access"} for ${scope} (HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ""})${creds ? "" : "; run docker login"}`,
+      );
+    }
+    const body = (await res.json()) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new RuntimeError(`${this.registry}: the token service answered without a token`);
+    if (this.tokens.get(key) === token) return false;
+    this.tokens.set(key, token);
+    return true;
+  }
+
+  /** One request with auth: retried once after answering a 401 challenge. `url` is a path below /v2/ or absolute. */
+  async request(
+    method: string,
+    repo: string,
+    url: string,
+    opts: { headers?: Record<string, string>; body?: Body; push?: boolean; ok?: number[]; what?: string } = {},
+  ): Promise<Response> {
+    const full = url.startsWith("http") ? url : `${this.base}/v2/${url}`;
+    const push = opts.push ?? false;
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = { "User-Agent": this.userAgent, ...opts.headers };
+      const auth = this.authHeader(repo, push);
+      if (auth) headers.Authorization = auth;
+      let res: Response;
+      try {
+        res = await fetch(full, { method, headers, body: opts.body as BodyInit | undefined, redirect: "follow" });
+      } catch (e) {
+        throw new RuntimeError(`${opts.what ?? `${method} ${full}`}: cannot reach the registry ${this.registry} at ${this.base} (${causeOf(e)})`);
+      }
+      if (res.status === 401 && attempt === 0) {
+        const challenge = res.headers.get("www-authenticate");
+        await res.arrayBuffer().catch(() => undefined);
+        if (challenge && (await this.authenticate(challenge, repo, push))) continue;
+        throw new RuntimeError(
+          `${opts.what ?? `${method} ${full}`}: ${this.registry} requires credentials${this.credentials() ? " and refused the ones in the Docker config" : ` (none in ${dockerConfigPath()}; run docker login ${this.registry})`}`,
+        );
+      }
+      if (opts.ok && !opts.ok.includes(res.status)) {
+        throw await registryError(res, opts.what ?? `${method} ${full}`, this.registry);
+      }
+      return res;
+    }
+  }
+
+  async getManifest(repo: string, ref: string): Promise<FetchedManifest> {
+    const what = `reading the manifest ${familiarName({ registry: this.registry, repository: repo })}${ref.startsWith("sha256:") ? "@" : ":"}${ref}`;
+    const res = await this.request("GET", repo, `${repo}/manifests/${ref}`, { headers: { Accept: MANIFEST_ACCEPT }, ok: [200], what });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const digest = sha256(bytes);
+    if (ref.startsWith("sha256:") && ref !== digest) throw new RuntimeError(`${what}: the registry sent content with digest ${digest}`);
+    const json = JSON.parse(bytes.toString("utf8")) as ImageManifest | ImageIndex;
+    const mediaType = json.mediaType ?? (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
+    return { mediaType, digest, bytes, json };
+  }
+
+  /** The digest a tag or digest resolves to, or null when the registry has no such manifest. */
+  async headManifest(repo: string, ref: string): Promise<{ digest: string; mediaType: string } | null> {
+    const what = `looking up ${familiarName({ registry: this.registry, repository: repo })}:${ref}`;
+    const res = await this.request("HEAD", repo, `${repo}/manifests/${ref}`, { headers: { Accept: MANIFEST_ACCEPT }, ok: [200, 404], what });
+    if (res.status === 404) return null;
+    const digest = res.headers.get("docker-content-digest");
+    const mediaType = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
+    if (digest) return { digest, mediaType };
+    const m = await this.getManifest(repo, ref);
+    return { digest: m.digest, mediaType: m.mediaType };
+  }
+
+  async putManifest(repo: string, ref: string, mediaType: string, bytes: Buffer): Promise<string> {
+    const what = `pushing the manifest ${familiarName({ registry: this.registry, repository: repo })}:${ref}`;
+    const res = await this.request("PUT", repo, `${repo}/manifests/${ref}`, {
+      headers: { "Content-Type": mediaType },
+      body: bytes,
+      push: true,
+      ok: [200, 201, 202],
+      what,
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    const digest = sha256(bytes);
+    const said = res.headers.get("docker-content-digest");
+    if (said && said !== digest) throw new RuntimeError(`${what}: the registry stored digest ${said}, expected ${digest}`);
+    return digest;
+  }
+
+  async blobExists(repo: string, digest: string, push = false): Promise<boolean> {
+    const res = await this.request("HEAD", repo, `${repo}/blobs/${digest}`, { ok: [200, 404], push, what: `checking blob ${digest.slice(0, 19)}` });
+    return res.status === 200;
+  }
+
+  async getBlob(repo: string, digest: string): Promise<Buffer> {
+    const res = await this.request("GET", repo, `${repo}/blobs/${digest}`, { ok: [200], what: `reading blob ${digest.slice(0, 19)} of ${repo}` });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (sha256(bytes) !== digest) throw new RuntimeError(`reading blob ${digest} of ${repo}: content does not match its digest`);
+    return bytes;
+  }
+
+  /** A blob as a stream (layers can be large); the caller checks the digest if it needs to. */
+  async blobStream(repo: string, digest: string): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.request("GET", repo, `${repo}/blobs/${digest}`, { ok: [200], what: `reading blob ${digest.slice(0, 19)} of ${repo}` });
+    if (!res.body) throw new RuntimeError(`reading blob ${digest} of ${repo}: empty response`);
+    return res.body;
+  }
+
+  /** Starts an upload session; with `mount`, asks the registry to link the blob from another repository instead. */
+  private async startUpload(repo: string, mount?: { digest: string; from: string }): Promise<{ mounted: boolean; location: string }> {
+    const query = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : "";
+    const res = await this.request("POST", repo, `${repo}/blobs/uploads/${query}`, { push: true, ok: [201, 202], what: `starting an upload to ${repo}` });
+    await res.arrayBuffer().catch(() => undefined);
+    const location = res.headers.get("location");
+    if (res.status === 201) return { mounted: true, location: location ?? "" };
+    if (!location) throw new RuntimeError(`starting an upload to ${repo}: the registry gave no Location`);
+    return { mounted: false, location: new URL(location, this.base).toString() };
+  }
+
+  /** Uploads a blob held in memory: one PUT when it fits a chunk, else PATCH chunks then PUT. Skips a blob already there. */
+  async putBlob(repo: string, digest: string, data: Buffer): Promise<"exists" | "uploaded"> {
+    if (await this.blobExists(repo, digest, true)) return "exists";
+    const { location } = await this.startUpload(repo);
+    if (data.length <= this.chunkSize) {
+      await this.finishUpload(repo, location, digest, data);
+    } else {
+      let loc = location;
+      for (let off = 0; off < data.length; off += this.chunkSize) {
+        loc = await this.patchChunk(repo, loc, data.subarray(off, off + this.chunkSize), off);
+      }
+      await this.finishUpload(repo, loc, digest, undefined);
+    }
+    return "uploaded";
+  }
+
+  /**
+   * Copies a blob from another repository, maybe on another registry: a cross-repository mount
+   * when both are on this registry, else streamed through in chunks (never whole in memory).
+   */
+  async copyBlob(from: { client: RegistryClient; repo: string }, repo: string, desc: Descriptor): Promise<"exists" | "mounted" | "copied"> {
+    if (await this.blobExists(repo, desc.digest, true)) return "exists";
+    const sameRegistry = from.client.registry === this.registry;
+    const started = await this.startUpload(repo, sameRegistry ? { digest: desc.digest, from: from.repo } : undefined);
+    if (started.mounted) return "mounted";
+    const stream = await from.client.blobStream(from.repo, desc.digest);
+    const hash = createHash("sha256");
+    let loc = started.location;
+    let offset = 0;
+    let pending: Buffer[] = [];
+    let pendingLen = 0;
+    const flush = async () => {
+      if (!pendingLen) return;
+      const chunk = Buffer.concat(pending, pendingLen);
+      pending = [];
+      pendingLen = 0;
+      loc = await this.patchChunk(repo, loc, chunk, offset);
+      offset += chunk.length;
+    };
+    for await (const part of stream as unknown as AsyncIterable<Uint8Array>) {
+      const b = Buffer.from(part);
+      hash.update(b);
+      pending.push(b);
+      pendingLen += b.length;
+      if (pendingLen >= this.chunkSize) await flush();
+    }
+    await flush();
+    const got = `sha256:${hash.digest("hex")}`;
+    if (got !== desc.digest) throw new RuntimeError(`copying blob ${desc.digest} from ${from.repo}: its content has digest ${got}`);
+    await this.finishUpload(repo, loc, desc.digest, undefined);
+    return "copied";
+  }
+
+  private async patchChunk(repo: string, location: string, chunk: Buffer, offset: number): Promise<string> {
+    const res = await this.request("PATCH", repo, location, {
+      headers: {
+        "Content-Type": "application/octet-stream",
+        "Content-Range": `${offset}-${offset + chunk.length - 1}`,
+        "Content-Length": String(chunk.length),
+      },
+      body: chunk,
+      push: true,
+      ok: [202, 204],
+      what: `uploading a chunk to ${repo}`,
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    const next = res.headers.get("location");
+    return next ? new URL(next, this.base).toString() : location;
+  }
+
+  private async finishUpload(repo: string, location: string, digest: string, body: Buffer | undefined): Promise<void> {
+    const url = new URL(location, this.base);
+    url.searchParams.set("digest", digest);
+    const res = await this.request("PUT", repo, url.toString(), {
+      headers: { "Content-Type": "application/octet-stream", ...(body ? { "Content-Length": String(body.length) } : { "Content-Length": "0" }) },
+      body: body ?? Buffer.alloc(0),
+      push: true,
+      ok: [201, 204],
+      what: `finishing the upload of ${digest.slice(0, 19)} to ${repo}`,
+    });
+    await res.arrayBuffer().catch(() => undefined);
+  }
+}
+
+function causeOf(e: unknown): string {
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  return err.cause?.code ?? err.cause?.message ?? err.message;
+}
+
+async function registryError(res: Response, what: string, registry: string): Promise<RuntimeError> {
+  let detail = "";
+  try {
+    const text = await res.text();
+    try {
+      const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+      detail = (body.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
+    } catch {
+      detail = text.slice(0, 200);
+    }
+  } catch {
+    /* no body */
+  }
+  if (res.status === 404) return new RuntimeError(`${what}: not found in ${registry}${detail ? ` (${detail})` : ""}`);
+  if (res.status === 403) return new RuntimeError(`${what}: ${registry} denied access${detail ? ` (${detail})` : ""}`);
+  return new RuntimeError(`${what}: HTTP ${res.status}${detail ? ` (${detail})` : ""}`);
+}
+
+/** A client per registry host, shared by a command. */
+export class Registries {
+  private readonly clients = new Map<string, RegistryClient>();
+  constructor(private readonly opts: RegistryOptions = {}) {}
+  for(registry: string): RegistryClient {
+    let c = this.clients.get(registry);
+    if (!c) {
+      c = new RegistryClient(registry, this.opts);
+      this.clients.set(registry, c);
+    }
+    return c;
+  }
+}
