@@ -146,6 +146,7 @@ export async function registryRewrap(source: string, opts: RegistryRewrapOptions
     chosen = [{ desc: { mediaType: top.mediaType, digest: top.digest, size: top.bytes.length }, platform }];
   }
   const platforms = chosen.map((c) => platformString(c.platform));
+  if (isIndex(top.mediaType)) opts.progress(`${source} is a multi-platform index (${top.digest}): rewrapping ${platforms.join(", ")}`);
   const request = requestHash({ sourceDigest: top.digest, platforms, templates: tpl, mounts: opts.mounts, env: opts.env, force: opts.force });
 
   if (!opts.rebuild) {
