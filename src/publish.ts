@@ -246,25 +246,29 @@ export async function pushCommand(ref: string, opts: PushCommandOptions): Promis
     if (head && isIndex(head.mediaType)) return viaRegistry(`${ref} is a multi-platform index in ${src.registry}`);
   }
   // The engine route: build (or find the identical local build), then push unless the registry has it already.
-  const built = await buildCommand(ref, { ...opts, out: opts.out ?? mkdtempSync(join(tmpdir(), "mcp-rewrap-push-")) });
-  const want = contextHash(built.plan, templates());
-  const remote = opts.rebuild ? null : await readPublished(regs, opts.tag).catch(() => null);
-  const remoteLabels = remote ? Object.values(remote.labels)[0] : undefined;
-  if (remoteLabels?.[CONTEXT_LABEL] === want) {
-    opts.progress(`${opts.tag} in the registry already holds this rewrap (${remote!.digest}); nothing pushed`);
-    if (!opts.out) rmSync(built.dir, { recursive: true, force: true });
-    return { tag: opts.tag, digest: remote!.digest, sourceDigest: built.plan.source.digest ?? built.plan.source.id, route: "engine", upToDate: true, platforms: [] };
+  const tmp = opts.out ? null : mkdtempSync(join(tmpdir(), "mcp-rewrap-push-"));
+  try {
+    const built = await buildCommand(ref, { ...opts, out: opts.out ?? tmp! });
+    const source = built.plan.source.digest ?? built.plan.source.id;
+    const want = contextHash(built.plan, templates());
+    const remote = opts.rebuild ? null : await readPublished(regs, opts.tag).catch(() => null);
+    const remoteLabels = remote ? Object.values(remote.labels)[0] : undefined;
+    if (remote && remoteLabels?.[CONTEXT_LABEL] === want) {
+      opts.progress(`${opts.tag} in the registry already holds this rewrap (${remote.digest}); nothing pushed`);
+      return { tag: opts.tag, digest: remote.digest, sourceDigest: source, route: "engine", upToDate: true, platforms: [] };
+    }
+    const pushed = await pushWithEngine(docker, built.tag, opts.progress);
+    return {
+      tag: built.tag,
+      digest: pushed.digest ?? "",
+      sourceDigest: source,
+      route: "engine",
+      upToDate: false,
+      platforms: [{ platform: built.plan.source.platform, digest: pushed.digest ?? "", plan: built.plan, config: {} }],
+    };
+  } finally {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
-  const pushed = await pushWithEngine(docker, built.tag, opts.progress);
-  if (!opts.out) rmSync(built.dir, { recursive: true, force: true });
-  return {
-    tag: built.tag,
-    digest: pushed.digest ?? "",
-    sourceDigest: built.plan.source.digest ?? built.plan.source.id,
-    route: "engine",
-    upToDate: false,
-    platforms: [{ platform: built.plan.source.platform, digest: pushed.digest ?? "", plan: built.plan, config: {} }],
-  };
 }
 
 // --- images/: the committed build contexts ------------------------------------------------

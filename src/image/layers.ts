@@ -124,7 +124,17 @@ export function factsFrom(
   const root = tree.lstat("/root");
   const text = (p: string) => tree.read(p)?.toString("utf8") ?? null;
   const parsedTag = /:[^/@]+$/.test(ref.replace(/@.*$/, "")) ? [ref.replace(/@.*$/, "")] : [];
+  // Where probed symlinks lead, fully resolved (the engine's stat reports the same as linkTarget),
+  // e.g. /bin/setpriv -> /bin/busybox: a busybox applet is not the real tool.
+  const links: Record<string, string> = {};
+  for (const p of present) {
+    if (tree.lstat(p)?.type !== "symlink") continue;
+    const target = tree.resolve(p, true);
+    if (target) links[p] = target;
+  }
+  const extra = Object.keys(links).length ? { links } : {};
   return {
+    ...extra,
     ref,
     id,
     repoTags: parsedTag,

@@ -332,6 +332,24 @@ describe("LayerTree", () => {
   });
 });
 
+describe("facts from layers: symlinked tools", () => {
+  it("records where probed symlinks lead, fully resolved, as the engine's stat does (busybox applets)", () => {
+    const t = new LayerTree(new Set());
+    t.applyLayer([
+      { name: "bin/busybox", entry: file("", 0o755) },
+      { name: "bin/setpriv", entry: link("busybox") },
+      { name: "bin/sh", entry: link("/bin/busybox") },
+      { name: "usr/bin", entry: link("../bin") },
+    ]);
+    const facts = factsFrom("x:1", "sha256:c", null, { config: {} }, t) as ReturnType<typeof factsFrom> & { links?: Record<string, string> };
+    expect(facts.present).toEqual(expect.arrayContaining(["/bin/setpriv", "/usr/bin/setpriv", "/bin/sh", "/bin/busybox"]));
+    expect(facts.links?.["/bin/setpriv"]).toBe("/bin/busybox");
+    expect(facts.links?.["/usr/bin/setpriv"]).toBe("/bin/busybox");
+    expect(facts.links?.["/bin/sh"]).toBe("/bin/busybox");
+    expect(facts.links?.["/bin/busybox"]).toBeUndefined();
+  });
+});
+
 // --- the mutation --------------------------------------------------------------------------
 
 async function tarEntries(gz: Buffer): Promise<{ name: string; mode: number; uid: number; mtime: number; body: string }[]> {
