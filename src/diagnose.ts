@@ -4,7 +4,7 @@
  */
 import { BIN_DIRS, type ImageFacts, type ResolvedUser, resolveUser } from "./facts.js";
 import { PlanError } from "./errors.js";
-import { DEFAULT_MOUNTS, findDropTool, pinnedDigest, planRewrap, platformOf } from "./plan.js";
+import { DEFAULT_MOUNTS, chooseDropTool, findDropTool, pinnedDigest, planRewrap, platformOf } from "./plan.js";
 
 export interface MountReach {
   target: string;
@@ -82,7 +82,11 @@ export function diagnose(facts: ImageFacts, version: string): Diagnosis {
     labels: facts.config.labels,
     repoDigests: facts.repoDigests,
     shell: BIN_DIRS.some((d) => facts.present.includes(`${d}/sh`)),
-    dropTool: findDropTool(facts.present),
+    // The tool the rewrap would use for this user (busybox applets posing as setpriv skipped).
+    dropTool: (() => {
+      const t = user ? chooseDropTool(facts, user) : null;
+      return t ? { kind: t.kind, path: t.path } : findDropTool(facts.present, facts.links);
+    })(),
     mounts,
     needsRewrap,
     cannotRewrap: needsRewrap ? cannotRewrap : null,

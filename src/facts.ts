@@ -28,6 +28,8 @@ export interface ImageFacts {
   group: string | null;
   /** Which of the probed paths exist in the image (see PROBE_PATHS). */
   present: string[];
+  /** Where probed paths that are symlinks lead, resolved in the image (e.g. /bin/setpriv -> /bin/busybox). */
+  links?: Record<string, string>;
   /** Permission bits of /root in the image (null when absent). */
   rootMode: number | null;
 }

@@ -3,7 +3,7 @@
  * here (which user, which drop tool, which mounts, entrypoint, labels, tag); rendering and
  * building only carry it out.
  */
-import { BIN_DIRS, DROP_TOOLS, type DropKind, type ImageFacts, type ResolvedUser, SHIM_COMMANDS, envValue, parseRef, resolveUser } from "./facts.js";
+import { BIN_DIRS, DROP_TOOLS, type DropKind, type ImageFacts, type ResolvedUser, SHIM_COMMANDS, envValue, parseGroup, parseRef, resolveUser } from "./facts.js";
 import { PlanError, UsageError } from "./errors.js";
 
 export const SHIM_PATH = "/usr/local/bin/mcp-rewrap-entrypoint";
@@ -134,16 +134,73 @@ export function missingCommands(present: string[], drop: DropKind | null): strin
   return SHIM_COMMANDS.filter((c) => !BIN_DIRS.some((d) => has.has(`${d}/${c}`)));
 }
 
-export function findDropTool(present: string[]): { kind: DropKind; path: string } | null {
+/** A symlink to busybox: an applet, not the tool of that name (busybox setpriv cannot switch users). */
+function isBusyboxApplet(path: string, links: Record<string, string>): boolean {
+  const target = links[path];
+  return !!target && /(^|\/)busybox$/.test(target);
+}
+
+/** Every drop tool the image has, in order of preference (busybox applets posing as setpriv & co. skipped). */
+export function dropToolsIn(present: string[], links: Record<string, string> = {}): { kind: DropKind; path: string }[] {
   const has = new Set(present);
+  const out: { kind: DropKind; path: string }[] = [];
   for (const tool of DROP_TOOLS) {
-    const path = tool.paths.find((p) => has.has(p));
-    if (path) return { kind: tool.kind, path };
+    const path = tool.paths.find((p) => has.has(p) && (tool.kind === "busybox-su" || !isBusyboxApplet(p, links)));
+    if (path) out.push({ kind: tool.kind, path });
+  }
+  return out;
+}
+
+export function findDropTool(present: string[], links: Record<string, string> = {}): { kind: DropKind; path: string } | null {
+  return dropToolsIn(present, links)[0] ?? null;
+}
+
+/**
+ * How a drop tool reproduces the identity the container runtime gives the image's USER (uid,
+ * gid, and groups: the primary gid plus /etc/group memberships in the implicit form, only the
+ * gid when USER names a group):
+ *   setpriv     --reuid/--regid/--groups: exact, always.
+ *   su-exec     given USER verbatim it resolves it as the runtime does: exact, always.
+ *   busybox su  initgroups(name, passwd gid): exact, but only for a user in /etc/passwd whose
+ *               USER names no group; impossible otherwise.
+ *   gosu        given USER verbatim: uid and gid exact; its groups are the /etc/group memberships
+ *               only (never the primary gid unless the user is listed in that group, and none
+ *               when USER names a group), so exact only when the primary group lists the user.
+ *               Otherwise the server gets fewer groups, never more.
+ */
+export function dropFidelity(kind: DropKind, facts: Pick<ImageFacts, "group">, user: ResolvedUser): "exact" | "fewer-groups" | "impossible" {
+  const groupPart = user.spec.includes(":") ? user.spec.slice(user.spec.indexOf(":") + 1) : "";
+  const implicit = groupPart === "";
+  switch (kind) {
+    case "setpriv":
+    case "su-exec":
+      return "exact";
+    case "busybox-su":
+      return user.inPasswd && implicit ? "exact" : "impossible";
+    case "gosu": {
+      const members = implicit && user.inPasswd ? parseGroup(facts.group).filter((g) => g.members.includes(user.name)).map((g) => g.gid) : [];
+      const same = members.length === user.groups.length && user.groups.every((g) => members.includes(g));
+      return same ? "exact" : "fewer-groups";
+    }
+  }
+}
+
+/**
+ * The drop tool for this user: the first (setpriv, su-exec, gosu, busybox su) that reproduces the
+ * runtime's identity exactly, else gosu with fewer groups; null when the image has none usable.
+ */
+export function chooseDropTool(facts: ImageFacts, user: ResolvedUser): { kind: DropKind; path: string; fidelity: "exact" | "fewer-groups" } | null {
+  const tools = dropToolsIn(facts.present, facts.links);
+  for (const want of ["exact", "fewer-groups"] as const) {
+    for (const t of tools) {
+      if (dropFidelity(t.kind, facts, user) === want) return { ...t, fidelity: want };
+    }
   }
   return null;
 }
 
 export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
+  if (opts.tag !== undefined) checkTag(opts.tag);
   if (facts.config.labels[LABEL.version] && facts.config.entrypoint?.[0] === SHIM_PATH) {
     throw new PlanError(
       `${facts.ref} was already rewrapped by mcp-rewrap ${facts.config.labels[LABEL.version]}; rewrap its base ${facts.config.labels[LABEL.baseName] ?? "image"} instead`,
@@ -166,23 +223,27 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
       `${facts.ref} has no /bin/sh (a distroless or scratch image): the shim is a POSIX sh script and needs a shell in the image. Use the image's catalog "user:" field, or rebuild it on a base with a shell`,
     );
   }
-  const drop = findDropTool(facts.present);
-  if (!drop) {
+  const chosen = chooseDropTool(facts, user);
+  if (!chosen) {
+    if (findDropTool(facts.present, facts.links)?.kind === "busybox-su") {
+      const why = user.inPasswd
+        ? `USER ${JSON.stringify(user.spec)} names a group, which busybox su cannot set`
+        : `uid ${user.uid} has no entry there`;
+      throw new PlanError(
+        `${facts.ref}: busybox su can only switch to a user in /etc/passwd with its own groups, and ${why}; the image needs setpriv, su-exec or gosu`,
+      );
+    }
+    const applets = Object.keys(facts.links ?? {}).filter((p) => isBusyboxApplet(p, facts.links ?? {}) && DROP_TOOLS.some((t) => t.kind !== "busybox-su" && (t.paths as readonly string[]).includes(p)));
     throw new PlanError(
-      `${facts.ref} has no privilege-drop tool: looked for setpriv, su-exec, gosu and busybox (${DROP_TOOLS.flatMap((t) => t.paths).join(", ")})`,
+      `${facts.ref} has no privilege-drop tool: looked for setpriv, su-exec, gosu and busybox (${DROP_TOOLS.flatMap((t) => t.paths).join(", ")})${applets.length ? `; ${applets.join(", ")} ${applets.length > 1 ? "are busybox applets" : "is a busybox applet"}, which cannot switch users` : ""}`,
     );
   }
-  if (drop.kind === "busybox-su" && !user.inPasswd) {
-    throw new PlanError(
-      `${facts.ref}: busybox su can only switch to a user in /etc/passwd, and uid ${user.uid} has no entry there; the image needs setpriv, su-exec or gosu`,
-    );
-  }
+  const drop = { kind: chosen.kind, path: chosen.path };
   const missing = missingCommands(facts.present, drop.kind);
   if (missing.length) {
     throw new PlanError(`${facts.ref} lacks commands the shim needs: ${missing.join(", ")} (looked in ${BIN_DIRS.join(", ")})`);
   }
 
-  if (opts.tag !== undefined) checkTag(opts.tag);
   const mounts = [...DEFAULT_MOUNTS, ...(opts.mounts ?? []).map(checkMountPath)].filter((m, i, all) => all.indexOf(m) === i);
   const fromImageEnv = facts.config.env
     .map((e) => e.slice(0, Math.max(0, e.indexOf("="))))

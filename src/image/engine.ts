@@ -153,6 +153,7 @@ export async function readImageFacts(
     passwd: files.text["/etc/passwd"] ?? null,
     group: files.text["/etc/group"] ?? null,
     present: files.present,
+    ...(Object.keys(files.links).length ? { links: files.links } : {}),
     rootMode: files.modes["/root"] ?? null,
   };
 }
@@ -165,7 +166,7 @@ async function readFilesFromImage(
   textPaths: string[],
   probePaths: string[],
   modePath: string,
-): Promise<{ text: Record<string, string>; present: string[]; modes: Record<string, number> }> {
+): Promise<{ text: Record<string, string>; present: string[]; links: Record<string, string>; modes: Record<string, number> }> {
   let container: Docker.Container;
   try {
     container = await docker.createContainer({
@@ -189,7 +190,10 @@ async function readFilesFromImage(
     const modes: Record<string, number> = {};
     const rootStat = stats.find(([p]) => p === modePath)?.[1];
     if (rootStat) modes[modePath] = rootStat.mode & 0o7777;
-    return { text, present, modes };
+    // Where probed symlinks lead (e.g. /bin/setpriv -> /bin/busybox): a busybox applet is not the real tool.
+    const links: Record<string, string> = {};
+    for (const [p, s] of stats) if (s?.linkTarget && p !== modePath) links[p] = s.linkTarget;
+    return { text, present, links, modes };
   } finally {
     await container.remove({ force: true, v: true }).catch(() => {});
   }
@@ -208,14 +212,14 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
   return out;
 }
 
-async function statPath(container: Docker.Container, path: string): Promise<{ mode: number } | null> {
+async function statPath(container: Docker.Container, path: string): Promise<{ mode: number; linkTarget?: string } | null> {
   try {
     const res = (await container.infoArchive({ path })) as unknown as IncomingMessage;
     const header = res.headers["x-docker-container-path-stat"];
     res.resume?.();
     if (typeof header !== "string") return { mode: 0 };
-    const stat = JSON.parse(Buffer.from(header, "base64").toString("utf8")) as { mode: number };
-    return { mode: stat.mode };
+    const stat = JSON.parse(Buffer.from(header, "base64").toString("utf8")) as { mode: number; linkTarget?: string };
+    return { mode: stat.mode, ...(stat.linkTarget ? { linkTarget: stat.linkTarget } : {}) };
   } catch (e) {
     if ((e as EngineError).statusCode === 404) return null;
     throw engineError(e, `checking ${path} in the image`);
