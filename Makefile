@@ -8,8 +8,10 @@
 #   make test        every test (unit + e2e): one `npx vitest run`
 #   make test-unit   unit tests only, no engine needed
 #   make lint        shellcheck the scripts, the test bed, .ci/run and the rendered shim
+#   make bench       what the rewrap costs, as ratios: prints a table, writes docs/BENCHMARKS.md
 #   make clean       remove dist/
 # Extra vitest arguments: make test VITEST_ARGS='--reporter=verbose'
+# Bench arguments: make bench BENCH_ARGS='--runs 9' (or --no-write, --out FILE)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -18,13 +20,14 @@ SHELL := /bin/bash
 
 export TESTCONTAINERS_RYUK_DISABLED := true
 VITEST_ARGS ?=
+BENCH_ARGS ?=
 # Where `make lint` renders the shim, from image facts recorded in scripts/lint/ (no engine
 # needed). To refresh them after a change to src/facts.ts: `node dist/src/cli.js generate
 # mcp-rewrap-test/kubernetes --out DIR` and copy DIR/facts.json (busybox: an image FROM
 # mcp-rewrap-test/busybox with a user "app" 1001, /bin/setpriv dropped from "present").
 LINT_DIR := .cache/lint
 
-.PHONY: deps build engine bed test test-unit demo lint clean images
+.PHONY: deps build engine bed test test-unit demo lint bench clean images
 
 # npm ci only when node_modules is missing or package-lock.json is newer than the last install.
 deps:
@@ -66,6 +69,11 @@ lint: deps build
 
 clean:
 	rm -rf dist .cache/lint
+
+# Benchmarks (issue 7): never fails on timing, only when the harness itself breaks.
+bench: deps build engine bed
+	npx tsc -p bench/tsconfig.json
+	node bench/run.mjs $(BENCH_ARGS)
 
 # Regenerates the committed build contexts images/<server>/ from their recorded facts.json (no
 # engine, no registry). test/unit/images.test.ts fails while they are stale. To move a pin to the

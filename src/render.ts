@@ -62,7 +62,12 @@ export function contextHash(plan: RewrapPlan, templates: Templates): string {
   return `sha256:${createHash("sha256").update(stableJson({ plan: rest, templates })).digest("hex")}`;
 }
 
-export function renderContext(plan: RewrapPlan, templates: Templates): RenderedFile[] {
+/** renderContext options: `stripShim: false` ships the shim as the template reads (comments, indentation). */
+export interface RenderOptions {
+  stripShim?: boolean;
+}
+
+export function renderContext(plan: RewrapPlan, templates: Templates, options: RenderOptions = {}): RenderedFile[] {
   const hb = Handlebars.create();
   hb.registerHelper("shq", (s: unknown) => new Handlebars.SafeString(shellQuote(String(s))));
   hb.registerHelper("json", (v: unknown) => JSON.stringify(v));
@@ -77,9 +82,141 @@ export function renderContext(plan: RewrapPlan, templates: Templates): RenderedF
       .map(([k, v]) => labelLine(k, v)),
   };
   const opts = { noEscape: true, strict: true } as const;
+  const strip = options.stripShim === false ? (s: string) => s : stripShellScript;
   return [
     { path: "Dockerfile", content: hb.compile(templates.dockerfile, opts)(view), mode: 0o644 },
-    { path: "entrypoint.sh", content: hb.compile(templates.shim, opts)(view), mode: 0o755 },
+    { path: "entrypoint.sh", content: strip(hb.compile(templates.shim, opts)(view)), mode: 0o755 },
     { path: "rewrap.json", content: stableJson(plan), mode: 0o644 },
   ];
+}
+
+/**
+ * The shipped form of a generated sh script: the same commands without comment-only lines, blank
+ * lines and leading indentation, so the layer stays small while the template stays commented and
+ * indented in the repository. Kept: the shebang, the first comment line after it (what generated
+ * the file), `# shellcheck` directives, and byte for byte every line that starts inside a quoted
+ * string, a command substitution, a here-document or after a backslash-newline. Pure; throws on a
+ * script it cannot follow to the end (an unterminated quote or substitution).
+ */
+export function stripShellScript(script: string): string {
+  type Ctx = { kind: "sq" | "dq" | "bt" | "brace" | "cmd" | "arith"; depth: number };
+  const stack: Ctx[] = [];
+  const pending: { delim: string; tabs: boolean }[] = [];
+  let heredoc: { delim: string; tabs: boolean } | null = null;
+  let continued = false;
+  const top = () => stack[stack.length - 1];
+  const inCode = () => !top() || top()!.kind === "cmd";
+  const push = (kind: Ctx["kind"]) => stack.push({ kind, depth: 0 });
+
+  /** Follows one line's quoting from the current state; returns nothing, updates the state. */
+  const lex = (line: string) => {
+    continued = false;
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i]!;
+      const ctx = top();
+      const kind = ctx?.kind;
+      if (kind === "sq") {
+        if (c === "'") stack.pop();
+        continue;
+      }
+      if (c === "\\") {
+        if (i === line.length - 1) continued = true;
+        i++;
+        continue;
+      }
+      if (kind === "dq" && c === '"') {
+        stack.pop();
+        continue;
+      }
+      if (kind === "bt" && c === "`") {
+        stack.pop();
+        continue;
+      }
+      if (kind === "brace" && c === "}") {
+        stack.pop();
+        continue;
+      }
+      if (c === "$" && line.startsWith("$((", i)) {
+        push("arith");
+        i += 2;
+        continue;
+      }
+      if (c === "$" && line[i + 1] === "(") {
+        push("cmd");
+        i += 1;
+        continue;
+      }
+      if (c === "$" && line[i + 1] === "{") {
+        push("brace");
+        i += 1;
+        continue;
+      }
+      if (c === "`") {
+        push("bt");
+        continue;
+      }
+      if (c === '"' && kind !== "dq") {
+        push("dq");
+        continue;
+      }
+      if (c === "'" && kind !== "dq" && !(kind === "brace" && stack.some((s) => s.kind === "dq"))) {
+        push("sq");
+        continue;
+      }
+      if (kind === "arith") {
+        if (c === "(") ctx!.depth++;
+        else if (c === ")") {
+          if (ctx!.depth > 0) ctx!.depth--;
+          else {
+            stack.pop();
+            if (line[i + 1] === ")") i++;
+          }
+        }
+        continue;
+      }
+      if (!inCode()) continue;
+      // Code (top level or inside $(...)): comments, here-documents, the closing parenthesis.
+      if (c === "#" && (i === 0 || /[\s;&|()<>]/.test(line[i - 1]!))) return;
+      if (kind === "cmd" && c === "(") ctx!.depth++;
+      else if (kind === "cmd" && c === ")") {
+        if (ctx!.depth > 0) ctx!.depth--;
+        else stack.pop();
+      } else if (c === "<" && line[i + 1] === "<" && line[i + 2] !== "<") {
+        const m = /^<<(-?)[ \t]*(?:'([^']*)'|"([^"]*)"|\\?([^\s;&|()<>]+))/.exec(line.slice(i));
+        if (!m) throw new Error(`stripShellScript: cannot read the here-document in: ${line}`);
+        pending.push({ delim: (m[2] ?? m[3] ?? m[4]!).replace(/["'\\]/g, ""), tabs: m[1] === "-" });
+        i += m[0].length - 1;
+      }
+    }
+  };
+
+  const body = script.endsWith("\n") ? script.slice(0, -1) : script;
+  const out: string[] = [];
+  for (const [n, line] of body.split("\n").entries()) {
+    if (heredoc) {
+      out.push(line);
+      if ((heredoc.tabs ? line.replace(/^\t+/, "") : line) === heredoc.delim) heredoc = pending.shift() ?? null;
+      continue;
+    }
+    if (stack.length > 0 || continued) {
+      out.push(line);
+      lex(line);
+    } else {
+      const text = line.replace(/^[ \t]+/, "");
+      if (text === "") continue;
+      if (text.startsWith("#")) {
+        if (n === 0 && text.startsWith("#!")) out.push(text);
+        else if (/^#\s*shellcheck\s/.test(text)) out.push(text);
+        else if (n === 1) out.push(text);
+        continue;
+      }
+      out.push(text);
+      lex(text);
+    }
+    if (!heredoc && pending.length > 0 && inCode()) heredoc = pending.shift()!;
+  }
+  if (stack.length > 0 || heredoc || pending.length > 0) {
+    throw new Error(`stripShellScript: the script ends inside ${heredoc || pending.length ? "a here-document" : `a ${top()!.kind} context`}`);
+  }
+  return `${out.join("\n")}${script.endsWith("\n") ? "\n" : ""}`;
 }

@@ -1,0 +1,49 @@
+// Where `mcp-rewrap build` spends its time: the steps of buildCommand (src/app.ts), timed one
+// after the other in a fresh node process, from the compiled modules in dist/src. Run by
+// bench/run.mjs; prints one JSON object of milliseconds on stdout:
+//   node bench/build-phases.mjs SOURCE TAG OUTDIR
+// "node" is the process's own start (before this script runs), "modules" the import of the
+// command modules (dockerode, handlebars, …) that `--version` never loads.
+const start = performance.now();
+const [source, tag, out] = process.argv.slice(2);
+if (!source || !tag || !out) {
+  process.stderr.write("usage: node bench/build-phases.mjs SOURCE TAG OUTDIR\n");
+  process.exit(2);
+}
+const ms = { node: start };
+let t = performance.now();
+const lap = (name) => {
+  const now = performance.now();
+  ms[name] = now - t;
+  t = now;
+};
+
+const app = await import("../dist/src/app.js");
+const engine = await import("../dist/src/image/engine.js");
+const { buildContext } = await import("../dist/src/image/build.js");
+const { contextHash, loadTemplates } = await import("../dist/src/render.js");
+const { packageRoot } = await import("../dist/src/version.js");
+lap("modules");
+
+const docker = engine.connect();
+await engine.ping(docker);
+lap("ping");
+
+const facts = await engine.readImageFacts(docker, source, { pull: false });
+lap("facts");
+
+const plan = app.planFor(facts, { progress() {}, tag });
+const files = app.render(plan, facts);
+app.writeContext(out, files);
+const want = contextHash(plan, loadTemplates(`${packageRoot()}/templates`));
+lap("render");
+
+const existing = await engine.inspectImage(docker, tag);
+lap("inspect");
+
+if (existing?.Config?.Labels?.["io.mcp-rewrap.context"] !== want) throw new Error(`${tag} does not hold this rewrap: build it first`);
+await buildContext(docker, files, { tag, progress() {} });
+lap("build");
+
+ms.total = performance.now();
+process.stdout.write(`${JSON.stringify(ms)}\n`);
