@@ -2,19 +2,19 @@
  * The commands, as plain async functions: each composes the edges (engine, file system) with
  * the pure core (plan, render, diagnose). cli.ts only parses arguments and calls these.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type Docker from "dockerode";
-import { RuntimeError, UsageError } from "./errors.js";
+import { PlanError, RuntimeError, UsageError } from "./errors.js";
 import type { ImageFacts } from "./facts.js";
 import { type Diagnosis, diagnose } from "./diagnose.js";
-import { type PlanOptions, type RewrapPlan, planRewrap } from "./plan.js";
+import { type PlanOptions, type RewrapPlan, planRewrap, platformOf } from "./plan.js";
 import { CONTEXT_LABEL, type RenderedFile, contextHash, loadTemplates, renderContext, stableJson } from "./render.js";
 import { PROJECT_URL, VERSION, packageRoot } from "./version.js";
-import { connect, inspectImage, ping, readImageFacts, type Progress } from "./image/engine.js";
+import { connect, engineHost, enginePlatform, inspectImage, ping, readImageFacts, type Progress } from "./image/engine.js";
 import { buildContext } from "./image/build.js";
 import { resolveUser } from "./facts.js";
-import { LABEL, checkTag, defaultTag } from "./plan.js";
+import { LABEL, checkImageRef, checkTag, defaultTag } from "./plan.js";
 import { type MountSpec, type Verdict, runVerify } from "./verify.js";
 import {
   BUILTIN,
@@ -54,6 +54,7 @@ async function docker(): Promise<Docker> {
 }
 
 export async function getFacts(ref: string, opts: CommonOptions): Promise<ImageFacts> {
+  checkImageRef(ref);
   if (opts.facts) return readFactsFile(opts.facts, ref);
   return readImageFacts(await docker(), ref, { pull: opts.pull, progress: opts.progress });
 }
@@ -94,11 +95,31 @@ export function render(plan: RewrapPlan, facts: ImageFacts): RenderedFile[] {
   return [...files, { path: "facts.json", content: stableJson(facts), mode: 0o644 }];
 }
 
+/**
+ * mkdir -p, one level at a time (Node's recursive mkdirSync never returns for a path under
+ * /proc); returns the first directory it created, or null. On failure it removes what it made.
+ */
+function makeDirs(dir: string): string | null {
+  const missing: string[] = [];
+  for (let p = dir; !existsSync(p); p = dirname(p)) {
+    missing.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  try {
+    for (const m of missing) mkdirSync(m);
+  } catch (e) {
+    if (missing[0] && existsSync(missing[0])) rmSync(missing[0], { recursive: true, force: true });
+    throw e;
+  }
+  return missing[0] ?? null;
+}
+
 /** Writes files into dir, each through a temporary name, so a failure leaves no half-written file. */
 export function writeContext(dir: string, files: RenderedFile[]): string {
   const out = resolve(dir);
+  let created: string | null;
   try {
-    mkdirSync(out, { recursive: true });
+    created = makeDirs(out);
   } catch (e) {
     throw new UsageError(`--out ${dir}: cannot create the directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
@@ -112,6 +133,7 @@ export function writeContext(dir: string, files: RenderedFile[]): string {
     }
   } catch (e) {
     for (const tmp of written) rmSync(tmp, { force: true });
+    if (created) rmSync(created, { recursive: true, force: true });
     throw new UsageError(`--out ${dir}: cannot write there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   return out;
@@ -124,8 +146,10 @@ export interface GenerateResult {
 }
 
 export async function generateCommand(ref: string, opts: RewrapOptions): Promise<GenerateResult> {
-  const facts = await getFacts(ref, opts);
-  const plan = planFor(facts, opts);
+  return generateFrom(await getFacts(ref, opts), opts);
+}
+
+function generateFrom(facts: ImageFacts, opts: RewrapOptions, plan = planFor(facts, opts)): GenerateResult {
   const files = render(plan, facts);
   const dir = writeContext(opts.out ?? join("images", plan.name), files);
   return { plan, dir, files };
@@ -139,8 +163,30 @@ export interface BuildCommandResult extends GenerateResult {
 }
 
 export async function buildCommand(ref: string, opts: RewrapOptions & { rebuild?: boolean }): Promise<BuildCommandResult> {
-  const gen = await generateCommand(ref, opts);
   const d = await docker();
+  const facts = await getFacts(ref, opts);
+  const plan = planFor(facts, opts);
+  // Checked before anything is written: an image of another platform would build, but not run here.
+  const here = await enginePlatform(d);
+  const wants = `${facts.os}/${facts.architecture}`;
+  if (wants !== here) {
+    throw new PlanError(
+      `${ref} is a ${platformOf(facts)} image and the engine at ${engineHost()} runs ${here}: the rewrapped image could not run here. Build it on a ${platformOf(facts)} engine (\`mcp-rewrap generate\` writes the context), or rewrap it in its registry: \`mcp-rewrap build IMAGE --push --platform ${platformOf(facts)} --tag REGISTRY/NAME:TAG\``,
+    );
+  }
+  const outDir = resolve(opts.out ?? join("images", plan.name));
+  const existed = existsSync(outDir);
+  const gen = generateFrom(facts, opts, plan);
+  try {
+    return await buildGenerated(d, gen, opts);
+  } catch (e) {
+    // A failed build leaves nothing behind: not even the context directory it made.
+    if (!existed) rmSync(outDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function buildGenerated(d: Docker, gen: GenerateResult, opts: RewrapOptions & { rebuild?: boolean }): Promise<BuildCommandResult> {
   const want = contextHash(gen.plan, templates());
   const existing = opts.rebuild ? null : await inspectImage(d, gen.plan.tag);
   if (existing && existing.Config?.Labels?.[CONTEXT_LABEL] === want) {

@@ -88,6 +88,19 @@ export function checkMountPath(p: string): string {
   return p.replace(/\/+$/, "");
 }
 
+const REF_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE_REF = new RegExp(
+  `^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${REF_COMPONENT}(?:/${REF_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+);
+
+/** An image argument: a reference (`[registry/]repo[:tag][@digest]`) or an image ID (`sha256:…` or a hex prefix). */
+export function checkImageRef(ref: string): string {
+  if (!IMAGE_REF.test(ref) && !/^(?:sha256:)?[0-9a-f]{12,64}$/.test(ref)) {
+    throw new UsageError(`${JSON.stringify(ref)}: not an image reference or ID (e.g. mcp/kubernetes:latest, a lowercase repository with an optional :tag or @sha256:digest)`);
+  }
+  return ref;
+}
+
 /** A tag the gateway will run: a valid reference, and not under mcp/ (those must be signed). */
 export function checkTag(tag: string): string {
   if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/.test(tag)) {
@@ -220,7 +233,7 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
   const hasShell = BIN_DIRS.some((d) => facts.present.includes(`${d}/sh`));
   if (!hasShell) {
     throw new PlanError(
-      `${facts.ref} has no /bin/sh (a distroless or scratch image): the shim is a POSIX sh script and needs a shell in the image. Use the image's catalog "user:" field, or rebuild it on a base with a shell`,
+      `${facts.ref} has no /bin/sh (a distroless or scratch image): the shim is a POSIX sh script and needs a shell in the image, and mcp-rewrap does not bring its own. Mount the config where uid ${user.uid} can reach and read it instead (e.g. under ${user.home}, the host file readable by uid ${user.uid}), or rebuild the image on a base with a shell`,
     );
   }
   const chosen = chooseDropTool(facts, user);

@@ -34,23 +34,48 @@ export function engineError(e: unknown, what: string): Error {
   if (e instanceof RuntimeError || e instanceof UsageError) return e;
   const err = e as EngineError;
   const code = err.code ?? "";
-  if (["ECONNREFUSED", "ENOENT", "EACCES", "ENOTFOUND", "EHOSTUNREACH", "ECONNRESET", "ETIMEDOUT"].includes(code)) {
+  if (["ECONNREFUSED", "ENOENT", "EACCES", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "EPIPE", "ETIMEDOUT"].includes(code)) {
     return new RuntimeError(
       `${what}: cannot reach the Docker engine at ${engineHost()} (${code}); is dockerd running and DOCKER_HOST right?`,
     );
   }
-  const message = (err.json?.message ?? err.message ?? String(e)).replace(/^\(HTTP code \d+\)[^-]*- /, "").trim();
+  const message =
+    (err.json?.message ?? err.message ?? String(e)).replace(/^\(HTTP code \d+\)[^-]*- /, "").trim() ||
+    (err.statusCode ? `HTTP ${err.statusCode} with no message` : "unknown error");
   if (err.statusCode === 400 && /invalid reference|repository name|tag|reference format/i.test(message)) {
     return new UsageError(`${what}: ${message}`);
   }
   return new RuntimeError(`${what}: ${message}`);
 }
 
+/** How long the first request may take: a DOCKER_HOST that accepts and never answers must not hang us. */
+export const PING_TIMEOUT_MS = 10_000;
+
 export async function ping(docker: Docker): Promise<void> {
   try {
-    await docker.ping();
+    // dockerode's ping takes an abortSignal (its types do not say so).
+    await (docker.ping as unknown as (o: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, {
+      abortSignal: AbortSignal.timeout(PING_TIMEOUT_MS),
+    });
   } catch (e) {
+    const err = e as EngineError;
+    if (err.name === "AbortError" || err.name === "TimeoutError") {
+      throw new RuntimeError(`connecting to the engine: ${engineHost()} did not answer within ${PING_TIMEOUT_MS / 1000} s; is DOCKER_HOST right?`);
+    }
+    if (typeof err.statusCode === "number") {
+      throw new RuntimeError(`connecting to the engine: ${engineHost()} does not answer like a Docker engine (HTTP ${err.statusCode}); is DOCKER_HOST right?`);
+    }
     throw engineError(e, "connecting to the engine");
+  }
+}
+
+/** The engine's own platform, as `os/arch` (e.g. linux/amd64). */
+export async function enginePlatform(docker: Docker): Promise<string> {
+  try {
+    const v = (await docker.version()) as { Os?: string; Arch?: string };
+    return `${v.Os ?? "linux"}/${v.Arch ?? "unknown"}`;
+  } catch (e) {
+    throw engineError(e, "asking the engine for its platform");
   }
 }
 
