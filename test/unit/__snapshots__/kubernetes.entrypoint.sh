@@ -3,6 +3,7 @@
 # shellcheck disable=SC2016
 set -u
 RW_USER='appuser'
+RW_USER_SPEC='appuser'
 RW_UID=1001
 RW_GID=1001
 RW_GROUPS='1001'
@@ -30,6 +31,11 @@ CAP_EFF=$(status_field CapEff) || CAP_EFF=0
 CAP_LOW=${CAP_EFF#"${CAP_EFF%????????}"}
 has_cap() { [ $(((0x${CAP_LOW:-0} >> $1) & 1)) -eq 1 ]; }
 CAP_DAC_OVERRIDE=1 CAP_DAC_READ_SEARCH=2 CAP_SETGID=6 CAP_SETUID=7
+readable() {
+(: <"$1") 2>/dev/null || return 1
+if [ -d "$1" ]; then (cd "$1") 2>/dev/null || return 1; fi
+return 0
+}
 mounted_paths() {
 {
 while read -r _ _ _ _ point _; do
@@ -63,52 +69,67 @@ return 1
 as_user() {
 case $RW_DROP in
 setpriv) "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS" -- "$@" ;;
-su-exec | gosu) "$RW_DROP_PATH" "$RW_UID:$RW_GID" "$@" ;;
+su-exec | gosu) "$RW_DROP_PATH" "$RW_USER_SPEC" "$@" ;;
 busybox-su) "$RW_DROP_PATH" su -p -s /bin/sh -c 'exec "$0" "$@"' -- "$RW_USER" "$@" ;;
 *) return 125 ;;
 esac
 }
-DEST_ROOT=$RW_HOME
+DEST_ROOT=
+HOME_WHY=
+UNREADABLE=
+COPIED=
 ensure_home() {
 [ -d "$RW_HOME" ] && return 0
-if mkdir -p "$RW_HOME" 2>/dev/null && chown "$RW_UID:$RW_GID" "$RW_HOME" 2>/dev/null; then
-chmod 0700 "$RW_HOME" 2>/dev/null
+mkdir -p "${RW_HOME%/*}" 2>/dev/null
+if ! mkdir "$RW_HOME" 2>/dev/null; then
+HOME_WHY="$RW_HOME cannot be created (read-only filesystem?)"
+return 1
+fi
+if chown "$RW_UID:$RW_GID" "$RW_HOME" 2>/dev/null && chmod 0700 "$RW_HOME" 2>/dev/null; then
 return 0
 fi
+rm -rf "$RW_HOME" 2>/dev/null
+HOME_WHY="$RW_HOME cannot be given to $RW_USER (no CAP_CHOWN?)"
 return 1
 }
+user_can_write() {
+as_user sh -c 'probe="$1/.mcp-rewrap-probe-$$" && (umask 077 && : >"$probe") 2>/dev/null && rm -f "$probe"' sh "$1" 2>/dev/null
+}
 choose_dest_root() {
-if ensure_home && as_user sh -c 'test -d "$1" && test -w "$1"' sh "$RW_HOME" 2>/dev/null; then
+if ensure_home; then
+if user_can_write "$RW_HOME"; then
 DEST_ROOT=$RW_HOME
 return 0
 fi
+HOME_WHY="$RW_HOME is not writable by $RW_USER (read-only filesystem?)"
+fi
 for base in "${TMPDIR:-/tmp}" /tmp /dev/shm; do
-candidate=$base/mcp-rewrap-$RW_UID
-if as_user sh -c 'umask 077 && mkdir -p "$1" && test -w "$1"' sh "$candidate" 2>/dev/null; then
+candidate=${base%/}/mcp-rewrap-$RW_UID
+if as_user sh -c 'umask 077 && mkdir -p "$1" && ! test -L "$1" && test -O "$1"' sh "$candidate" 2>/dev/null &&
+user_can_write "$candidate"; then
 DEST_ROOT=$candidate
-say "$RW_HOME is not writable by $RW_USER (read-only filesystem?); config copies go to $DEST_ROOT"
 return 0
 fi
 done
-say "no writable place for $RW_USER's copies ($RW_HOME, /tmp and /dev/shm are not writable); the mounted config stays unreadable"
 return 1
 }
 why_unreadable() {
 if ! has_cap $CAP_DAC_OVERRIDE && ! has_cap $CAP_DAC_READ_SEARCH; then
-printf 'permission denied, and the container has no CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH (started with --cap-drop?)'
+printf 'permission denied: the container has no CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH (started with --cap-drop?); add --cap-add DAC_READ_SEARCH, or make the file readable on the host (chmod 0644)'
 else
-printf 'permission denied'
+printf 'permission denied (a root-squashed or FUSE mount?)'
 fi
 }
 user_dir() {
 as_user sh -c 'umask 077 && mkdir -p "$1" && chmod 0700 "$1"' sh "$1" 2>/dev/null
 }
 copy_file() {
-if ! [ -r "$1" ]; then
-say "cannot read $1: $(why_unreadable "$1")"
+if ! readable "$1"; then
+UNREADABLE=${UNREADABLE:+$UNREADABLE, }$1
 return 1
 fi
 if as_user sh -c 'umask 077 && rm -f "$1.mcp-rewrap" && cat >"$1.mcp-rewrap" && chmod 0600 "$1.mcp-rewrap" && mv -f "$1.mcp-rewrap" "$1"' sh "$2" <"$1" 2>/dev/null; then
+COPIED=1
 return 0
 fi
 say "cannot write $2 as $RW_USER; $1 stays unreadable for the server"
@@ -138,8 +159,9 @@ rel=${src#/root}
 dest=$DEST_ROOT$rel
 if [ -f "$src" ] && ! [ -L "$src" ]; then
 user_dir "${dest%/*}" || { say "cannot create ${dest%/*} as $RW_USER"; return 1; }
-if as_user test -r "$src" 2>/dev/null; then
-as_user ln -sfn "$src" "$dest" 2>/dev/null && return 0
+if as_user sh -c 'test -r "$1"' sh "$src" 2>/dev/null && as_user ln -sfn "$src" "$dest" 2>/dev/null; then
+COPIED=1
+return 0
 fi
 copy_file "$src" "$dest"
 return
@@ -148,14 +170,18 @@ if ! [ -d "$src" ] || [ -L "$src" ]; then
 say "skipped $src: not a regular file or directory"
 return 0
 fi
-root=$(readlink -f "$src" 2>/dev/null) || root=$src
-if ! [ -r "$src" ] || ! [ -x "$src" ]; then
-say "cannot read $src: $(why_unreadable "$src")"
+if ! readable "$src"; then
+UNREADABLE=${UNREADABLE:+$UNREADABLE, }$src
 return 1
 fi
-find "$src" -print | while IFS= read -r entry; do
-sub=${entry#"$src"}
-out=$dest$sub
+root=$(readlink -f "$src" 2>/dev/null) || root=$src
+entries=$(find "$src" -print 2>/dev/null)
+old_ifs=$IFS
+IFS=$NL
+set -f
+for entry in $entries; do
+IFS=$old_ifs
+out=$dest${entry#"$src"}
 if [ -L "$entry" ]; then
 copy_link "$entry" "$out" "$root" "$dest"
 elif [ -d "$entry" ]; then
@@ -164,6 +190,8 @@ elif [ -f "$entry" ]; then
 copy_file "$entry" "$out"
 fi
 done
+set +f
+IFS=$old_ifs
 }
 rewrite_env() {
 for name in $RW_ENV_VARS; do
@@ -203,9 +231,13 @@ export "${1?}"
 fi
 }
 prepare_as_root() {
+if ! choose_dest_root; then
+DEST_ROOT=
+fi
 paths=$(mounted_paths)
-if [ -n "$paths" ]; then
-choose_dest_root || return 0
+if [ -n "$paths" ] && [ -z "$DEST_ROOT" ]; then
+say "no writable place for $RW_USER's copies ($HOME_WHY, and /tmp and /dev/shm are not writable either); the mounted config stays unreadable"
+elif [ -n "$paths" ]; then
 old_ifs=$IFS
 IFS=$NL
 for path in $paths; do
@@ -213,15 +245,30 @@ IFS=$old_ifs
 prepare_path "$path"
 done
 IFS=$old_ifs
+if [ -n "$COPIED" ] && [ "$DEST_ROOT" != "$RW_HOME" ]; then
+say "$HOME_WHY; config copies go to $DEST_ROOT"
+fi
+if [ -n "$UNREADABLE" ]; then
+say "cannot read $UNREADABLE: $(why_unreadable); the server starts without it"
+fi
 point_env_at_fallback
 fi
+if [ -n "$DEST_ROOT" ]; then
 rewrite_env
+fi
+if [ "${HOME:-/root}" = /root ]; then
+HOME=$RW_HOME
+if ! [ -d "$HOME" ] && [ -n "$DEST_ROOT" ]; then
+HOME=$DEST_ROOT
+fi
+fi
+export HOME
 }
 exec_as_user() {
 exec 1>&3 3>&-
 case $RW_DROP in
 setpriv) exec "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS" -- "$@" ;;
-su-exec | gosu) exec "$RW_DROP_PATH" "$RW_UID:$RW_GID" "$@" ;;
+su-exec | gosu) exec "$RW_DROP_PATH" "$RW_USER_SPEC" sh -c 'HOME=$0 && export HOME && exec "$@"' "$HOME" "$@" ;;
 busybox-su) exec "$RW_DROP_PATH" su -p -s /bin/sh -c 'exec "$0" "$@"' -- "$RW_USER" "$@" ;;
 esac
 say "unknown privilege-drop tool '$RW_DROP'"
@@ -230,14 +277,27 @@ exit 125
 started_as_user() {
 uid=$1
 shift
-unreadable=
+blocked=
+usable=
 while read -r _ _ _ _ point _; do
 case $point in
-/root/?*) [ -r "$point" ] || unreadable=${unreadable:+$unreadable, }$point ;;
+/root/?*)
+if readable "$point"; then
+usable=1
+elif ! (cd /root) 2>/dev/null; then
+blocked=${blocked:+$blocked, }"$point (/root is not searchable by uid $uid)"
+else
+blocked=${blocked:+$blocked, }"$point (not readable by uid $uid)"
+fi
+;;
 esac
 done </proc/self/mountinfo
-if [ -n "$unreadable" ]; then
-say "started as uid $uid (--user or the catalog's user:), not root: cannot make $unreadable readable; remove the user override, or mount the config under $RW_HOME readable by uid $uid"
+if [ -n "$blocked" ]; then
+say "started as uid $uid (--user, or the catalog's user:), not root, so nothing can be copied for $RW_USER: cannot use $blocked; remove the user override (the image drops to $RW_USER, uid $RW_UID, by itself) or make the config readable by uid $uid"
+fi
+if [ -n "$usable" ]; then
+DEST_ROOT=/root
+point_env_at_fallback
 fi
 exec 1>&3 3>&-
 exec "$@"
@@ -251,15 +311,15 @@ uid=$(status_field Uid 2) || uid=
 if [ "$uid" != 0 ]; then
 started_as_user "${uid:-unknown}" "$@"
 fi
+if [ "$RW_UID" = 0 ]; then
+exec 1>&3 3>&-
+exec "$@"
+fi
 if ! has_cap $CAP_SETUID || ! has_cap $CAP_SETGID; then
 say "cannot switch to $RW_USER (uid $RW_UID): the container has no CAP_SETUID/CAP_SETGID (--cap-drop ALL, as ToolHive runs servers?); refusing to run the server as root. Add --cap-add SETUID --cap-add SETGID (and DAC_READ_SEARCH for a config only its owner can read), or run the original image with the config mounted readable under $RW_HOME"
 exit 126
 fi
 prepare_as_root
-if [ "${HOME:-/root}" = /root ]; then
-HOME=$RW_HOME
-fi
-export HOME
 exec_as_user "$@"
 }
 exec 3>&1 1>&2
