@@ -1,0 +1,283 @@
+/**
+ * Bad input to the CLI, and the image families mcp-rewrap will not rewrap, against a real engine:
+ * each case gives one clear message naming the input, the documented exit code (src/errors.ts:
+ * 1 problem with the image, 2 usage, 3 runtime) and leaves nothing behind: no container made
+ * from the image, no image or tag, nothing in the working directory, TMPDIR or --out.
+ * docs/MATRIX.md lists these cases by test name.
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gatewayRunArgs } from "../../src/gateway.js";
+import { ROOT, cli, type CliResult } from "../support/bed.js";
+import { docker, dockerSync } from "../support/docker.js";
+
+const family = (f: string) => `mcp-rewrap-test/family-${f}:latest`;
+const RUN_ID = randomBytes(4).toString("hex");
+const dirs: string[] = [];
+
+function scratch(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), `mcp-rewrap-clierr-${prefix}-`));
+  dirs.push(d);
+  return d;
+}
+
+/** What an image has around it in the engine: containers made from it, images rewrapped from it. */
+function engineTrace(image: string | null, tag: string | null): { containers: string[]; derived: string[]; tag: boolean } {
+  const lines = (args: string[]) => [...new Set(dockerSync(args).split("\n").filter(Boolean))].sort();
+  const exists = (ref: string) => spawnSync("docker", ["image", "inspect", ref], { stdio: "ignore", timeout: 30_000 }).status === 0;
+  return {
+    containers: image && exists(image) ? lines(["ps", "-a", "-q", "--filter", `ancestor=${image}`]) : [],
+    derived: image ? lines(["images", "-a", "-q", "--filter", `label=org.opencontainers.image.base.name=${image}`]) : [],
+    tag: tag ? exists(tag) : false,
+  };
+}
+
+interface Case {
+  result: CliResult;
+  /** Entries left in the fresh working directory and TMPDIR the CLI ran with. */
+  leftInCwd: string[];
+  leftInTmp: string[];
+  elapsedMs: number;
+}
+
+/** Runs the CLI in a fresh working directory with a fresh TMPDIR, checking the engine around `image` before and after. */
+function run(args: string[], opts: { image?: string; tag?: string; env?: Record<string, string> } = {}): Case {
+  const cwd = scratch("cwd");
+  const tmp = scratch("tmp");
+  const before = engineTrace(opts.image ?? null, opts.tag ?? null);
+  const start = Date.now();
+  const result = cli(args, { cwd, env: { TMPDIR: tmp, ...opts.env } });
+  const elapsedMs = Date.now() - start;
+  const after = engineTrace(opts.image ?? null, opts.tag ?? null);
+  expect(after.containers, "containers made from the image were left behind").toEqual(before.containers);
+  expect(after.derived, "an image rewrapped from the input was left behind").toEqual(before.derived);
+  expect(after.tag, `the tag ${opts.tag} was left behind`).toBe(before.tag);
+  return { result, leftInCwd: readdirSync(cwd), leftInTmp: readdirSync(tmp), elapsedMs };
+}
+
+/** One line, prefixed, naming what it is about; exit code as documented; nothing written anywhere. */
+function expectFailure(c: Case, code: number, message: RegExp): void {
+  expect(c.result.code, c.result.stderr).toBe(code);
+  expect(c.result.stdout).toBe("");
+  const lines = c.result.stderr.split("\n").filter(Boolean);
+  expect(lines, c.result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^mcp-rewrap: /);
+  expect(lines[0]).toMatch(message);
+  expect(c.leftInCwd).toEqual([]);
+  expect(c.leftInTmp).toEqual([]);
+}
+
+/**
+ * Fake engines in a child process (the CLI runs synchronously, so a server in this process could
+ * not answer it): one port accepts and never answers, one answers every request with HTTP 404.
+ */
+const FAKES = `
+const net = require("net"), http = require("http");
+const silent = net.createServer(() => {}).listen(0, "127.0.0.1", () => {
+  const notDocker = http.createServer((q, r) => r.writeHead(404).end()).listen(0, "127.0.0.1", () => {
+    process.stdout.write(JSON.stringify({ silent: silent.address().port, notDocker: notDocker.address().port }) + "\\n");
+  });
+});`;
+let fakes: ChildProcess | undefined;
+let ports = { silent: 0, notDocker: 0 };
+let closedPort = 0;
+
+describe("CLI errors: a clear message, the documented exit code, nothing left behind", () => {
+  beforeAll(async () => {
+    execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], timeout: 120_000 });
+    for (const script of ["test/bed/base-images.sh", "test/bed/families.sh"]) {
+      execFileSync("bash", [join(ROOT, script)], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], timeout: 15 * 60_000 });
+    }
+    fakes = spawn(process.execPath, ["-e", FAKES], { stdio: ["ignore", "pipe", "inherit"] });
+    ports = await new Promise((resolve, reject) => {
+      fakes!.stdout!.once("data", (b: Buffer) => resolve(JSON.parse(b.toString())));
+      fakes!.once("exit", (code) => reject(new Error(`the fake engines exited (${code})`)));
+    });
+    const probe = createNetServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
+    closedPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+  });
+
+  afterAll(async () => {
+    fakes?.kill();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  describe("bad input", () => {
+    it("missing image: the pull fails (no registry reachable) → 3, names the image", () => {
+      const ref = `mcp-rewrap-test/missing-${RUN_ID}:latest`;
+      expectFailure(run(["inspect", ref, "-q"], { tag: ref }), 3, new RegExp(`pulling ${ref}: `));
+    });
+
+    it("missing image with --no-pull → 3, names the image", () => {
+      const ref = `mcp-rewrap-test/missing-${RUN_ID}:latest`;
+      expectFailure(run(["build", ref, "--no-pull", "-q"], { tag: ref }), 3, new RegExp(`image ${ref} is not in the local engine \\(pulling is off\\)`));
+    });
+
+    it("not an image reference → 2, names it", () => {
+      expectFailure(run(["build", "Not An/Image!", "-q"]), 2, /"Not An\/Image!": not an image reference or ID/);
+    });
+
+    it("unreachable daemon (connection refused) → 3, names DOCKER_HOST", () => {
+      const host = `tcp://127.0.0.1:${closedPort}`;
+      const c = run(["build", family("debian"), "-q"], { image: family("debian"), env: { DOCKER_HOST: host } });
+      expectFailure(c, 3, new RegExp(`cannot reach the Docker engine at ${host.replace(/\./g, "\\.")} \\(ECONNREFUSED\\); is dockerd running and DOCKER_HOST right\\?`));
+    });
+
+    it("wrong DOCKER_HOST (no such socket) → 3, names it", () => {
+      const host = `unix:///nonexistent-${RUN_ID}/docker.sock`;
+      expectFailure(run(["inspect", family("debian"), "-q"], { env: { DOCKER_HOST: host } }), 3, new RegExp(`cannot reach the Docker engine at ${host} \\(ENOENT\\)`));
+    });
+
+    it("DOCKER_HOST that is not a Docker engine (HTTP 404) → 3, names it", () => {
+      const host = `tcp://127.0.0.1:${ports.notDocker}`;
+      expectFailure(run(["inspect", family("debian"), "-q"], { env: { DOCKER_HOST: host } }), 3, new RegExp(`${host.replace(/\./g, "\\.")} does not answer like a Docker engine \\(HTTP 404\\)`));
+    });
+
+    it("DOCKER_HOST that accepts and never answers → 3 within the 10 s ping timeout, never hangs", () => {
+      const host = `tcp://127.0.0.1:${ports.silent}`;
+      const c = run(["inspect", family("debian"), "-q"], { env: { DOCKER_HOST: host } });
+      expectFailure(c, 3, new RegExp(`${host.replace(/\./g, "\\.")} did not answer within 10 s; is DOCKER_HOST right\\?`));
+      expect(c.elapsedMs).toBeLessThan(20_000);
+    });
+
+    it("invalid --tag → 2, names it, before anything is written or built", () => {
+      const c = run(["build", family("debian"), "--tag", "Bad/Tag:x", "-q"], { image: family("debian") });
+      expectFailure(c, 2, /--tag "Bad\/Tag:x": not a valid image reference/);
+    });
+
+    it("--tag under mcp/ → 2, says why (gateways refuse unsigned local mcp/ images)", () => {
+      const c = run(["build", family("debian"), "--tag", "mcp/kubernetes:local", "-q"], { image: family("debian"), tag: "mcp/kubernetes:local" });
+      expectFailure(c, 2, /--tag mcp\/kubernetes:local: gateways refuse local images under mcp\//);
+    });
+
+    it("unwritable --out (a file where a directory should be) → 2, names it, builds nothing", () => {
+      const parent = scratch("out");
+      writeFileSync(join(parent, "file"), "");
+      const out = join(parent, "file", "ctx");
+      const tag = `mcp-rewrap-test/clierr-${RUN_ID}:out`;
+      const c = run(["build", family("debian"), "--out", out, "--tag", tag, "-q"], { image: family("debian"), tag });
+      expectFailure(c, 2, new RegExp(`--out ${out.replace(/\./g, "\\.")}: cannot create the directory \\(ENOTDIR\\)`));
+      expect(readdirSync(parent)).toEqual(["file"]);
+    });
+
+    it("unwritable --out under /proc → 2 at once (Node's recursive mkdir would spin forever there)", () => {
+      const c = run(["generate", family("debian"), "--out", `/proc/mcp-rewrap-${RUN_ID}/ctx`, "-q"], { image: family("debian") });
+      expectFailure(c, 2, new RegExp(`--out /proc/mcp-rewrap-${RUN_ID}/ctx: cannot create the directory \\(ENOENT\\)`));
+      expect(c.elapsedMs).toBeLessThan(20_000);
+    });
+
+    it("unknown option → 2, names it (the engine is not contacted)", () => {
+      const c = run(["build", "--bogus", family("debian")], { env: { DOCKER_HOST: `tcp://127.0.0.1:${closedPort}` } });
+      expect(c.result.code).toBe(2);
+      expect(c.result.stderr).toMatch(/^error: unknown option '--bogus'/);
+      expect(c.result.stdout).toBe("");
+      expect(c.leftInCwd).toEqual([]);
+    });
+
+    it("missing argument → 2, names it", () => {
+      const c = run(["inspect"]);
+      expect(c.result.code).toBe(2);
+      expect(c.result.stderr).toMatch(/^error: missing required argument 'image'/);
+      const b = run(["build"]);
+      expect(b.result.code).toBe(2);
+      expect(b.result.stderr).toMatch(/^mcp-rewrap: build: give an image/);
+    });
+
+    it.todo("malformed catalog YAML: belongs to the scan/catalog commands and their tests");
+  });
+
+  describe("image for another platform (linux/arm64 on this linux/amd64 engine)", () => {
+    it("inspect reports the platform → 0", () => {
+      const c = run(["inspect", family("arm64"), "--json", "-q"], { image: family("arm64") });
+      expect(c.result.code, c.result.stderr).toBe(0);
+      expect(JSON.parse(c.result.stdout).platform).toBe("linux/arm64");
+    });
+
+    it("generate writes the context (it is platform-independent) → 0", () => {
+      const out = join(scratch("gen"), "ctx");
+      const c = run(["generate", family("arm64"), "--out", out, "--json", "-q"], { image: family("arm64") });
+      expect(c.result.code, c.result.stderr).toBe(0);
+      expect(JSON.parse(c.result.stdout).plan.source.platform).toBe("linux/arm64");
+      expect(existsSync(join(out, "entrypoint.sh"))).toBe(true);
+    });
+
+    it("build refuses: names both platforms and the ways out → 1, writes and builds nothing", () => {
+      const out = join(scratch("arm"), "ctx");
+      const tag = `mcp-rewrap-test/clierr-${RUN_ID}:arm64`;
+      const c = run(["build", family("arm64"), "--out", out, "--tag", tag, "-q"], { image: family("arm64"), tag });
+      expectFailure(c, 1, /mcp-rewrap-test\/family-arm64:latest is a linux\/arm64 image and the engine at .* runs linux\/amd64: the rewrapped image could not run here\. Build it on a linux\/arm64 engine .*--push --platform linux\/arm64/);
+      expect(existsSync(out)).toBe(false);
+    });
+  });
+
+  describe("an image that already runs as root", () => {
+    it("inspect: no rewrap needed → 0", () => {
+      const c = run(["inspect", family("root"), "--json", "-q"], { image: family("root") });
+      expect(c.result.code, c.result.stderr).toBe(0);
+      const d = JSON.parse(c.result.stdout);
+      expect(d.needsRewrap).toBe(false);
+      expect(d.summary).toMatch(/^no rewrap needed: the image runs as root/);
+    });
+
+    it("build refuses with the reason → 1, nothing left behind", () => {
+      const out = join(scratch("root"), "ctx");
+      const tag = `mcp-rewrap-test/clierr-${RUN_ID}:root`;
+      const c = run(["build", family("root"), "--out", out, "--tag", tag, "-q"], { image: family("root"), tag });
+      expectFailure(c, 1, /family-root:latest already runs as root \(USER ""\): it can read the gateway's mounts under \/root, so no rewrap is needed \(--force to rewrap anyway\)/);
+      expect(existsSync(out)).toBe(false);
+    });
+
+    it("build --force rewraps it; the server still runs as root and reads the mount in place", async () => {
+      const out = join(scratch("force"), "ctx");
+      const tag = `mcp-rewrap-test/clierr-${RUN_ID}:force`;
+      try {
+        const r = cli(["build", family("root"), "--force", "--out", out, "--tag", tag, "--json", "-q"]);
+        expect(r.code, r.stderr).toBe(0);
+        const host = scratch("kube");
+        chmodSync(host, 0o755);
+        writeFileSync(join(host, "config"), "apiVersion: v1\n");
+        chownSync(join(host, "config"), 1000, 1000);
+        chmodSync(join(host, "config"), 0o600);
+        const args = gatewayRunArgs({ name: "root", image: tag, network: "none", volumes: [`${join(host, "config")}:/root/.kube/config:ro`] });
+        const o = await docker(args, { timeoutMs: 60_000 });
+        expect(o.code, o.stderr).toBe(0);
+        expect(o.stderr).not.toMatch(/mcp-rewrap:/);
+        expect(o.stderr).toMatch(/fixture-server: identity \{"uid":"0 0 0 0"/);
+        expect(o.stderr).toMatch(/fixture-server: config \{"path":"\/root\/\.kube\/config","md5":/);
+      } finally {
+        try {
+          dockerSync(["rmi", tag]);
+        } catch {
+          /* not built */
+        }
+      }
+    });
+  });
+
+  describe("a shell-less (distroless) image", () => {
+    it("inspect: needs a rewrap, and says why one cannot be made (no /bin/sh) → 0", () => {
+      const c = run(["inspect", family("distroless"), "--json", "-q"], { image: family("distroless") });
+      expect(c.result.code, c.result.stderr).toBe(0);
+      const d = JSON.parse(c.result.stdout);
+      expect(d.needsRewrap).toBe(true);
+      expect(d.shell).toBe(false);
+      expect(d.cannotRewrap).toMatch(/has no \/bin\/sh/);
+    });
+
+    it("build refuses, naming the missing /bin/sh and what to do instead → 1, nothing left behind", () => {
+      const out = join(scratch("distroless"), "ctx");
+      const tag = `mcp-rewrap-test/clierr-${RUN_ID}:distroless`;
+      const c = run(["build", family("distroless"), "--out", out, "--tag", tag, "-q"], { image: family("distroless"), tag });
+      expectFailure(c, 1, /family-distroless:latest has no \/bin\/sh \(a distroless or scratch image\): the shim is a POSIX sh script .* Mount the config where uid 65532 can reach and read it instead \(e\.g\. under \/home\/nonroot/);
+      expect(existsSync(out)).toBe(false);
+    });
+  });
+});
