@@ -95,6 +95,19 @@ return 1
 user_can_write() {
 as_user sh -c 'probe="$1/.mcp-rewrap-probe-$$" && (umask 077 && : >"$probe") 2>/dev/null && rm -f "$probe"' sh "$1" 2>/dev/null
 }
+PRIVATE=
+private_dir() {
+[ -n "$PRIVATE" ] && return 0
+for base in "${TMPDIR:-/tmp}" /tmp /dev/shm; do
+candidate=${base%/}/mcp-rewrap-$RW_UID
+if as_user sh -c 'umask 077 && mkdir -p "$1" && ! test -L "$1" && test -O "$1"' sh "$candidate" 2>/dev/null &&
+user_can_write "$candidate"; then
+PRIVATE=$candidate
+return 0
+fi
+done
+return 1
+}
 choose_dest_root() {
 if ensure_home; then
 if user_can_write "$RW_HOME"; then
@@ -103,15 +116,8 @@ return 0
 fi
 HOME_WHY="$RW_HOME is not writable by $RW_USER (read-only filesystem?)"
 fi
-for base in "${TMPDIR:-/tmp}" /tmp /dev/shm; do
-candidate=${base%/}/mcp-rewrap-$RW_UID
-if as_user sh -c 'umask 077 && mkdir -p "$1" && ! test -L "$1" && test -O "$1"' sh "$candidate" 2>/dev/null &&
-user_can_write "$candidate"; then
-DEST_ROOT=$candidate
-return 0
-fi
-done
-return 1
+private_dir || return 1
+DEST_ROOT=$PRIVATE
 }
 why_unreadable() {
 if ! has_cap $CAP_DAC_OVERRIDE && ! has_cap $CAP_DAC_READ_SEARCH; then
@@ -155,8 +161,7 @@ say "cannot create $2 as $RW_USER"
 }
 prepare_path() {
 src=$1
-rel=${src#/root}
-dest=$DEST_ROOT$rel
+dest=$2
 if [ -f "$src" ] && ! [ -L "$src" ]; then
 user_dir "${dest%/*}" || { say "cannot create ${dest%/*} as $RW_USER"; return 1; }
 if as_user sh -c 'test -r "$1"' sh "$src" 2>/dev/null && as_user ln -sfn "$src" "$dest" 2>/dev/null; then
@@ -191,6 +196,61 @@ copy_file "$entry" "$out"
 fi
 done
 set +f
+IFS=$old_ifs
+}
+user_reads() {
+as_user sh -c 'test -r "$1" && { ! test -d "$1" || { test -x "$1" && find "$1" -type f 2>/dev/null | { while IFS= read -r f; do test -r "$f" || exit 1; done; }; }; }' sh "$1" 2>/dev/null
+}
+point_var() {
+eval "isset=\${$1+x} value=\${$1-}"
+case $value in *:*) [ "$value" = "$2" ] || return 0 ;; esac
+if { [ -z "$isset" ] || [ "$value" = "$2" ] || ! [ -e "$value" ]; } && [ -e "$3" ]; then
+eval "$1=\$3"
+export "${1?}"
+fi
+}
+point_vars_at() {
+case $1 in
+/.kube) point_var KUBECONFIG "$2/config" "$3/config" ;;
+/.kube/config) point_var KUBECONFIG "$2" "$3" ;;
+/.aws)
+point_var AWS_CONFIG_FILE "$2/config" "$3/config"
+point_var AWS_SHARED_CREDENTIALS_FILE "$2/credentials" "$3/credentials"
+;;
+/.aws/config) point_var AWS_CONFIG_FILE "$2" "$3" ;;
+/.aws/credentials) point_var AWS_SHARED_CREDENTIALS_FILE "$2" "$3" ;;
+/.config/gcloud) point_var CLOUDSDK_CONFIG "$2" "$3" ;;
+/.docker) point_var DOCKER_CONFIG "$2" "$3" ;;
+*) return 1 ;;
+esac
+}
+home_mounts() {
+while read -r _ _ _ _ point _; do
+case $point in "$RW_HOME"/?*) printf '%s\n' "$point" ;; esac
+done </proc/self/mountinfo
+}
+prepare_home_mounts() {
+mounts=$(home_mounts)
+[ -n "$mounts" ] || return 0
+old_ifs=$IFS
+IFS=$NL
+for point in $mounts; do
+IFS=$old_ifs
+user_reads "$point" && continue
+rel=${point#"$RW_HOME"}
+case $rel in
+/.kube | /.kube/config | /.aws | /.aws/config | /.aws/credentials | /.config/gcloud | /.docker) ;;
+*)
+say "$point is mounted into $RW_USER's home, but only root can read it and no variable can point $RW_USER at a copy; mount it under /root instead (mcp-rewrap copies /root/... into the home), or make it readable by uid $RW_UID on the host"
+continue
+;;
+esac
+if ! private_dir; then
+say "no writable place for a copy of $point ($RW_HOME, /tmp and /dev/shm are not writable); it stays unreadable for $RW_USER"
+continue
+fi
+prepare_path "$point" "$PRIVATE/home$rel" && point_vars_at "$rel" "$point" "$PRIVATE/home$rel"
+done
 IFS=$old_ifs
 }
 rewrite_env() {
@@ -242,19 +302,22 @@ old_ifs=$IFS
 IFS=$NL
 for path in $paths; do
 IFS=$old_ifs
-prepare_path "$path"
+prepare_path "$path" "$DEST_ROOT${path#/root}"
 done
 IFS=$old_ifs
 if [ -n "$COPIED" ] && [ "$DEST_ROOT" != "$RW_HOME" ]; then
 say "$HOME_WHY; config copies go to $DEST_ROOT"
 fi
-if [ -n "$UNREADABLE" ]; then
-say "cannot read $UNREADABLE: $(why_unreadable); the server starts without it"
-fi
-point_env_at_fallback
 fi
 if [ -n "$DEST_ROOT" ]; then
 rewrite_env
+fi
+prepare_home_mounts
+if [ -n "$UNREADABLE" ]; then
+say "cannot read $UNREADABLE: $(why_unreadable); the server starts without it"
+fi
+if [ -n "$paths" ] && [ -n "$DEST_ROOT" ]; then
+point_env_at_fallback
 fi
 if [ "${HOME:-/root}" = /root ]; then
 HOME=$RW_HOME
