@@ -220,8 +220,21 @@ function detached(args: string[], name: string, keepStdin: boolean): string[] {
   return ["run", "-d", "--name", name, ...rest];
 }
 
+/**
+ * One run the gateway's way. Without `input` the server reports and exits on its own
+ * (FIXTURE_ONESHOT): a stdin closed right away is, rarely, never seen as EOF by the container
+ * (an attach race in the engine), and only the stdio cells need stdin. Every run is named and
+ * force-removed, so even a run that times out leaves no container.
+ */
 async function runOnce(image: string, f: Family, o: RunOpts = {}, input?: Buffer): Promise<Observed> {
-  return observe(await docker(gatewayArgs(image, f, o), { input: input ?? "", timeoutMs: 60_000 }));
+  const name = uniqueName("mcp-rewrap-matrix");
+  const extra = input ? (o.extra ?? []) : ["-e", "FIXTURE_ONESHOT=1", ...(o.extra ?? [])];
+  const args = gatewayArgs(image, f, { ...o, extra });
+  try {
+    return observe(await docker(["run", "--name", name, ...args.slice(1)], { input: input ?? "", timeoutMs: 60_000 }));
+  } finally {
+    removeContainers(name);
+  }
 }
 
 // --- outcomes ------------------------------------------------------------------------------------
@@ -231,6 +244,7 @@ type Outcome =
   | { kind: "fallback"; dir: "/dev/shm" | "/tmp"; why: RegExp }
   | { kind: "in-place" }
   | { kind: "works-noted"; line: RegExp }
+  | { kind: "private" }
   | { kind: "starts" }
   | { kind: "refused"; line: RegExp }
   | { kind: "warned"; line: RegExp }
@@ -241,6 +255,7 @@ const OUTCOME_TEXT: Record<Outcome["kind"], string> = {
   fallback: "✅ works, copies in a private dir (1 line)",
   "in-place": "✅ works, reads the mount in place",
   "works-noted": "✅ works (1 line)",
+  private: "✅ works, a private copy",
   starts: "✅ starts, silent",
   refused: "⛔ refused, exit 126 (1 line)",
   warned: "⚠️ starts without the config (1 line)",
@@ -354,6 +369,18 @@ function judge(ctx: Ctx, o: Observed, outcome: Outcome, host: Host | null, opts:
       assertCopies(ctx, o, ctx.f.home);
       return;
     }
+    case "private": {
+      // A mount over the home cannot be replaced: root copies it to the user's private directory.
+      const dest = `/tmp/mcp-rewrap-${first(ctx.original.uid)}/home`;
+      expect(o.code, o.stderr).toBe(0);
+      expect(o.shim, o.stderr).toEqual([]);
+      assertIdentity(ctx, o, { home: ctx.f.home, ...opts });
+      expect(o.config?.md5, o.stderr).toBe(host!.md5);
+      expect(o.config!.path).toBe(`${dest}/.kube/config`);
+      expect(o.identity!.kubeconfig).toBe(`${dest}/.kube/config`);
+      assertCopies(ctx, o, dest);
+      return;
+    }
     case "starts": {
       expect(o.code, o.stderr).toBe(0);
       expect(o.shim, o.stderr).toEqual([]);
@@ -424,6 +451,16 @@ const MODES: Mode[] = [
       expect(byPath[`${kube}/..data/config`]).toMatchObject({ type: "regular file", mode: "600" });
       expect(byPath[`${kube}/nested/token`]).toMatchObject({ type: "regular file", mode: "600" });
       expect(byPath[`${kube}/escape`], "a link out of the mount must not be copied").toBeUndefined();
+    },
+  },
+  {
+    id: "home-file",
+    title: "single file at $HOME/.kube/config:ro (where the catalog's own entries mount), host 0600 uid 1000",
+    expect: () => ({ kind: "private" }),
+    note: () => "in /tmp/mcp-rewrap-<uid>, KUBECONFIG set",
+    async run(ctx, outcome) {
+      const h = hostFile();
+      judge(ctx, await runOnce(ctx.image, ctx.f, { volumes: [bind(h, `${ctx.f.home}/.kube/config`)] }), outcome, h);
     },
   },
   {
@@ -522,7 +559,7 @@ const MODES: Mode[] = [
       const h = hostFile();
       const name = uniqueName("mcp-rewrap-matrix");
       try {
-        const started = await docker(detached(gatewayArgs(ctx.image, ctx.f, { volumes: [bind(h)] }), name, false));
+        const started = await docker(detached(gatewayArgs(ctx.image, ctx.f, { volumes: [bind(h)], extra: ["-e", "FIXTURE_ONESHOT=1"] }), name, false));
         expect(started.code, started.stderr).toBe(0);
         expect((await docker(["wait", name], { timeoutMs: 60_000 })).stdout.toString().trim()).toBe("0");
         const logs = await docker(["logs", name]);
@@ -633,8 +670,13 @@ const MODES: Mode[] = [
     note: () => "NoNewPrivs 0, as given",
     async run(ctx, outcome) {
       const h = hostFile();
-      const args = ["run", "--rm", "-i", "--network", "none", "-v", bind(h), ctx.image, ...(ctx.f.command ?? [])];
-      judge(ctx, observe(await docker(args, { timeoutMs: 60_000 })), outcome, h, { noNewPrivs: "0" });
+      const name = uniqueName("mcp-rewrap-matrix");
+      const args = ["run", "--name", name, "--rm", "-i", "--network", "none", "-e", "FIXTURE_ONESHOT=1", "-v", bind(h), ctx.image, ...(ctx.f.command ?? [])];
+      try {
+        judge(ctx, observe(await docker(args, { timeoutMs: 60_000 })), outcome, h, { noNewPrivs: "0" });
+      } finally {
+        removeContainers(name);
+      }
     },
   },
 ];
