@@ -18,6 +18,10 @@ mkdir -p "$cache"
 
 log() { printf 'families: %s\n' "$*" >&2; }
 
+# Temporary directories, removed on any exit, failed or not (set -e).
+scratch=()
+trap 'rm -rf "${scratch[@]}"' EXIT
+
 need() {
   command -v "$1" >/dev/null 2>&1 && return 0
   log "installing $2 (for $1)"
@@ -73,6 +77,7 @@ base_of() { awk 'toupper($1) == "FROM" { print $2; exit }' "$1/Dockerfile"; }
 retarget() {
   local image=$1 arch=$2 dir cfg new sum
   dir=$(mktemp -d "$cache/retarget.XXXXXX")
+  scratch+=("$dir")
   docker save "$image" | tar -x -C "$dir"
   cfg=$(jq -r '.[0].Config' "$dir/manifest.json")
   new=$(jq -c --arg a "$arch" '.architecture = $a' "$dir/$cfg")
@@ -113,6 +118,7 @@ build_family() {
     return
   fi
   ctx=$(mktemp -d "$cache/ctx-$name.XXXXXX")
+  scratch+=("$ctx" "$ctx.log")
   cp -R "$dir/." "$ctx/"
   cp "$fixtures/fixture-server" "$ctx/"
   printf '%s\n' "$arts" | while IFS=$'\t' read -r file path; do
