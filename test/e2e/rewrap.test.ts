@@ -17,6 +17,7 @@ import { REPLICA, cli, ensureBed } from "../support/bed.js";
 import {
   containerProcesses,
   docker,
+  dockerLogs,
   dockerSync,
   procEnviron,
   procStatus,
@@ -179,12 +180,14 @@ describe("rewrapped mcp/kubernetes under the gateway's run line", () => {
 
   it("SIGTERM reaches the server under docker-init", async () => {
     const name = uniqueName();
-    const script = "process.on('SIGTERM',()=>{process.stderr.write('got SIGTERM\\n');process.exit(7)});setInterval(()=>{},1000)";
+    // "ready" only once the handler is installed: a SIGTERM before that would kill node outright.
+    const script =
+      "process.on('SIGTERM',()=>{process.stderr.write('got SIGTERM\\n');process.exit(7)});process.stderr.write('ready\\n');setInterval(()=>{},1000)";
     try {
       const run = gatewayRun({ volumes: [mount], command: ["node", "-e", script] });
       const started = await docker(["run", "-d", "--name", name, ...run.slice(1).filter((a) => a !== "--rm")]);
       expect(started.code, started.stderr).toBe(0);
-      await waitFor("node to start", () => containerProcesses(name).find((p) => p.cmd.startsWith("node -e")));
+      await waitFor("node to install its SIGTERM handler", () => dockerLogs(name).includes("ready"));
       const stop = await docker(["stop", "-t", "20", name]);
       expect(stop.code, stop.stderr).toBe(0);
       const code = dockerSync(["inspect", "-f", "{{.State.ExitCode}}", name]);

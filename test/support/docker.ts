@@ -3,7 +3,7 @@
  * captured as bytes (stdout must be compared byte for byte), and containers a test names are
  * removed in its finally.
  */
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 
@@ -41,6 +41,12 @@ export function uniqueName(prefix = "mcp-rewrap-test"): string {
 
 export function dockerSync(args: string[]): string {
   return execFileSync("docker", args, { encoding: "utf8", timeout: 60_000 }).trim();
+}
+
+/** A container's stdout and stderr so far, as text. */
+export function dockerLogs(name: string): string {
+  const r = spawnSync("docker", ["logs", name], { encoding: "utf8", timeout: 30_000 });
+  return `${r.stdout ?? ""}${r.stderr ?? ""}`;
 }
 
 export function removeContainers(...names: string[]): void {
