@@ -3,6 +3,10 @@
  * turned into RuntimeError/UsageError messages that name the image and the step.
  */
 import Docker from "dockerode";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import * as tar from "tar-stream";
@@ -158,7 +162,9 @@ export async function readImageFacts(
     if (!info) throw new RuntimeError(`image ${ref} is still missing after the pull`);
   }
   const cfg = info.Config ?? {};
-  const files = await readFilesFromImage(docker, info.Id, ["/etc/passwd", "/etc/group"], PROBE_PATHS, "/root");
+  const files = await cachedImageFiles(info.Id, ["/etc/passwd", "/etc/group"], PROBE_PATHS, "/root", () =>
+    readFilesFromImage(docker, info!.Id, ["/etc/passwd", "/etc/group"], PROBE_PATHS, "/root"),
+  );
   return {
     ref,
     id: info.Id,
@@ -184,6 +190,42 @@ export async function readImageFacts(
 }
 
 const PROBE_LABEL = "io.mcp-rewrap.probe";
+
+type ImageFiles = Awaited<ReturnType<typeof readFilesFromImage>>;
+
+/**
+ * An image ID names immutable content, so what we read from its files never changes: cache it
+ * under $MCP_REWRAP_CACHE/facts (default ~/.cache/mcp-rewrap), keyed by the ID and by what is
+ * read (so a new probe list never sees an old answer). Saves creating a container on every
+ * build; MCP_REWRAP_NO_CACHE=1 turns it off. A broken cache entry is ignored and rewritten.
+ */
+async function cachedImageFiles(
+  imageId: string,
+  textPaths: string[],
+  probePaths: string[],
+  modePath: string,
+  read: () => Promise<ImageFiles>,
+): Promise<ImageFiles> {
+  if (process.env.MCP_REWRAP_NO_CACHE) return read();
+  const key = createHash("sha256").update(JSON.stringify({ v: 1, imageId, textPaths, probePaths, modePath })).digest("hex");
+  const dir = join(process.env.MCP_REWRAP_CACHE || join(homedir(), ".cache", "mcp-rewrap"), "facts");
+  const file = join(dir, `${key}.json`);
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as ImageFiles;
+  } catch {
+    /* not cached yet */
+  }
+  const files = await read();
+  try {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(files));
+    renameSync(tmp, file);
+  } catch {
+    /* a cache we cannot write is no cache */
+  }
+  return files;
+}
 
 async function readFilesFromImage(
   docker: Docker,

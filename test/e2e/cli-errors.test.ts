@@ -191,7 +191,13 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       expect(b.result.stderr).toMatch(/^mcp-rewrap: build: give an image/);
     });
 
-    it.todo("malformed catalog YAML: belongs to the scan/catalog commands and their tests");
+    it("malformed catalog YAML → 2, names the file (scan and catalog --from)", () => {
+      const file = join(scratch("yaml"), "catalog.yaml");
+      writeFileSync(file, "registry:\n  kubernetes: [unclosed\n");
+      const esc = file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      expectFailure(run(["scan", file, "-q"]), 2, new RegExp(`${esc}: not valid YAML`));
+      expectFailure(run(["catalog", "mcp-rewrap/kubernetes:latest", "--server", "kubernetes", "--from", file, "-q"]), 2, new RegExp(`${esc}: not valid YAML`));
+    });
   });
 
   describe("image for another platform (linux/arm64 on this linux/amd64 engine)", () => {
