@@ -2,7 +2,7 @@
 # Builds the image families of the robustness matrix (test/fixtures/families/<name>/, described
 # in its README.md) as mcp-rewrap-test/family-<name>:latest. No registry: the bases come from
 # test/bed/base-images.sh (run it first), gosu from Debian (`apt-get download gosu`), su-exec is
-# compiled from the vendored source with the host's gcc (static). Artifacts are cached in
+# our stand-in (su-exec-standin.c) compiled with the host's gcc (static). Artifacts are cached in
 # ${MCP_REWRAP_CACHE:-~/.cache/mcp-rewrap}/families/.
 # Idempotent: every image carries a label with a hash of its recipe (its directory, the shared
 # fixture-server, the artifacts it copies and the base image's ID); an image whose label matches
@@ -45,15 +45,15 @@ gosu_bin() {
   printf '%s\n' "$bin"
 }
 
-# su-exec: compiled statically (glibc; static NSS reads /etc/passwd and /etc/group) from the
-# vendored source, once per source hash.
+# su-exec: our own stand-in with su-exec's command-line contract (Debian has no su-exec package),
+# compiled statically (glibc; static NSS reads /etc/passwd and /etc/group) once per source hash.
 su_exec_bin() {
-  local src="$fixtures/busybox-su-exec/su-exec.c" sum bin
+  local src="$fixtures/busybox-su-exec/su-exec-standin.c" sum bin
   sum=$(sha256sum "$src" | cut -c1-16)
   bin="$cache/su-exec-$sum"
   if [ ! -x "$bin" ]; then
     need gcc gcc
-    log "compiling su-exec ($sum)"
+    log "compiling the su-exec stand-in ($sum)"
     gcc -O2 -Wall -static -o "$bin.tmp" "$src" 2>"$cache/su-exec.log" ||
       { cat "$cache/su-exec.log" >&2; log "compiling su-exec failed"; exit 1; }
     mv "$bin.tmp" "$bin"
