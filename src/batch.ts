@@ -18,7 +18,7 @@ import { VERSION } from "./version.js";
 import { buildCommand, getFacts } from "./app.js";
 import { type CatalogServer, readCatalogFile } from "./catalog.js";
 import { scanServer } from "./scan.js";
-import { connect, inspectImage, type Progress } from "./image/engine.js";
+import { engineOrNull, inspectImage, type Progress } from "./image/engine.js";
 import { Registries, parseReference } from "./image/registry.js";
 import { factsFromRegistry, pushCommand, readPublished } from "./publish.js";
 
@@ -56,15 +56,6 @@ export function batchTag(server: string, image: string, prefix = "mcp-rewrap"): 
   return `${prefix.replace(/\/+$/, "")}/${name}:${t}`;
 }
 
-async function engineOrNull(): Promise<Docker | null> {
-  try {
-    const d = connect();
-    await d.ping();
-    return d;
-  } catch {
-    return null;
-  }
-}
 
 /** The digest a rewrap of `image` would be pinned to, and where the image is. */
 async function upstreamOf(docker: Docker | null, regs: Registries, image: string): Promise<{ digest: string; local: boolean } | null> {

@@ -14,7 +14,7 @@ import { CONTEXT_LABEL, type RenderedFile, type Templates, contextHash, loadTemp
 import { PROJECT_URL, VERSION, packageRoot } from "./version.js";
 import { type RewrapOptions, buildCommand, planFor, readFactsFile, render, writeContext } from "./app.js";
 import { BUILTIN, catalogYaml, rewrappedEntry } from "./catalog.js";
-import { connect, inspectImage, type Progress } from "./image/engine.js";
+import { engineOrNull, inspectImage, type Progress } from "./image/engine.js";
 import { type ImageConfigBlob, readRegistryFacts } from "./image/layers.js";
 import {
   type Descriptor,
@@ -38,15 +38,6 @@ const templates = (): Templates => loadTemplates(join(packageRoot(), "templates"
 
 // --- the engine, when there is one --------------------------------------------------------
 
-async function engineOrNull(): Promise<Docker | null> {
-  try {
-    const d = connect();
-    await d.ping();
-    return d;
-  } catch {
-    return null;
-  }
-}
 
 // --- reading back what a tag holds ---------------------------------------------------------
 

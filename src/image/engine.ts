@@ -55,6 +55,17 @@ export function engineError(e: unknown, what: string): Error {
 /** How long the first request may take: a DOCKER_HOST that accepts and never answers must not hang us. */
 export const PING_TIMEOUT_MS = 10_000;
 
+/** The engine when one answers, else null (for commands that can also work without one). */
+export async function engineOrNull(): Promise<Docker | null> {
+  try {
+    const d = connect();
+    await ping(d);
+    return d;
+  } catch {
+    return null;
+  }
+}
+
 export async function ping(docker: Docker): Promise<void> {
   try {
     // dockerode's ping takes an abortSignal (its types do not say so).
