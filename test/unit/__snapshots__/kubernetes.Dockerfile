@@ -6,7 +6,7 @@
 FROM mcp/kubernetes@sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210
 USER root
 COPY entrypoint.sh /usr/local/bin/mcp-rewrap-entrypoint
-LABEL io.mcp-rewrap.context="sha256:3f28cfdbe5bac50afb9eddd44b2ca21d4154081fa07dd5a1285d34b06ee8c2b8" \
+LABEL io.mcp-rewrap.context="sha256:466a474bab3600023db3ec17b3847a72145c55d936441ac1ff1edb579b531b35" \
       io.mcp-rewrap.drop-tool="setpriv" \
       io.mcp-rewrap.user="appuser:1001:1001" \
       io.mcp-rewrap.version="9.9.9-test" \

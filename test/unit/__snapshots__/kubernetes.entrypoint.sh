@@ -126,6 +126,12 @@ else
 printf 'permission denied (a root-squashed or FUSE mount?)'
 fi
 }
+ROOT_OPEN=
+case $(ls -ldn /root 2>/dev/null) in d????????[xt]*) ROOT_OPEN=1 ;; esac
+user_may_read() {
+case $1 in /root/*) [ -n "$ROOT_OPEN" ] || return 1 ;; esac
+as_user sh -c 'test -r "$1"' sh "$1" 2>/dev/null
+}
 user_dir() {
 as_user sh -c 'umask 077 && mkdir -p "$1" && chmod 0700 "$1"' sh "$1" 2>/dev/null
 }
@@ -134,7 +140,7 @@ if ! readable "$1"; then
 UNREADABLE=${UNREADABLE:+$UNREADABLE, }$1
 return 1
 fi
-if as_user sh -c 'umask 077 && rm -f "$1.mcp-rewrap" && cat >"$1.mcp-rewrap" && chmod 0600 "$1.mcp-rewrap" && mv -f "$1.mcp-rewrap" "$1"' sh "$2" <"$1" 2>/dev/null; then
+if as_user sh -c 'umask 077 && mkdir -p "${1%/*}" && chmod 0700 "${1%/*}" && rm -f "$1.mcp-rewrap" && cat >"$1.mcp-rewrap" && mv -f "$1.mcp-rewrap" "$1"' sh "$2" <"$1" 2>/dev/null; then
 COPIED=1
 return 0
 fi
@@ -163,8 +169,7 @@ prepare_path() {
 src=$1
 dest=$2
 if [ -f "$src" ] && ! [ -L "$src" ]; then
-user_dir "${dest%/*}" || { say "cannot create ${dest%/*} as $RW_USER"; return 1; }
-if as_user sh -c 'test -r "$1"' sh "$src" 2>/dev/null && as_user ln -sfn "$src" "$dest" 2>/dev/null; then
+if user_may_read "$src" && user_dir "${dest%/*}" && as_user ln -sfn "$src" "$dest" 2>/dev/null; then
 COPIED=1
 return 0
 fi
