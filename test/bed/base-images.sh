@@ -50,7 +50,10 @@ busybox_image() {
   mkdir -p "$dir"
   if ! ls "$dir"/busybox-static_*.deb >/dev/null 2>&1; then
     log "downloading busybox-static .deb"
-    (cd "$dir" && apt-get download busybox-static >&2 2>/dev/null) || { log "apt-get download busybox-static failed (run apt-get update?)"; exit 1; }
+    # A fresh machine may have no package lists yet: update once, then try again.
+    (cd "$dir" && apt-get download busybox-static >&2 2>/dev/null) ||
+      { apt-get update -qq >&2 && (cd "$dir" && apt-get download busybox-static >&2); } ||
+      { log "apt-get download busybox-static failed"; exit 1; }
   fi
   local root
   root=$(mktemp -d "$cache/busybox-root.XXXXXX")

@@ -36,8 +36,10 @@ gosu_bin() {
   if [ ! -x "$bin" ]; then
     log "downloading gosu .deb"
     rm -rf "$cache/gosu" && mkdir -p "$cache/gosu/deb"
+    # A fresh machine may have no package lists yet: update once, then try again.
     (cd "$cache/gosu/deb" && apt-get download gosu >&2 2>/dev/null) ||
-      { log "apt-get download gosu failed (run apt-get update?)"; exit 1; }
+      { apt-get update -qq >&2 && (cd "$cache/gosu/deb" && apt-get download gosu >&2); } ||
+      { log "apt-get download gosu failed"; exit 1; }
     dpkg-deb -x "$cache/gosu/deb"/gosu_*.deb "$cache/gosu/root"
     cp "$cache/gosu/root/usr/sbin/gosu" "$bin.tmp" && mv "$bin.tmp" "$bin"
     rm -rf "$cache/gosu/deb" "$cache/gosu/root"
