@@ -12,6 +12,16 @@ export interface ImageConfig {
   labels: Record<string, string>;
 }
 
+/** The container-config fields mcp-rewrap reads; the Engine API and OCI image configs name them alike. */
+export interface ContainerConfigFields {
+  User?: string;
+  Env?: string[] | null;
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  WorkingDir?: string;
+  Labels?: Record<string, string> | null;
+}
+
 export interface ImageFacts {
   /** The reference the user gave, e.g. `mcp/kubernetes:latest`. */
   ref: string;

@@ -11,7 +11,7 @@ import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import * as tar from "tar-stream";
 import { RuntimeError, UsageError } from "../errors.js";
-import { type ImageFacts, PROBE_PATHS } from "../facts.js";
+import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS } from "../facts.js";
 
 export type Progress = (line: string) => void;
 
@@ -137,14 +137,7 @@ interface InspectInfo {
   Os: string;
   Architecture: string;
   Variant?: string;
-  Config?: {
-    User?: string;
-    Env?: string[] | null;
-    Entrypoint?: string[] | null;
-    Cmd?: string[] | null;
-    WorkingDir?: string;
-    Labels?: Record<string, string> | null;
-  } | null;
+  Config?: ContainerConfigFields | null;
 }
 
 export async function inspectImage(docker: Docker, ref: string): Promise<InspectInfo | null> {

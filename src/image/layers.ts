@@ -10,7 +10,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import * as tar from "tar-stream";
 import { RuntimeError } from "../errors.js";
-import { type ImageFacts, PROBE_PATHS } from "../facts.js";
+import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS } from "../facts.js";
 import { type Descriptor, type ImageManifest, type RegistryClient, familiarName, formatReference, type Reference } from "./registry.js";
 
 export interface TreeEntry {
@@ -162,15 +162,7 @@ export interface ImageConfigBlob {
   os?: string;
   variant?: string;
   created?: string;
-  config?: {
-    User?: string;
-    Env?: string[] | null;
-    Entrypoint?: string[] | null;
-    Cmd?: string[] | null;
-    WorkingDir?: string;
-    Labels?: Record<string, string> | null;
-    [k: string]: unknown;
-  };
+  config?: ContainerConfigFields & { [k: string]: unknown };
   rootfs?: { type: string; diff_ids: string[] };
   history?: Record<string, unknown>[];
   [k: string]: unknown;

@@ -10,11 +10,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
-import * as tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPLICA, cli, ensureBed } from "../support/bed.js";
 import { docker, dockerSync } from "../support/docker.js";
+import { gzipTarEntries } from "../support/tar.js";
 import { type Fixture, type TestRegistry, ensureMultiarchBed, pushFixture, startRegistry } from "../support/registry.js";
 
 const ACCEPT = [
@@ -50,24 +49,7 @@ function api(host: string, auth = false) {
   };
 }
 
-async function tarFiles(gz: Buffer): Promise<{ name: string; mode: number; body: Buffer }[]> {
-  const out: { name: string; mode: number; body: Buffer }[] = [];
-  const ex = tar.extract();
-  await new Promise<void>((resolve, reject) => {
-    ex.on("entry", (h, s, next) => {
-      const c: Buffer[] = [];
-      s.on("data", (d: Buffer) => c.push(d));
-      s.on("end", () => {
-        out.push({ name: h.name, mode: h.mode ?? 0, body: Buffer.concat(c) });
-        next();
-      });
-    });
-    ex.on("finish", resolve);
-    ex.on("error", reject);
-    ex.end(gunzipSync(gz));
-  });
-  return out;
-}
+const tarFiles = gzipTarEntries;
 
 describe("publishing to a registry", () => {
   let reg: TestRegistry;

@@ -11,9 +11,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import * as tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planRewrap } from "../../src/plan.js";
+import { gzipTarEntries } from "../support/tar.js";
 import { LayerTree, type TreeEntry, factsFrom, normalizePath } from "../../src/image/layers.js";
 import {
   MEDIA,
@@ -353,22 +353,7 @@ describe("facts from layers: symlinked tools", () => {
 // --- the mutation --------------------------------------------------------------------------
 
 async function tarEntries(gz: Buffer): Promise<{ name: string; mode: number; uid: number; mtime: number; body: string }[]> {
-  const out: { name: string; mode: number; uid: number; mtime: number; body: string }[] = [];
-  const ex = tar.extract();
-  await new Promise<void>((resolve, reject) => {
-    ex.on("entry", (h, s, next) => {
-      const c: Buffer[] = [];
-      s.on("data", (d: Buffer) => c.push(d));
-      s.on("end", () => {
-        out.push({ name: h.name, mode: h.mode ?? 0, uid: h.uid ?? -1, mtime: h.mtime?.getTime() ?? -1, body: Buffer.concat(c).toString() });
-        next();
-      });
-    });
-    ex.on("finish", resolve);
-    ex.on("error", reject);
-    ex.end(gunzipSync(gz));
-  });
-  return out;
+  return (await gzipTarEntries(gz)).map((e) => ({ ...e, body: e.body.toString() }));
 }
 
 describe("the registry-side rewrap (pure)", () => {
