@@ -174,8 +174,13 @@ describe("publishing to a registry", () => {
   it("the registry-made image has the builder's User, Entrypoint, Cmd, Env, WorkingDir and Labels, and the same shim", async () => {
     const built = "mcp-rewrap-test/busybox-rewrapped:builder";
     localTags.push(built);
+    // Not local: build pulls it from the registry first, with progress on stderr.
+    await docker(["rmi", "-f", fx.amd64]);
     const b = cli(["build", fx.amd64, "--tag", built, "--out", join(work, "ctx"), "--json"]);
     expect(b.code, b.stderr).toBe(0);
+    expect(b.stderr).toContain(`pulling ${fx.amd64}`);
+    expect(b.stderr).toMatch(/Pull complete|Download complete|Status: Downloaded newer image/);
+    expect(dockerSync(["image", "inspect", "-f", "{{.Id}}", fx.amd64])).toMatch(/^sha256:/);
     const pushedTag = `${reg.host}/rewrapped/busybox:amd64`;
     const p = cli(["build", fx.amd64, "--platform", "linux/amd64", "--tag", pushedTag, "--push", "--json"]);
     expect(p.code, p.stderr).toBe(0);
