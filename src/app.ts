@@ -188,15 +188,31 @@ export async function buildCommand(ref: string, opts: RewrapOptions & { rebuild?
 
 async function buildGenerated(d: Docker, gen: GenerateResult, opts: RewrapOptions & { rebuild?: boolean }): Promise<BuildCommandResult> {
   const want = contextHash(gen.plan, templates());
-  const existing = opts.rebuild ? null : await inspectImage(d, gen.plan.tag);
-  if (existing && existing.Config?.Labels?.[CONTEXT_LABEL] === want) {
+  const existing = await inspectImage(d, gen.plan.tag);
+  if (!opts.rebuild && existing && existing.Config?.Labels?.[CONTEXT_LABEL] === want) {
     opts.progress(`${gen.plan.tag} is up to date (same base ${gen.plan.source.digest ?? gen.plan.source.id}, mcp-rewrap ${VERSION} and options); nothing built`);
     return { ...gen, tag: gen.plan.tag, id: existing.Id, upToDate: true };
   }
   opts.progress(`building ${gen.plan.tag} from ${gen.plan.source.from}`);
   const built = await buildContext(d, gen.files, { tag: gen.plan.tag, progress: opts.progress });
   if (!built.id) throw new RuntimeError(`building ${gen.plan.tag}: no image ID`);
+  if (existing && existing.Id !== built.id && existing.Config?.Labels?.[LABEL.version]) {
+    await removeSuperseded(d, existing.Id, gen.plan.tag, opts.progress);
+  }
   return { ...gen, tag: built.tag, id: built.id, upToDate: false };
+}
+
+/**
+ * The rewrap the tag held before is now untagged: remove it rather than leave a dangling image
+ * per rebuild. Never forced, so an image a container still uses, or that has another tag, stays.
+ */
+async function removeSuperseded(d: Docker, id: string, tag: string, progress: Progress): Promise<void> {
+  try {
+    await d.getImage(id).remove();
+    progress(`removed ${id.slice(0, 19)}, the rewrap ${tag} held before`);
+  } catch {
+    /* in use or tagged elsewhere: kept */
+  }
 }
 
 // --- verify, catalog, scan --------------------------------------------------------------

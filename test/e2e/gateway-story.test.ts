@@ -165,4 +165,14 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(r.stderr).toContain(bad);
     expect(r.stderr).toMatch(/not valid YAML/);
   });
+
+  it("a rebuild that changes the rewrap replaces the tag and removes the image it held (no dangling image)", () => {
+    const before = dockerSync(["image", "inspect", "-f", "{{.Id}}", TAG]);
+    const r = cli(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx2"), "--mount", "/root/.extra"]);
+    expect(r.code, r.stderr).toBe(0);
+    const after = dockerSync(["image", "inspect", "-f", "{{.Id}}", TAG]);
+    expect(after).not.toBe(before);
+    expect(r.stderr).toContain(`removed ${before.slice(0, 19)}`);
+    expect(() => dockerSync(["image", "inspect", before])).toThrow();
+  });
 });
