@@ -22,6 +22,18 @@ export interface ContainerConfigFields {
   Labels?: Record<string, string> | null;
 }
 
+/** ImageConfig from an Engine API or OCI container config: absent fields get the runtime's defaults. */
+export function imageConfigFrom(c: ContainerConfigFields | null | undefined): ImageConfig {
+  return {
+    user: c?.User ?? "",
+    env: c?.Env ?? [],
+    entrypoint: c?.Entrypoint ?? null,
+    cmd: c?.Cmd ?? null,
+    workdir: c?.WorkingDir ?? "",
+    labels: c?.Labels ?? {},
+  };
+}
+
 export interface ImageFacts {
   /** The reference the user gave, e.g. `mcp/kubernetes:latest`. */
   ref: string;

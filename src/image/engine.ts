@@ -11,7 +11,7 @@ import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import * as tar from "tar-stream";
 import { RuntimeError, UsageError } from "../errors.js";
-import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS } from "../facts.js";
+import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS, imageConfigFrom } from "../facts.js";
 
 export type Progress = (line: string) => void;
 
@@ -165,7 +165,6 @@ export async function readImageFacts(
     info = await inspectImage(docker, ref);
     if (!info) throw new RuntimeError(`image ${ref} is still missing after the pull`);
   }
-  const cfg = info.Config ?? {};
   const files = await cachedImageFiles(info.Id, ["/etc/passwd", "/etc/group"], PROBE_PATHS, "/root", () =>
     readFilesFromImage(docker, info!.Id, ["/etc/passwd", "/etc/group"], PROBE_PATHS, "/root"),
   );
@@ -177,14 +176,7 @@ export async function readImageFacts(
     os: info.Os,
     architecture: info.Architecture,
     ...(info.Variant ? { variant: info.Variant } : {}),
-    config: {
-      user: cfg.User ?? "",
-      env: cfg.Env ?? [],
-      entrypoint: cfg.Entrypoint ?? null,
-      cmd: cfg.Cmd ?? null,
-      workdir: cfg.WorkingDir ?? "",
-      labels: cfg.Labels ?? {},
-    },
+    config: imageConfigFrom(info.Config),
     passwd: files.text["/etc/passwd"] ?? null,
     group: files.text["/etc/group"] ?? null,
     present: files.present,

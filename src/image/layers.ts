@@ -10,7 +10,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import * as tar from "tar-stream";
 import { RuntimeError } from "../errors.js";
-import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS } from "../facts.js";
+import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS, imageConfigFrom } from "../facts.js";
 import { type Descriptor, type ImageManifest, type RegistryClient, familiarName, formatReference, type Reference } from "./registry.js";
 
 export interface TreeEntry {
@@ -119,7 +119,6 @@ export function factsFrom(
   config: ImageConfigBlob,
   tree: LayerTree,
 ): ImageFacts {
-  const c = config.config ?? {};
   const present = PROBE_PATHS.filter((p) => tree.lstat(p) !== null);
   const root = tree.lstat("/root");
   const text = (p: string) => tree.read(p)?.toString("utf8") ?? null;
@@ -142,14 +141,7 @@ export function factsFrom(
     os: config.os ?? "linux",
     architecture: config.architecture ?? "amd64",
     ...(config.variant ? { variant: config.variant } : {}),
-    config: {
-      user: c.User ?? "",
-      env: c.Env ?? [],
-      entrypoint: c.Entrypoint ?? null,
-      cmd: c.Cmd ?? null,
-      workdir: c.WorkingDir ?? "",
-      labels: c.Labels ?? {},
-    },
+    config: imageConfigFrom(config.config),
     passwd: text("/etc/passwd"),
     group: text("/etc/group"),
     present,
