@@ -6,15 +6,13 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join, resolve } from "node:path";
 import type Docker from "dockerode";
 import { PlanError, RuntimeError, UsageError } from "./errors.js";
-import type { ImageFacts } from "./facts.js";
+import { type ImageFacts, resolveUser } from "./facts.js";
 import { type Diagnosis, diagnose } from "./diagnose.js";
-import { type PlanOptions, type RewrapPlan, planRewrap, platformOf } from "./plan.js";
-import { CONTEXT_LABEL, type RenderedFile, contextHash, loadTemplates, renderContext, stableJson } from "./render.js";
+import { LABEL, type PlanOptions, type RewrapPlan, checkImageRef, checkTag, defaultTag, planRewrap, platformOf } from "./plan.js";
+import { CONTEXT_LABEL, type RenderedFile, type Templates, contextHash, loadTemplates, renderContext, stableJson } from "./render.js";
 import { PROJECT_URL, VERSION, packageRoot } from "./version.js";
 import { connect, engineHost, enginePlatform, inspectImage, ping, readImageFacts, type Progress } from "./image/engine.js";
 import { buildContext } from "./image/build.js";
-import { resolveUser } from "./facts.js";
-import { LABEL, checkImageRef, checkTag, defaultTag } from "./plan.js";
 import { type MountSpec, type Verdict, runVerify } from "./verify.js";
 import {
   BUILTIN,
@@ -88,7 +86,12 @@ export function planFor(facts: ImageFacts, opts: RewrapOptions): RewrapPlan {
   return planRewrap(facts, planOpts);
 }
 
-const templates = () => loadTemplates(join(packageRoot(), "templates"));
+let loaded: Templates | null = null;
+/** The package's templates/, read once per process. */
+export function templates(): Templates {
+  loaded ??= loadTemplates(join(packageRoot(), "templates"));
+  return loaded;
+}
 
 export function render(plan: RewrapPlan, facts: ImageFacts): RenderedFile[] {
   const files = renderContext(plan, templates());

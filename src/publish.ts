@@ -10,9 +10,9 @@ import type Docker from "dockerode";
 import { RuntimeError, UsageError } from "./errors.js";
 import type { ImageFacts } from "./facts.js";
 import { type RewrapPlan, pinnedDigest } from "./plan.js";
-import { CONTEXT_LABEL, type RenderedFile, type Templates, contextHash, loadTemplates, renderContext, stableJson } from "./render.js";
-import { PROJECT_URL, VERSION, packageRoot } from "./version.js";
-import { type RewrapOptions, buildCommand, planFor, readFactsFile, render, writeContext } from "./app.js";
+import { CONTEXT_LABEL, type RenderedFile, type Templates, contextHash, renderContext, stableJson } from "./render.js";
+import { PROJECT_URL, VERSION } from "./version.js";
+import { type RewrapOptions, buildCommand, planFor, readFactsFile, render, templates, writeContext } from "./app.js";
 import { BUILTIN, catalogYaml, rewrappedEntry } from "./catalog.js";
 import { engineOrNull, inspectImage, type Progress } from "./image/engine.js";
 import { type ImageConfigBlob, readRegistryFacts } from "./image/layers.js";
@@ -34,7 +34,6 @@ import { checkPlatforms, platformMatches, platformString, pushWithEngine, rewrap
 /** Annotation on a pushed index/manifest: hash of what the rewrap was made from. */
 export const REQUEST_ANNOTATION = "io.mcp-rewrap.request";
 
-const templates = (): Templates => loadTemplates(join(packageRoot(), "templates"));
 
 // --- the engine, when there is one --------------------------------------------------------
 
