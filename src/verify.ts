@@ -15,14 +15,30 @@ import { RuntimeError, UsageError } from "./errors.js";
 import { gatewayRunArgs } from "./gateway.js";
 import { LABEL, SHIM_PATH } from "./plan.js";
 
-/** Where tools look for a config mounted at a path below /root, by variable. */
+/** Where tools look for a config mounted at a path below /root, by variable (a file, or a directory). */
 const ENV_FOR: { rel: string; env: string }[] = [
   { rel: ".kube/config", env: "KUBECONFIG" },
   { rel: ".aws/credentials", env: "AWS_SHARED_CREDENTIALS_FILE" },
   { rel: ".aws/config", env: "AWS_CONFIG_FILE" },
   { rel: ".config/gcloud", env: "CLOUDSDK_CONFIG" },
-  { rel: ".docker/config.json", env: "DOCKER_CONFIG" },
+  { rel: ".docker", env: "DOCKER_CONFIG" },
 ];
+
+/**
+ * The variable that relocates `target` (below /root), and what to append to its value: a
+ * target inside a directory variable's location keeps its remainder (`/root/.docker/config.json`
+ * is `$DOCKER_CONFIG/config.json`); a target that is, or contains, a file variable's location
+ * is the variable's value itself.
+ */
+export function envLook(target: string): { env: string; suffix: string } | null {
+  if (!target.startsWith("/root/")) return null;
+  const rel = target.slice("/root/".length);
+  for (const e of ENV_FOR) {
+    if (rel === e.rel || e.rel.startsWith(`${rel}/`)) return { env: e.env, suffix: "" };
+    if (rel.startsWith(`${e.rel}/`)) return { env: e.env, suffix: rel.slice(e.rel.length) };
+  }
+  return null;
+}
 
 export interface MountSpec {
   /** Host file; when absent a synthetic one (mode 0600, another uid) is made. */
@@ -63,7 +79,10 @@ export function probeScript(targets: string[], marker: string): string {
     ...targets.map((t) => `check target ${q(t)}`),
     'if [ -n "${KUBECONFIG-}" ]; then rest=$KUBECONFIG; while :; do check kubeconfig "${rest%%:*}"; case $rest in *:*) rest=${rest#*:};; *) break;; esac; done; fi',
     '[ -n "${KUBECONFIG_PATH-}" ] && check kubeconfig_path "$KUBECONFIG_PATH"',
-    ...ENV_FOR.filter((e) => e.env !== "KUBECONFIG").map((e) => `[ -n "\${${e.env}-}" ] && check ${e.env} "\$${e.env}"`),
+    ...targets
+      .map((t) => envLook(t))
+      .filter((l): l is { env: string; suffix: string } => !!l && l.env !== "KUBECONFIG")
+      .map((l) => `[ -n "\${${l.env}-}" ] && check ${l.env} "\$${l.env}"${q(l.suffix)}`),
     ...targets.filter((t) => t.startsWith("/root/")).map((t) => `check home "$HOME/${t.slice("/root/".length).replace(/"/g, '\\"')}"`),
     'echo "rootdir $(ls -ldn /root 2>/dev/null | cut -d" " -f1,3,4)"',
     "echo MCP_REWRAP_PROBE_END",
@@ -117,13 +136,13 @@ export interface Verdict {
 /** Where the server looks for the config mounted at `target`, in its order. */
 function whereServerLooks(target: string, p: ProbeResult): { label: string; path: string }[] {
   const underRoot = target.startsWith("/root/") ? target.slice("/root/".length) : null;
-  const rule = ENV_FOR.find((e) => underRoot !== null && (underRoot === e.rel || underRoot.startsWith(`${e.rel}/`) || e.rel.startsWith(`${underRoot}/`)));
+  const look = envLook(target);
   const isKube = /(^|\/)\.kube(\/|$)/.test(target);
   const out: { label: string; path: string }[] = [];
   if (isKube) {
     if (p.env.KUBECONFIG_PATH) out.push({ label: "kubeconfig_path", path: p.env.KUBECONFIG_PATH });
     else if (p.env.KUBECONFIG) for (const k of p.env.KUBECONFIG.split(":")) out.push({ label: "kubeconfig", path: k });
-  } else if (rule && p.env[rule.env]) out.push({ label: rule.env, path: p.env[rule.env]! });
+  } else if (look && p.env[look.env]) out.push({ label: look.env, path: `${p.env[look.env]}${look.suffix}` });
   if (!out.length) {
     if (underRoot !== null) out.push({ label: "home", path: `${p.home.replace(/\/$/, "")}/${underRoot}` });
     else out.push({ label: "target", path: target });
