@@ -60,12 +60,9 @@ async function upstreamOf(docker: Docker | null, regs: Registries, image: string
   return head ? { digest: head.digest, local: false } : null;
 }
 
-/** The labels of each image the tag holds (engine, or registry with --push); null when there is no such tag. */
-async function heldLabels(docker: Docker | null, regs: Registries, tag: string, push: boolean): Promise<Record<string, string>[] | null> {
-  if (push) {
-    const pub = await readPublished(regs, tag);
-    return pub ? Object.values(pub.labels) : null;
-  }
+/** The labels of each image the tag holds (engine, or registry by platform with --push); null when there is no such tag. */
+async function heldLabels(docker: Docker | null, regs: Registries, tag: string, push: boolean): Promise<Record<string, string>[] | Record<string, Record<string, string>> | null> {
+  if (push) return (await readPublished(regs, tag))?.labels ?? null;
   const info = docker ? await inspectImage(docker, tag) : null;
   return info ? [info.Config?.Labels ?? {}] : null;
 }
@@ -96,12 +93,12 @@ async function oneServer(server: string, entry: CatalogServer, opts: BatchOption
     if (!up && !(opts.pull && docker)) return res("failed", `${image} is neither in the local engine nor in its registry`);
     if (up && !opts.rebuild) {
       // THE up-to-date rule (core/freshness.ts): same base, version, templates and options.
-      const key = contextKey({ base: up.digest, platforms: opts.push ? opts.platforms : undefined, mounts: opts.mounts, env: opts.env, force: opts.force, version: VERSION, templates: templates() });
+      const key = contextKey({ base: up.digest, mounts: opts.mounts, env: opts.env, force: opts.force, version: VERSION, templates: templates() });
       const held = await heldLabels(docker, regs, tag, !!opts.push).catch(() => null);
-      if (isUpToDate(held, key)) {
+      if (isUpToDate(held, key, opts.push ? opts.platforms : undefined)) {
         return res("up-to-date", `${tag} was built from ${up.digest} by mcp-rewrap ${VERSION} with the same options`, { upstream: up.digest });
       }
-      const l = held?.[0];
+      const l = held ? (Array.isArray(held) ? held : Object.values(held))[0] : undefined;
       if (l) opts.progress(`${tag} holds base ${l[LABEL.baseDigest] ?? "?"}, mcp-rewrap ${l[LABEL.version] ?? "?"}, key ${l[CONTEXT_LABEL]?.slice(7, 19) ?? "?"}; wanted ${up.digest}, mcp-rewrap ${VERSION}, key ${key.slice(7, 19)}`);
     }
     let facts: ImageFacts;

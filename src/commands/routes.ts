@@ -152,11 +152,11 @@ export async function registryRoute(source: string, opts: RegistryRouteOptions):
   }
   const platforms = chosen.map((c) => platformString(c.platform));
   if (isIndex(top.mediaType)) opts.progress(`${source} is a multi-platform index (${top.digest}): rewrapping ${platforms.join(", ")}`);
-  const key = contextKey({ base: top.digest, platforms: opts.platforms, mounts: opts.mounts, env: opts.env, force: opts.force, version: VERSION, templates: tpl });
+  const key = contextKey({ base: top.digest, mounts: opts.mounts, env: opts.env, force: opts.force, version: VERSION, templates: tpl });
 
   if (!opts.rebuild) {
     const existing = await readPublished(regs, opts.tag).catch(() => null);
-    if (existing && isUpToDate(Object.values(existing.labels), key)) {
+    if (existing && isUpToDate(existing.labels, key, platforms)) {
       opts.progress(`${opts.tag} is up to date (same base ${top.digest}, mcp-rewrap ${VERSION}, platforms ${platforms.join(", ")} and options); nothing pushed`);
       return { tag: opts.tag, digest: existing.digest, sourceDigest: top.digest, route: "registry", upToDate: true, platforms: [] };
     }
@@ -253,7 +253,7 @@ export async function pushRoute(ref: string, opts: PushOptions): Promise<PushRes
     const source = built.plan.source.digest ?? built.plan.source.id;
     const want = keyFor(built.plan, opts);
     const remote = opts.rebuild ? null : await readPublished(regs, opts.tag!).catch(() => null);
-    if (remote && isUpToDate(Object.values(remote.labels), want)) {
+    if (remote && isUpToDate(remote.labels, want)) {
       opts.progress(`${opts.tag} in the registry already holds this rewrap (${remote.digest}); nothing pushed`);
       return { tag: opts.tag!, digest: remote.digest, sourceDigest: source, route: "engine", upToDate: true, platforms: [] };
     }

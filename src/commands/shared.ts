@@ -51,7 +51,7 @@ export function planFor(facts: ImageFacts, opts: Pick<RewrapOptions, "mounts" | 
 
 /** The options that go into the freshness key. */
 export function inputsOf(opts: RewrapInputs): RewrapInputs {
-  return { mounts: opts.mounts, env: opts.env, force: opts.force, platforms: opts.platforms };
+  return { mounts: opts.mounts, env: opts.env, force: opts.force };
 }
 
 /** The freshness key of a plan made with these options. */

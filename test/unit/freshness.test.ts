@@ -48,4 +48,13 @@ describe("freshness", () => {
     expect(isUpToDate([], k)).toBe(false);
     expect(isUpToDate([label, { [CONTEXT_LABEL]: "sha256:other" }], k)).toBe(false);
   });
+
+  it("a registry tag is up to date only for the platforms asked for", () => {
+    const k = batchKey(built);
+    const held = { "linux/amd64": { [CONTEXT_LABEL]: k }, "linux/arm64/v8": { [CONTEXT_LABEL]: k } };
+    expect(isUpToDate(held, k)).toBe(true);
+    expect(isUpToDate(held, k, ["linux/amd64", "linux/arm64"])).toBe(true);
+    expect(isUpToDate(held, k, ["linux/amd64"])).toBe(false);
+    expect(isUpToDate({ "linux/amd64": { [CONTEXT_LABEL]: k } }, k, ["linux/amd64", "linux/arm64"])).toBe(false);
+  });
 });
