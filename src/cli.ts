@@ -79,7 +79,7 @@ export function makeProgram(): Command {
       .command("build")
       .description("generate the context, then build and tag the rewrapped image (--push: and push it; --catalog: every server of a catalog)")
       .argument("[image]", "image reference or ID (not with --catalog)")
-      .option("-o, --out <dir>", "where the context is written (default images/<name>)")
+      .option("-o, --out <dir>", "also keep the build context there (default: a temporary directory, removed afterwards)")
       .option("-t, --tag <ref>", "tag for the new image (default mcp-rewrap/<name>:<tag>)")
       .option("--rebuild", "build even when the tag already holds an identical rewrap")
       .option("--push", "push the tag to its registry (credentials from the Docker config); a multi-platform source is rewrapped registry to registry, every platform")

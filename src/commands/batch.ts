@@ -17,7 +17,7 @@ import { manifestRef, parseReference, pickRepoDigest, rewrapTag } from "../core/
 import { scanServer } from "../core/scan.js";
 import { engineOrNull, inspectImage } from "../edge/engine.js";
 import { registryFacts } from "../edge/facts-source.js";
-import { readCatalogFile, templates, withTempDir } from "../edge/fs.js";
+import { readCatalogFile, templates } from "../edge/fs.js";
 import { readPublished } from "../edge/registry/blobs.js";
 import { Registries } from "../edge/registry/client.js";
 import { VERSION } from "../edge/version.js";
@@ -126,10 +126,8 @@ async function oneServer(server: string, entry: CatalogServer, opts: BatchOption
       });
       return res("pushed", `${pushed.route === "registry" ? "registry to registry" : "built and pushed"}: ${pushed.digest}`, { upstream: pushed.sourceDigest, digest: pushed.digest });
     }
-    return await withTempDir("batch", async (out) => {
-      const built = await buildRoute(image, { tag, out, rebuild: true, mounts: opts.mounts, env: opts.env, force: opts.force, pull: opts.pull, progress: opts.progress });
-      return res("built", built.id, { upstream: built.plan.source.digest ?? built.plan.source.id, digest: built.id });
-    });
+    const built = await buildRoute(image, { tag, rebuild: true, mounts: opts.mounts, env: opts.env, force: opts.force, pull: opts.pull, progress: opts.progress });
+    return res("built", built.id, { upstream: built.plan.source.digest ?? built.plan.source.id, digest: built.id });
   } catch (e) {
     if (e instanceof PlanError) return res("skipped", e.message);
     return res("failed", (e as Error).message);
