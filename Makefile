@@ -54,6 +54,7 @@ test-unit: deps
 	npx vitest run test/unit $(VITEST_ARGS)
 
 demo: deps build engine bed
+	npx tsc -p bench/tsconfig.json
 	bash scripts/demo.sh
 
 lint: deps build

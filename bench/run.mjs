@@ -29,11 +29,9 @@ import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
 // The compiled CLI modules and test helpers, loaded by main() once it has checked they exist.
-let gatewayRunArgs, VERSION, NODE_NAMES, startKubeApi, writeHostKubeconfig, loadTemplates, renderContext;
+let gatewayRunArgs, VERSION, NODE_NAMES, startKubeApi, writeHostKubeconfig, loadTemplates, renderContext, withMcpServer;
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "dist/src/cli.js");
@@ -279,33 +277,15 @@ async function benchNoop(rewrap) {
 
 // --- 1. startup ----------------------------------------------------------------------------------
 
-/** One `docker run` through the official SDK client: ms to initialize and to k8s://nodes answered. */
+/** One `docker run` through mcp-rewrap's MCP client (withMcpServer): ms to initialize and to k8s://nodes answered. */
 async function mcpStartup(dockerArgs, timeoutMs = 120_000) {
   const name = `mcp-rewrap-bench-${nonce}-${randomBytes(3).toString("hex")}`;
   created.containers.add(name);
-  const transport = new StdioClientTransport({
-    command: "docker",
-    args: ["run", "--name", name, ...dockerArgs.slice(1)],
-    env: Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)),
-    stderr: "pipe",
-  });
-  let stderr = "";
-  transport.stderr?.on("data", (c) => (stderr += c));
-  const client = new Client({ name: "mcp-rewrap-bench", version: VERSION });
-  let timer;
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
-  });
-  const exited = new Promise((_, reject) => {
-    client.onclose = () => reject(new Error("the server closed the connection (container exited)"));
-  });
-  deadline.catch(() => {});
-  exited.catch(() => {});
   const t0 = performance.now();
   try {
-    const r = await Promise.race([
-      (async () => {
-        await client.connect(transport, { timeout: timeoutMs });
+    const r = await withMcpServer(
+      dockerArgs,
+      async (client) => {
         const init = performance.now() - t0;
         const res = await client.readResource({ uri: "k8s://nodes" }, { timeout: timeoutMs });
         const first = performance.now() - t0;
@@ -314,18 +294,15 @@ async function mcpStartup(dockerArgs, timeoutMs = 120_000) {
         const items = Array.isArray(parsed) ? parsed : (parsed?.items ?? []);
         const nodes = items.map((n) => n?.metadata?.name).filter((n) => typeof n === "string").sort();
         return { init, first, nodes };
-      })(),
-      deadline,
-      exited,
-    ]);
-    if (r.nodes.join(" ") !== [...NODE_NAMES].join(" ")) throw new Error(`expected nodes ${NODE_NAMES.join(" ")}, got: ${r.nodes.join(" ") || "none"}`);
-    return r;
+      },
+      { timeoutMs, name, clientName: "mcp-rewrap-bench" },
+    );
+    if (!r.ok) throw new Error(`${r.error}; container stderr: ${r.stderr.trim().split("\n").slice(-5).join(" | ")}`);
+    if (r.value.nodes.join(" ") !== [...NODE_NAMES].join(" ")) throw new Error(`expected nodes ${NODE_NAMES.join(" ")}, got: ${r.value.nodes.join(" ") || "none"}`);
+    return r.value;
   } catch (e) {
-    throw new Error(`${dockerArgs.at(-1)}: ${e.message}; container stderr: ${stderr.trim().split("\n").slice(-5).join(" | ")}`);
+    throw new Error(`${dockerArgs.at(-1)}: ${e.message}`);
   } finally {
-    clearTimeout(timer);
-    await Promise.race([client.close().catch(() => {}), new Promise((r) => setTimeout(r, 5_000))]);
-    dockerQuiet(["rm", "-f", name]);
     created.containers.delete(name);
   }
 }
@@ -770,6 +747,7 @@ async function main() {
   ({ VERSION } = await import("../dist/src/edge/version.js"));
   ({ loadTemplates } = await import("../dist/src/edge/fs.js"));
   ({ renderContext } = await import("../dist/src/core/render.js"));
+  ({ withMcpServer } = await import("../dist/src/edge/docker-run.js"));
   ({ NODE_NAMES, startKubeApi } = await import("../dist/bench/test/support/kube-api.js"));
   ({ writeHostKubeconfig } = await import("../dist/bench/test/support/kubeconfig.js"));
   if (!dockerQuiet(["info"])) throw new Error("no Docker engine: run `make engine` (or `make bench`)");

@@ -37,6 +37,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [ -f dist/src/cli.js ] || fail "dist/src/cli.js missing: run \`make build\` (or \`make demo\`)"
+[ -f dist/bench/test/support/kube-api.js ] || fail "dist/bench missing: run \`npx tsc -p bench/tsconfig.json\` (or \`make demo\`)"
 docker info >/dev/null 2>&1 || fail "no Docker engine: run \`make engine\` (or \`make demo\`)"
 docker image inspect "$SOURCE" >/dev/null 2>&1 || fail "$SOURCE missing: run \`make bed\` (or \`make demo\`)"
 

@@ -5,11 +5,10 @@
 //
 //   node scripts/mcp-call.mjs [--name NAME] [--timeout SECONDS] -- run [docker run flags] IMAGE
 //
-// --name NAME is inserted right after `run` so the caller can `docker rm -f NAME`; this script
-// also removes it when done. One deadline (default 60 s) bounds the whole exchange.
-import { execFileSync } from "node:child_process";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+// --name NAME names the container (so the caller can `docker rm -f NAME`); it is removed when
+// done either way. One deadline (default 60 s) bounds the whole exchange. The client is
+// mcp-rewrap's own (src/edge/docker-run.ts, withMcpServer), from dist/: run `make build` first.
+import { existsSync } from "node:fs";
 
 let name;
 let timeoutMs = 60_000;
@@ -22,62 +21,46 @@ while (argv.length && argv[0] !== "--") {
 }
 argv.shift();
 if (argv[0] !== "run" || argv.length < 2 || !(timeoutMs > 0)) usage("expected: -- run [flags] IMAGE");
-const dockerArgs = name ? ["run", "--name", name, ...argv.slice(1)] : argv;
 
 function usage(msg) {
-  process.stderr.write(`mcp-call: ${msg}\nusage: mcp-call.mjs [--name NAME] [--timeout S] -- run [flags] IMAGE\n`);
+  process.stderr.write(`mcp-call: ${msg}; usage: mcp-call.mjs [--name NAME] [--timeout S] -- run [flags] IMAGE\n`);
   process.exit(2);
 }
 
-const transport = new StdioClientTransport({ command: "docker", args: dockerArgs, env: { ...process.env }, stderr: "pipe" });
+const compiled = new URL("../dist/src/edge/docker-run.js", import.meta.url);
+if (!existsSync(compiled)) usage("dist/src missing: run `make build`");
+const { withMcpServer } = await import(compiled.href);
+
 let pending = "";
-transport.stderr?.on("data", (chunk) => {
-  pending += chunk.toString();
-  const lines = pending.split("\n");
-  pending = lines.pop() ?? "";
-  for (const line of lines) process.stderr.write(`  | ${line}\n`);
-});
-const client = new Client({ name: "mcp-rewrap-demo", version: "0.0.0" });
-
-async function exchange() {
-  await client.connect(transport, { timeout: timeoutMs });
-  const res = await client.readResource({ uri: "k8s://nodes" }, { timeout: timeoutMs });
-  const first = res.contents[0];
-  const parsed = JSON.parse(first && typeof first.text === "string" ? first.text : "[]");
-  const items = Array.isArray(parsed) ? parsed : (parsed?.items ?? []);
-  return items.map((n) => n?.metadata?.name).filter((n) => typeof n === "string");
+const r = await withMcpServer(
+  argv,
+  async (client) => {
+    const res = await client.readResource({ uri: "k8s://nodes" }, { timeout: timeoutMs });
+    const first = res.contents[0];
+    const parsed = JSON.parse(first && typeof first.text === "string" ? first.text : "[]");
+    const items = Array.isArray(parsed) ? parsed : (parsed?.items ?? []);
+    return items.map((n) => n?.metadata?.name).filter((n) => typeof n === "string");
+  },
+  {
+    timeoutMs,
+    name,
+    namePrefix: "mcp-call",
+    clientName: "mcp-rewrap-demo",
+    onStderr: (chunk) => {
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) process.stderr.write(`  | ${line}\n`);
+    },
+  },
+);
+if (pending) process.stderr.write(`  | ${pending}\n`);
+if (!r.ok) {
+  process.stderr.write(`error: ${r.error}\n`);
+  process.exit(1);
 }
-
-let timer;
-const deadline = new Promise((_, reject) => {
-  timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs / 1000} s`)), timeoutMs);
-});
-const exited = new Promise((_, reject) => {
-  client.onclose = () => reject(new Error("the server closed the connection (container exited)"));
-});
-exited.catch(() => {});
-
-let code = 0;
-try {
-  const names = await Promise.race([exchange(), deadline, exited]);
-  process.stdout.write(names.map((n) => `${n}\n`).join(""));
-  if (names.length === 0) {
-    process.stderr.write("error: the server answered with no nodes\n");
-    code = 1;
-  }
-} catch (err) {
-  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-  code = 1;
-} finally {
-  clearTimeout(timer);
-  await Promise.race([client.close().catch(() => {}), new Promise((r) => setTimeout(r, 5_000))]);
-  if (pending) process.stderr.write(`  | ${pending}\n`);
-  if (name) {
-    try {
-      execFileSync("docker", ["rm", "-f", name], { stdio: "ignore", timeout: 30_000 });
-    } catch {
-      // already gone (--rm)
-    }
-  }
+process.stdout.write(r.value.map((n) => `${n}\n`).join(""));
+if (r.value.length === 0) {
+  process.stderr.write("error: the server answered with no nodes\n");
+  process.exit(1);
 }
-process.exit(code);

@@ -1,6 +1,10 @@
 /**
  * The Docker MCP Gateway's run line, composed exactly as docker/mcp-gateway does for a stdio
- * server (see GATEWAY.md). Pure: returns the argv after `docker`.
+ * server: pkg/gateway/clientpool.go, baseArgs (`--rm -i --init --security-opt
+ * no-new-privileges`, `--cpus`/`--memory` from the gateway's options, default 1 and 2Gb,
+ * `--pull never`, the four docker-mcp labels) and argsAndEnv (`--network`, `-e NAME`, `-v`
+ * binds from pkg/gateway/docker_binds.go, `-u` from the catalog's `user:`), then the image and
+ * the catalog's `command`. Pure: returns the argv after `docker`.
  */
 export interface GatewayRun {
   /** Server name from the catalog (used in the docker-mcp-name label). */

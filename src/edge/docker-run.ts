@@ -4,10 +4,11 @@
  * container's stdio, with one deadline and the container always removed). Tests, the bench and
  * scripts import this module from dist/ rather than keep their own client.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { onCleanup } from "./cleanup.js";
+import { tempDir } from "./fs.js";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, chownSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { RuntimeError } from "../core/errors.js";
@@ -17,6 +18,7 @@ import { type ImageConfigLite, type MountSpec, type Verdict, isRewrapped, judge,
 export function runDocker(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn("docker", args, { stdio: ["pipe", "pipe", "pipe"] });
+    const untrack = onCleanup(() => child.kill("SIGKILL"));
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
@@ -24,10 +26,12 @@ export function runDocker(args: string[], timeoutMs: number): Promise<{ code: nu
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     child.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
+      untrack();
       reject(e.code === "ENOENT" ? new RuntimeError("verify runs images with the docker CLI, as the gateway does, and `docker` is not on PATH") : e);
     });
     child.on("close", (code) => {
       clearTimeout(timer);
+      untrack();
       resolve({ code, stdout, stderr });
     });
     child.stdin.end();
@@ -39,50 +43,72 @@ export async function removeContainer(name: string): Promise<void> {
   await runDocker(["rm", "-f", name], 30_000).catch(() => {});
 }
 
+/** The same, synchronous: for the exit path after a signal. */
+export function removeContainerSync(name: string): void {
+  spawnSync("docker", ["rm", "-f", name], { stdio: "ignore", timeout: 30_000 });
+}
+
 export type McpOutcome<T> = { ok: true; value: T; stderr: string } | { ok: false; error: string; stderr: string };
 
+export interface McpServerOptions {
+  /** One deadline for the whole exchange (default 60 s). */
+  timeoutMs?: number;
+  /** The container's name (default: `<namePrefix>-<random>`); it is removed with `docker rm -f` at the end. */
+  name?: string;
+  namePrefix?: string;
+  clientName?: string;
+  /** Each chunk of the container's stderr, as it arrives (it is also collected). */
+  onStderr?: (chunk: string) => void;
+}
+
 /**
- * Runs `docker <runArgs>` (a `run …` argv, e.g. from gatewayRunArgs) as an MCP server over
- * stdio, connects the SDK client, and gives it to `work`. A generated `--name` is added so the
- * container is removed with `docker rm -f` whatever happens; one deadline bounds the whole
- * exchange. Failures (the server exited, no answer, `work` threw) come back as `error`, never
- * as a throw; the container's stderr always comes back.
+ * THE MCP client: runs `docker <runArgs>` (a `run …` argv, e.g. from gatewayRunArgs) as an MCP
+ * server over stdio, connects the official SDK client, and gives it to `work`. A `--name` is
+ * added so the container is removed whatever happens (and on SIGINT/SIGTERM, edge/cleanup.ts);
+ * one deadline bounds the whole exchange; a server that exits before answering ends it at once.
+ * Failures come back as `error`, never as a throw; the container's stderr always comes back.
+ * Used by verify --mcp, and (from dist/) by the tests, the bench and scripts/mcp-call.mjs.
  */
-export async function withMcpServer<T>(
-  runArgs: string[],
-  work: (client: Client) => Promise<T>,
-  opts: { timeoutMs?: number; clientName?: string; namePrefix?: string } = {},
-): Promise<McpOutcome<T>> {
+export async function withMcpServer<T>(runArgs: string[], work: (client: Client) => Promise<T>, opts: McpServerOptions = {}): Promise<McpOutcome<T>> {
   if (runArgs[0] !== "run") throw new Error(`withMcpServer expects a "run …" argv, got: ${runArgs.join(" ")}`);
   const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
   const { StdioClientTransport } = await import("@modelcontextprotocol/sdk/client/stdio.js");
   const timeoutMs = opts.timeoutMs ?? 60_000;
-  const name = `${opts.namePrefix ?? "mcp-rewrap-mcp"}-${randomBytes(5).toString("hex")}`;
+  const name = opts.name ?? `${opts.namePrefix ?? "mcp-rewrap-mcp"}-${randomBytes(5).toString("hex")}`;
+  const untrack = onCleanup(() => removeContainerSync(name));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   const transport = new StdioClientTransport({ command: "docker", args: ["run", "--name", name, ...runArgs.slice(1)], env, stderr: "pipe" });
   let stderr = "";
-  transport.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+  transport.stderr?.on("data", (c: Buffer | string) => {
+    stderr += c.toString();
+    opts.onStderr?.(c.toString());
+  });
   const client = new Client({ name: opts.clientName ?? "mcp-rewrap", version: "1" });
   let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  // The server may exit before answering (e.g. it crashes on an unreadable config).
+  const exited = new Promise<never>((_, rej) => {
+    client.onclose = () => rej(new Error("the server closed the connection (container exited)"));
+  });
+  deadline.catch(() => {});
+  exited.catch(() => {});
   try {
-    const deadline = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    const value = await Promise.race([
-      (async () => {
-        await client.connect(transport);
-        return work(client);
-      })(),
-      deadline,
-    ]);
+    const exchange = (async () => {
+      await client.connect(transport, { timeout: timeoutMs });
+      return work(client);
+    })();
+    const value = await Promise.race([exchange, deadline, exited]);
     return { ok: true, value, stderr };
   } catch (e) {
     return { ok: false, error: (e as Error).message, stderr };
   } finally {
     clearTimeout(timer);
-    await client.close().catch(() => {});
+    await Promise.race([client.close().catch(() => {}), new Promise((r) => setTimeout(r, 5_000))]);
     await removeContainer(name);
+    untrack();
   }
 }
 
@@ -93,9 +119,9 @@ export interface VerifyOptions {
   timeoutMs?: number;
 }
 
-/** Makes the synthetic host files: 0600, owned by a uid that is not the image user's. */
-export function syntheticFiles(mounts: MountSpec[], imageUid: number, marker: string): { dir: string; mounts: Required<MountSpec>[] } {
-  const dir = mkdtempSync(join(tmpdir(), "mcp-rewrap-verify-"));
+/** Makes the synthetic host files: 0600, owned by a uid that is not the image user's; `remove` deletes them. */
+export function syntheticFiles(mounts: MountSpec[], imageUid: number, marker: string): { dir: string; mounts: Required<MountSpec>[]; remove: () => void } {
+  const { path: dir, remove } = tempDir("verify");
   chmodSync(dir, 0o755);
   const owner = imageUid === 1000 ? 1002 : 1000;
   const out = mounts.map((m, i) => {
@@ -110,7 +136,7 @@ export function syntheticFiles(mounts: MountSpec[], imageUid: number, marker: st
     }
     return { host: file, target };
   });
-  return { dir, mounts: out };
+  return { dir, mounts: out, remove };
 }
 
 /** Runs `image` under the gateway's run line with the mounts and judges what the server sees. */
@@ -121,15 +147,21 @@ export async function runVerify(image: string, cfg: ImageConfigLite, opts: Verif
   try {
     const targets = syn.mounts.map((m) => m.target);
     const probe = probeCommand(cfg, probeScript(targets, marker));
+    // Named, so that a stopped run can remove it (the gateway's own run line has no --name).
+    const container = `mcp-rewrap-verify-${randomBytes(5).toString("hex")}`;
     const args = gatewayRunArgs({
       name: opts.name ?? "verify",
       image,
       network: "none",
       volumes: syn.mounts.map((m) => `${m.host}:${m.target}:ro`),
-      extraFlags: ["--entrypoint", probe.entrypoint],
+      extraFlags: ["--name", container, "--entrypoint", probe.entrypoint],
       command: probe.args,
     });
-    const r = await runDocker(args, opts.timeoutMs ?? 60_000);
+    const untrack = onCleanup(() => removeContainerSync(container));
+    const r = await runDocker(args, opts.timeoutMs ?? 60_000).finally(async () => {
+      await removeContainer(container);
+      untrack();
+    });
     const parsed = parseProbe(r.stdout);
     let verdict: Verdict;
     if (!parsed) {
@@ -153,7 +185,7 @@ export async function runVerify(image: string, cfg: ImageConfigLite, opts: Verif
     }
     return verdict;
   } finally {
-    rmSync(syn.dir, { recursive: true, force: true });
+    syn.remove();
   }
 }
 

@@ -13,6 +13,8 @@ import { LABEL } from "../core/labels.js";
 import { parseReference } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
 import { type ImageFiles, cachedImageFiles } from "./cache.js";
+import { onCleanup } from "./cleanup.js";
+import { removeContainerSync } from "./docker-run.js";
 import { credentialsFor, engineAuthConfig } from "./registry/credentials.js";
 
 export type Progress = (line: string) => void;
@@ -215,6 +217,7 @@ async function readFilesFromImage(
   } catch (e) {
     throw engineError(e, `reading files of ${imageId.slice(0, 19)}`);
   }
+  const untrack = onCleanup(() => removeContainerSync(container.id));
   try {
     const text: Record<string, string> = {};
     for (const p of textPaths) {
@@ -232,6 +235,7 @@ async function readFilesFromImage(
     return { text, present, links, modes };
   } finally {
     await container.remove({ force: true, v: true }).catch(() => {});
+    untrack();
   }
 }
 

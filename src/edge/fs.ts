@@ -10,6 +10,7 @@ import { type ParsedCatalog, parseCatalog } from "../core/catalog.js";
 import { UsageError } from "../core/errors.js";
 import type { ImageFacts } from "../core/facts.js";
 import type { RenderedFile, Templates } from "../core/render.js";
+import { onCleanup } from "./cleanup.js";
 import { packageRoot } from "./version.js";
 
 export function loadTemplates(dir: string): Templates {
@@ -137,10 +138,17 @@ export function writeFileAtomic(file: string, content: string): void {
   }
 }
 
-/** A fresh directory under the system's temp dir, and its removal. */
+/** A fresh directory under the system's temp dir, and its removal (also on SIGINT/SIGTERM). */
 export function tempDir(prefix: string): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), `mcp-rewrap-${prefix}-`));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  const untrack = onCleanup(() => removePath(path));
+  return {
+    path,
+    remove: () => {
+      removePath(path);
+      untrack();
+    },
+  };
 }
 
 /** Runs `fn` with a temporary directory that is removed afterwards, whatever happens. */

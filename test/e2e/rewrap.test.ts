@@ -9,7 +9,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GATEWAY_FLAGS, gatewayRunArgs } from "../../src/core/gateway.js";
+import { gatewayRunArgs } from "../../src/core/gateway.js";
 import { NODE_NAMES, startKubeApi, type KubeApi } from "../support/kube-api.js";
 import { writeHostKubeconfig, type HostKubeconfig } from "../support/kubeconfig.js";
 import { listNodesOverMcp } from "../support/mcp.js";
@@ -100,7 +100,12 @@ describe("rewrapped mcp/kubernetes under the gateway's run line", () => {
 
   it("an MCP client lists the five k3s nodes through the rewrapped server", async () => {
     const args = gatewayRunArgs({ name: "kubernetes", image: TAG, network: "host", volumes: [mount] });
-    for (const flag of GATEWAY_FLAGS) expect(args).toContain(flag);
+    // The gateway's run line, written out as docker/mcp-gateway composes it (clientpool.go baseArgs + argsAndEnv).
+    expect(args).toEqual([
+      "run", "--rm", "-i", "--init", "--security-opt", "no-new-privileges", "--cpus", "1", "--memory", "2Gb", "--pull", "never",
+      "-l", "docker-mcp=true", "-l", "docker-mcp-tool-type=mcp", "-l", "docker-mcp-name=kubernetes", "-l", "docker-mcp-transport=stdio",
+      "--network", "host", "-v", mount, TAG,
+    ]);
     const before = api.requests.length;
     const res = await listNodesOverMcp(args, { timeoutMs: 60_000 });
     expect(res.error, `stderr: ${res.stderr}`).toBeUndefined();

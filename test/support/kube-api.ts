@@ -126,7 +126,11 @@ function send(res: ServerResponse, code: number, body: unknown): void {
   res.end(text);
 }
 
-export async function startKubeApi(opts: { token?: string } = {}): Promise<KubeApi> {
+/**
+ * Starts the stand-in (the one the tests, the bench and scripts/demo.sh share: the demo runs it
+ * from dist/bench through scripts/demo-kube-api.mjs). `onRequest` hears each answered request.
+ */
+export async function startKubeApi(opts: { token?: string; onRequest?: (method: string, path: string, status: number) => void } = {}): Promise<KubeApi> {
   const token = opts.token ?? randomBytes(24).toString("hex");
   const requests: string[] = [];
   const nodes = NODE_NAMES.map(node);
@@ -137,6 +141,7 @@ export async function startKubeApi(opts: { token?: string } = {}): Promise<KubeA
     const path = new URL(req.url ?? "/", "http://x").pathname.replace(/\/+$/, "") || "/";
     requests.push(`${method} ${path}`);
     req.resume();
+    res.on("finish", () => opts.onRequest?.(method, path, res.statusCode));
 
     if (req.headers.authorization !== `Bearer ${token}`) {
       send(res, 401, status(401, "Unauthorized", "Unauthorized"));

@@ -1,8 +1,9 @@
 /**
  * Drives an MCP server container over stdio the way an MCP client behind the gateway would:
  * spawns `docker <dockerArgs>` (a full `run …` argv, e.g. from gatewayRunArgs() in
- * src/gateway.ts), initializes, reads the resource `k8s://nodes` (mcp-server-kubernetes lists
- * nodes with @kubernetes/client-node there) and returns the node names it got back.
+ * src/core/gateway.ts), initializes, reads the resource `k8s://nodes` (mcp-server-kubernetes
+ * lists nodes with @kubernetes/client-node there) and returns the node names it got back. The
+ * client itself is the product's one (src/edge/docker-run.ts, withMcpServer).
  *
  * - A generated `--name` is inserted right after `run`, so the container is always removed
  *   with `docker rm -f` in a finally, whatever happened. Callers add every other flag
@@ -12,27 +13,12 @@
  *   in `error`; the container's stderr is always returned.
  * - One overall deadline (timeoutMs, default 60 s) bounds the whole exchange; it never hangs.
  */
-import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { withMcpServer } from "../../src/edge/docker-run.js";
 
 export interface ListNodesResult {
   nodes: string[];
   error?: string;
   stderr: string;
-}
-
-/** `docker rm -f <name>`, never throws, bounded by a timeout. */
-export function removeContainer(name: string): Promise<void> {
-  return new Promise((resolve) => {
-    execFile("docker", ["rm", "-f", name], { timeout: 30_000 }, () => resolve());
-  });
-}
-
-function withName(dockerArgs: string[], name: string): string[] {
-  if (dockerArgs[0] !== "run") throw new Error(`listNodesOverMcp expects a "run …" argv, got: ${dockerArgs.join(" ")}`);
-  return ["run", "--name", name, ...dockerArgs.slice(1)];
 }
 
 function nodeNames(text: string): string[] {
@@ -45,58 +31,17 @@ function nodeNames(text: string): string[] {
     .filter((n): n is string => typeof n === "string");
 }
 
-export async function listNodesOverMcp(
-  dockerArgs: string[],
-  opts: { timeoutMs?: number } = {},
-): Promise<ListNodesResult> {
+/** Lists the nodes through the one MCP client of src/edge/docker-run.ts (withMcpServer). */
+export async function listNodesOverMcp(dockerArgs: string[], opts: { timeoutMs?: number } = {}): Promise<ListNodesResult> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
-  const name = `mcp-rewrap-test-${randomBytes(6).toString("hex")}`;
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-
-  const transport = new StdioClientTransport({
-    command: "docker",
-    args: withName(dockerArgs, name),
-    env,
-    stderr: "pipe",
-  });
-  let stderr = "";
-  transport.stderr?.on("data", (chunk: Buffer | string) => {
-    stderr += chunk.toString();
-  });
-  const client = new Client({ name: "mcp-rewrap-test", version: "0.0.0" });
-
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
-  });
-  // The server may exit before answering (e.g. it crashes on an unreadable kubeconfig).
-  const exited = new Promise<never>((_, reject) => {
-    client.onclose = () => reject(new Error("server closed the connection (container exited)"));
-  });
-  deadline.catch(() => {});
-  exited.catch(() => {});
-
-  const exchange = async (): Promise<ListNodesResult> => {
-    await client.connect(transport, { timeout: timeoutMs });
-    try {
+  const r = await withMcpServer(
+    dockerArgs,
+    async (client) => {
       const res = await client.readResource({ uri: "k8s://nodes" }, { timeout: timeoutMs });
       const first = res.contents[0];
-      const text = first && "text" in first && typeof first.text === "string" ? first.text : "[]";
-      return { nodes: nodeNames(text), stderr };
-    } catch (err) {
-      return { nodes: [], error: err instanceof Error ? err.message : String(err), stderr };
-    }
-  };
-
-  try {
-    const result = await Promise.race([exchange(), deadline, exited]);
-    return { ...result, stderr };
-  } catch (err) {
-    return { nodes: [], error: err instanceof Error ? err.message : String(err), stderr };
-  } finally {
-    clearTimeout(timer);
-    await Promise.race([client.close().catch(() => {}), new Promise((r) => setTimeout(r, 5_000))]);
-    await removeContainer(name);
-  }
+      return nodeNames(first && "text" in first && typeof first.text === "string" ? first.text : "[]");
+    },
+    { timeoutMs, namePrefix: "mcp-rewrap-test", clientName: "mcp-rewrap-test" },
+  );
+  return r.ok ? { nodes: r.value, stderr: r.stderr } : { nodes: [], error: r.error, stderr: r.stderr };
 }
