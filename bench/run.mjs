@@ -208,7 +208,7 @@ async function buildRewrap() {
   log(`building ${TAG.rewrap} from ${REPLICA} with the CLI`);
   created.tags.push(TAG.rewrap);
   const r = mustSucceed(await timed(process.execPath, [CLI, "build", REPLICA, "--tag", TAG.rewrap, "--out", ctx, "--no-pull", "-q", "--json"]), "mcp-rewrap build");
-  const out = JSON.parse(r.stdout);
+  const out = JSON.parse(r.stdout).results[0];
   const plan = JSON.parse(readFileSync(join(ctx, "rewrap.json"), "utf8"));
   return { ctx, id: out.id, plan };
 }
@@ -267,7 +267,7 @@ async function benchNoop(rewrap) {
   for (let i = 0; i < opt.runs; i++) {
     const r = mustSucceed(await run(), "mcp-rewrap build (no-op)");
     samples.push(r.ms);
-    if (JSON.parse(r.stdout).upToDate === true) upToDate++;
+    if (JSON.parse(r.stdout).results[0].status === "up-to-date") upToDate++;
     if (/^building |^Step \d+\//m.test(r.stderr)) built++;
   }
   const after = inspect(TAG.rewrap);

@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-/** Command-line wiring and printing only: parse, call one src/commands/ module, print, map errors to exit codes. */
+/**
+ * Command-line wiring and printing only: parse, call one src/commands/ module, print its result
+ * (text, or the --json shapes of docs/JSON.md), map errors to one stderr line and an exit code.
+ */
 import { Command, CommanderError } from "commander";
 import { EXIT, UsageError } from "./core/errors.js";
 import { VERSION } from "./edge/version.js";
+import type { BatchResult } from "./commands/batch.js";
+import type { BuildResult, PushResult } from "./commands/routes.js";
 
 // The commands' modules (dockerode, handlebars, the MCP SDK, …) load only when a command runs,
 // so `--version` and `--help` start as fast as node itself allows.
@@ -15,8 +20,98 @@ function progressFor(opts: { quiet?: boolean }) {
   };
 }
 
-function printJson(value: unknown) {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+/** The --json contract (docs/JSON.md): every document says which schema and which mcp-rewrap made it. */
+export const JSON_SCHEMA_VERSION = 1;
+const stamp = { schemaVersion: JSON_SCHEMA_VERSION, version: VERSION } as const;
+
+function printJson(command: string, value: Record<string, unknown>) {
+  process.stdout.write(`${JSON.stringify({ ...stamp, command, ...value }, null, 2)}\n`);
+}
+
+/** One --tag per run: a repeated one is refused, not silently reduced to the last. */
+function oneTag(tags: string[] | undefined): string | undefined {
+  if (tags && tags.length > 1) {
+    throw new UsageError(`--tag given ${tags.length} times (${tags.join(", ")}): one rewrap gets one tag; give --tag once, and \`docker tag\` the result for more`);
+  }
+  return tags?.[0];
+}
+
+/** One element of `build --json`'s results, the same for every route. */
+export interface BuildJson {
+  server: string | null;
+  source: string;
+  tag: string;
+  status: BatchResult["status"];
+  route: "engine" | "registry" | null;
+  id: string | null;
+  digest: string | null;
+  base: string | null;
+  platforms: { platform: string; digest: string | null }[];
+  /** The user the server keeps running as. */
+  user: { name: string; uid: number; gid: number; home: string } | null;
+  dropTool: string | null;
+  dir: string | null;
+  detail: string | null;
+}
+
+const userOf = (p: BuildResult["plan"]) => ({ name: p.user.name, uid: p.user.uid, gid: p.user.gid, home: p.user.home });
+
+function fromBuild(source: string, r: BuildResult, server: string | null = null): BuildJson {
+  const p = r.plan;
+  return {
+    server,
+    source,
+    tag: r.tag,
+    status: r.upToDate ? "up-to-date" : "built",
+    route: "engine",
+    id: r.id,
+    digest: null,
+    base: p.source.digest ?? p.source.id,
+    platforms: [{ platform: p.source.platform, digest: null }],
+    user: userOf(p),
+    dropTool: p.drop.kind,
+    dir: r.dir,
+    detail: null,
+  };
+}
+
+function fromPush(source: string, r: PushResult, server: string | null = null): BuildJson {
+  const p = r.platforms[0]?.plan;
+  return {
+    server,
+    source,
+    tag: r.tag,
+    status: r.upToDate ? "up-to-date" : "pushed",
+    route: r.route,
+    id: null,
+    digest: r.digest,
+    base: r.sourceDigest,
+    platforms: r.platforms.map((x) => ({ platform: x.platform, digest: x.digest || null })),
+    user: p ? userOf(p) : null,
+    dropTool: p?.drop.kind ?? null,
+    dir: null,
+    detail: null,
+  };
+}
+
+function fromBatch(b: BatchResult): BuildJson {
+  const inner = b.built ? fromBuild(b.image, b.built, b.server) : b.pushed ? fromPush(b.image, b.pushed, b.server) : null;
+  return {
+    server: b.server,
+    source: b.image,
+    tag: b.tag,
+    route: null,
+    id: null,
+    digest: null,
+    base: b.upstream ?? null,
+    platforms: [],
+    user: null,
+    dropTool: null,
+    dir: null,
+    ...inner,
+    status: b.status,
+    detail: b.detail || null,
+  };
 }
 
 export function makeProgram(): Command {
@@ -25,9 +120,9 @@ export function makeProgram(): Command {
     .name("mcp-rewrap")
     .description("Repair MCP server images so config mounted under /root by the Docker MCP Gateway works for their non-root user")
     .version(VERSION, "-V, --version")
-    .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Commander's own errors become one line in main(); help asked for goes to stdout.
+    .configureOutput({ writeErr: () => {}, outputError: () => {} });
 
   const rewrapOptions = (cmd: Command) =>
     cmd
@@ -51,7 +146,7 @@ export function makeProgram(): Command {
       const { formatDiagnosis } = await import("./core/diagnose.js");
       const d = await inspectCommand(image, { pull: o.pull, facts: o.facts, progress: progressFor(o) });
       if (o.json) {
-        printJson({
+        printJson("inspect", {
           ...d,
           dropTool: d.dropTool?.kind ?? null,
           dropToolPath: d.dropTool?.path ?? null,
@@ -65,12 +160,12 @@ export function makeProgram(): Command {
       .description("write the build context (Dockerfile, shim, plan) for a rewrapped image")
       .argument("<image>", "image reference or ID")
       .option("-o, --out <dir>", "output directory (default images/<name>)")
-      .option("-t, --tag <ref>", "tag recorded in the plan (default mcp-rewrap/<name>:<tag>)")
+      .option("-t, --tag <ref>", "tag recorded in the plan (default mcp-rewrap/<name>:<tag>)", collect)
       .option("--json", "print the result as JSON"),
   ).action(async (image: string, o) => {
     const { generateCommand } = await import("./commands/generate.js");
-    const r = await generateCommand(image, { ...o, mounts: o.mount, progress: progressFor(o) });
-    if (o.json) printJson({ dir: r.dir, files: r.files.map((f) => f.path), plan: r.plan });
+    const r = await generateCommand(image, { ...o, tag: oneTag(o.tag), mounts: o.mount, progress: progressFor(o) });
+    if (o.json) printJson("generate", { dir: r.dir, files: r.files.map((f) => f.path), plan: r.plan });
     else process.stdout.write(`${r.dir}\n`);
   });
 
@@ -80,7 +175,7 @@ export function makeProgram(): Command {
       .description("generate the context, then build and tag the rewrapped image (--push: and push it; --catalog: every server of a catalog)")
       .argument("[image]", "image reference or ID (not with --catalog)")
       .option("-o, --out <dir>", "also keep the build context there (default: a temporary directory, removed afterwards)")
-      .option("-t, --tag <ref>", "tag for the new image (default mcp-rewrap/<name>:<tag>)")
+      .option("-t, --tag <ref>", "tag for the new image (default mcp-rewrap/<name>:<tag>)", collect)
       .option("--rebuild", "build even when the tag already holds an identical rewrap")
       .option("--push", "push the tag to its registry (credentials from the Docker config); a multi-platform source is rewrapped registry to registry, every platform")
       .option("--platform <list>", "with --push: only these platforms, e.g. linux/amd64,linux/arm64 (repeatable)", collect)
@@ -90,31 +185,31 @@ export function makeProgram(): Command {
       .option("--json", "print the result as JSON"),
   ).action(async (image: string | undefined, o) => {
     const platforms = o.platform ? (o.platform as string[]).flatMap((p) => p.split(",")).map((p) => p.trim()).filter(Boolean) : undefined;
+    const tag = oneTag(o.tag);
     if (o.catalog) {
-      if (image) throw new UsageError("give either an image or --catalog, not both");
+      if (image) throw new UsageError("build: give either an image or --catalog, not both; see mcp-rewrap build --help");
+      if (tag) throw new UsageError("build --catalog: --tag names one image; use --prefix REPO for the catalog's tags");
       const { batchCommand, formatBatch } = await import("./commands/batch.js");
       const results = await batchCommand(o.catalog, { ...o, mounts: o.mount, platforms, progress: progressFor(o) });
-      if (o.json) printJson(results);
+      if (o.json) printJson("build", { results: results.map(fromBatch) });
       else process.stdout.write(formatBatch(results));
       process.exitCode = results.some((r) => r.status === "failed") ? EXIT.runtime : EXIT.ok;
       return;
     }
-    if (!image) throw new UsageError("build: give an image, or --catalog CATALOG.yaml");
-    if (o.affected || o.prefix) throw new UsageError("--affected and --prefix go with --catalog");
-    if (platforms && !o.push) throw new UsageError("--platform goes with --push (the registry-to-registry rewrap)");
+    if (!image) throw new UsageError("build: give an image, or --catalog CATALOG.yaml; see mcp-rewrap build --help");
+    if (o.affected || o.prefix) throw new UsageError("build: --affected and --prefix go with --catalog; see mcp-rewrap build --help");
+    if (platforms && !o.push) throw new UsageError("build: --platform goes with --push (the registry-to-registry rewrap); add --push --tag REGISTRY/NAME:TAG");
     if (o.push) {
       const { pushCommand } = await import("./commands/push.js");
-      const r = await pushCommand(image, { ...o, mounts: o.mount, platforms, progress: progressFor(o) });
-      if (o.json) {
-        printJson({ image: r.tag, digest: r.digest, upToDate: r.upToDate, route: r.route, base: r.sourceDigest, platforms: r.platforms.map((p) => ({ platform: p.platform, digest: p.digest })) });
-      } else process.stdout.write(`${r.tag}@${r.digest}\n`);
+      const r = await pushCommand(image, { ...o, tag, mounts: o.mount, platforms, progress: progressFor(o) });
+      if (o.json) printJson("build", { results: [fromPush(image, r)] });
+      else process.stdout.write(`${r.tag}@${r.digest}\n`);
       return;
     }
     const { buildCommand } = await import("./commands/build.js");
-    const r = await buildCommand(image, { ...o, mounts: o.mount, progress: progressFor(o) });
-    if (o.json) {
-      printJson({ image: r.tag, id: r.id, upToDate: r.upToDate, dir: r.dir, base: r.plan.source.from, user: r.plan.user, dropTool: r.plan.drop.kind });
-    } else process.stdout.write(`${r.tag}\n`);
+    const r = await buildCommand(image, { ...o, tag, mounts: o.mount, progress: progressFor(o) });
+    if (o.json) printJson("build", { results: [fromBuild(image, r)] });
+    else process.stdout.write(`${r.tag}\n`);
   });
 
   program
@@ -129,7 +224,7 @@ export function makeProgram(): Command {
     .action(async (dir: string, o) => {
       const { imagesCommand } = await import("./commands/images.js");
       const results = await imagesCommand(dir, { check: o.check, refresh: o.refresh, platform: o.platform, progress: progressFor(o) });
-      if (o.json) printJson(results);
+      if (o.json) printJson("images", { results });
       else {
         for (const r of results) {
           const moved = r.upstream ? (r.upstream.moved ? ` upstream moved to ${r.upstream.current}` : " upstream unchanged") : "";
@@ -162,7 +257,8 @@ export function makeProgram(): Command {
       const mounts = o.mount ? (o.mount as string[]).map(parseMountSpec) : DEFAULT_VERIFY_MOUNTS;
       const images = second ? [image, second] : [image];
       const verdicts = await verifyCommand(images, { mounts, mcp: o.mcp, timeoutMs: timeout * 1000, pull: o.pull, progress: progressFor(o) });
-      if (o.json) printJson(second ? verdicts : verdicts[0]);
+      // Always an array (one verdict per image), each stamped like the other --json documents.
+      if (o.json) process.stdout.write(`${JSON.stringify(verdicts.map((v) => ({ ...stamp, command: "verify", ...v })), null, 2)}\n`);
       else if (second) process.stdout.write(formatSideBySide(verdicts[0]!, verdicts[1]!));
       else process.stdout.write(formatVerdict(verdicts[0]!));
       process.exitCode = verdicts[verdicts.length - 1]!.ok ? EXIT.ok : EXIT.problem;
@@ -183,7 +279,7 @@ export function makeProgram(): Command {
       if (o.format !== "profile" && o.format !== "legacy") throw new UsageError(`--format ${o.format}: use profile or legacy`);
       const { catalogCommand } = await import("./commands/catalog.js");
       const r = await catalogCommand(image, { server: o.server, from: o.from, format: o.format, out: o.out, pull: o.pull, progress: progressFor(o) });
-      if (o.json) printJson({ file: r.file, entry: r.entry, commands: r.commands });
+      if (o.json) printJson("catalog", { file: r.file, entry: r.entry, commands: r.commands });
       else process.stdout.write(`wrote ${r.file}\n\nuse it with:\n${r.commands.map((c) => `  ${c}`).join("\n")}\n`);
     });
 
@@ -198,7 +294,7 @@ export function makeProgram(): Command {
       const { scanCommand } = await import("./commands/scan.js");
       const { formatScan } = await import("./core/scan.js");
       const results = await scanCommand(files, { pull: o.pull === true, progress: progressFor(o) });
-      if (o.json) printJson(results);
+      if (o.json) printJson("scan", { results });
       else process.stdout.write(formatScan(results));
       process.exitCode = results.some((r) => r.status === "affected") ? EXIT.problem : EXIT.ok;
     });
@@ -206,20 +302,31 @@ export function makeProgram(): Command {
   return program;
 }
 
+/** The subcommand named in argv (for the usage hint), if any. */
+function subcommandOf(program: Command, argv: string[]): string | null {
+  const names = new Set(program.commands.map((c) => c.name()));
+  return argv.find((a) => names.has(a)) ?? null;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  const { cleanUpOnSignals } = await import("./edge/cleanup.js");
+  cleanUpOnSignals((signal) => process.stderr.write(`mcp-rewrap: interrupted by ${signal}: removed the temporary files and containers this run made; run the command again to finish\n`));
   const program = makeProgram();
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.ok;
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EXIT.ok;
+      const sub = subcommandOf(program, argv);
+      const what = e.code === "commander.help" ? "no command given" : e.message.replace(/^error: /, "").replace(/\.$/, "").split("\n")[0];
+      process.stderr.write(`mcp-rewrap: ${what}; see mcp-rewrap ${sub ? `${sub} ` : ""}--help\n`);
       return EXIT.usage;
     }
     const err = e as Error & { exitCode?: number };
-    process.stderr.write(`mcp-rewrap: ${err.message}\n`);
-    if (typeof err.exitCode === "number") return err.exitCode;
+    process.stderr.write(`mcp-rewrap: ${err.message.split("\n").join("; ")}\n`);
     if (process.env.MCP_REWRAP_DEBUG) process.stderr.write(`${err.stack}\n`);
+    if (typeof err.exitCode === "number") return err.exitCode;
     return EXIT.runtime;
   }
 }

@@ -21,7 +21,7 @@ import { readCatalogFile, templates } from "../edge/fs.js";
 import { readPublished } from "../edge/registry/blobs.js";
 import { Registries } from "../edge/registry/client.js";
 import { VERSION } from "../edge/version.js";
-import { buildRoute, pushRoute } from "./routes.js";
+import { type BuildResult, type PushResult, buildRoute, pushRoute } from "./routes.js";
 import { type Progress, getFacts } from "./shared.js";
 
 export interface BatchOptions {
@@ -49,6 +49,9 @@ export interface BatchResult {
   detail: string;
   upstream?: string;
   digest?: string;
+  /** What the build or push route returned (status built or pushed). */
+  built?: BuildResult;
+  pushed?: PushResult;
 }
 
 /** The digest a rewrap of `image` would be pinned to, and where the image is. */
@@ -124,10 +127,10 @@ async function oneServer(server: string, entry: CatalogServer, opts: BatchOption
         progress: opts.progress,
         registries: regs,
       });
-      return res("pushed", `${pushed.route === "registry" ? "registry to registry" : "built and pushed"}: ${pushed.digest}`, { upstream: pushed.sourceDigest, digest: pushed.digest });
+      return res("pushed", `${pushed.route === "registry" ? "registry to registry" : "built and pushed"}: ${pushed.digest}`, { upstream: pushed.sourceDigest, digest: pushed.digest, pushed });
     }
     const built = await buildRoute(image, { tag, rebuild: true, mounts: opts.mounts, env: opts.env, force: opts.force, pull: opts.pull, progress: opts.progress });
-    return res("built", built.id, { upstream: built.plan.source.digest ?? built.plan.source.id, digest: built.id });
+    return res("built", built.id, { upstream: built.plan.source.digest ?? built.plan.source.id, digest: built.id, built });
   } catch (e) {
     if (e instanceof PlanError) return res("skipped", e.message);
     return res("failed", (e as Error).message);

@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import { BUILTIN, catalogYaml, rewrappedEntry } from "../core/catalog.js";
-import { RuntimeError } from "../core/errors.js";
+import { RuntimeError, UsageError } from "../core/errors.js";
 import type { ImageFacts } from "../core/facts.js";
 import { pinnedDigest } from "../core/plan.js";
 import { manifestRef, parseReference, rewrapTag } from "../core/reference.js";
@@ -60,7 +60,11 @@ export interface ImagesOptions {
 export async function imagesCommand(root: string, opts: ImagesOptions): Promise<ImagesResult[]> {
   const out: ImagesResult[] = [];
   const regs = opts.registries ?? new Registries();
-  for (const img of listImageDirs(root)) {
+  const dirs = listImageDirs(root);
+  if (!dirs.length) {
+    throw new UsageError(`${root}: no build contexts there (no ${root}/<server>/facts.json); give the directory that holds them, e.g. images`);
+  }
+  for (const img of dirs) {
     let facts = img.facts;
     let upstream: ImagesResult["upstream"];
     if (opts.refresh) {
@@ -78,13 +82,11 @@ export async function imagesCommand(root: string, opts: ImagesOptions): Promise<
     }
     const files = renderImageDir(img.server, facts);
     const stale = staleFiles(img.dir, files);
+    // The status of each folder is the result (stdout), not progress.
     let written = false;
     if (stale.length && !opts.check) {
       writeContext(img.dir, files);
       written = true;
-      opts.progress(`${img.server}: wrote ${stale.join(", ")}`);
-    } else if (!stale.length) {
-      opts.progress(`${img.server}: up to date`);
     }
     out.push({ server: img.server, dir: resolve(img.dir), stale, ...(upstream ? { upstream } : {}), written });
   }

@@ -115,7 +115,9 @@ export function parseCatalog(text: string, source: string): ParsedCatalog {
   try {
     doc = YAML.parse(text);
   } catch (e) {
-    throw new UsageError(`${source}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    // The yaml library ends its first line with "at line L, column C:" before a code excerpt.
+    const why = (e as Error).message.split("\n")[0]!.replace(/:\s*$/, "");
+    throw new UsageError(`${source}: not valid YAML: ${why}; fix the file (a catalog is a YAML mapping)`);
   }
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new UsageError(`${source}: expected a YAML mapping`);
   const d = doc as Record<string, unknown>;

@@ -140,6 +140,40 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
     });
   });
 
+  describe("signals: a stopped run removes what it made", () => {
+    const names = () => dockerSync(["ps", "-a", "--filter", "name=mcp-rewrap-verify-", "--format", "{{.Names}}"]).split("\n").filter(Boolean).sort();
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+      it(`${signal} during verify --mcp: its 0600 synthetic config and its container are removed, exit ${code}`, async () => {
+        const tmp = scratch("sig");
+        const before = names();
+        // bash reads the MCP request as commands and never answers: verify waits for its deadline.
+        const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "verify", "mcp-rewrap-test/bookworm:latest", "--mcp", "--timeout", "120", "--no-pull", "-q"], {
+          cwd: tmp,
+          env: { ...process.env, TMPDIR: tmp },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stderr = "";
+        child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+        // Wait until the MCP container runs and the synthetic files exist.
+        const deadline = Date.now() + 60_000;
+        let running: string[] = [];
+        while (Date.now() < deadline) {
+          running = names().filter((n) => !before.includes(n));
+          if (running.length && readdirSync(tmp).some((f) => f.startsWith("mcp-rewrap-verify-"))) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        expect(running.length, `no verify container appeared; stderr: ${stderr}`).toBeGreaterThan(0);
+        expect(readdirSync(tmp).filter((f) => f.startsWith("mcp-rewrap-verify-"))).toHaveLength(1);
+        child.kill(signal);
+        expect(await exited).toBe(code);
+        expect(stderr).toBe(`mcp-rewrap: interrupted by ${signal}: removed the temporary files and containers this run made; run the command again to finish\n`);
+        expect(readdirSync(tmp)).toEqual([]);
+        expect(names().filter((n) => !before.includes(n))).toEqual([]);
+      }, 120_000);
+    }
+  });
+
   describe("bad input", () => {
     it("missing image: the pull fails (no registry reachable) → 3, names the image", () => {
       const ref = `mcp-rewrap-test/missing-${RUN_ID}:latest`;
@@ -207,7 +241,7 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
     it("unknown option → 2, names it (the engine is not contacted)", () => {
       const c = run(["build", "--bogus", family("debian")], { env: { DOCKER_HOST: `tcp://127.0.0.1:${closedPort}` } });
       expect(c.result.code).toBe(2);
-      expect(c.result.stderr).toMatch(/^error: unknown option '--bogus'/);
+      expect(c.result.stderr).toBe("mcp-rewrap: unknown option '--bogus'; see mcp-rewrap build --help\n");
       expect(c.result.stdout).toBe("");
       expect(c.leftInCwd).toEqual([]);
     });
@@ -215,7 +249,7 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
     it("missing argument → 2, names it", () => {
       const c = run(["inspect"]);
       expect(c.result.code).toBe(2);
-      expect(c.result.stderr).toMatch(/^error: missing required argument 'image'/);
+      expect(c.result.stderr).toBe("mcp-rewrap: missing required argument 'image'; see mcp-rewrap inspect --help\n");
       const b = run(["build"]);
       expect(b.result.code).toBe(2);
       expect(b.result.stderr).toMatch(/^mcp-rewrap: build: give an image/);

@@ -69,13 +69,15 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
 
     const v = cli(["verify", TAG, "--json"]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
-    const verdict = JSON.parse(v.stdout);
-    expect(verdict).toMatchObject({ ok: true, uid: 1001, gid: 1001, home: "/home/appuser", rewrapped: true });
+    const verdicts = JSON.parse(v.stdout);
+    expect(verdicts).toHaveLength(1);
+    const verdict = verdicts[0];
+    expect(verdict).toMatchObject({ schemaVersion: 1, command: "verify", ok: true, uid: 1001, gid: 1001, home: "/home/appuser", rewrapped: true });
     expect(verdict.targets[0]).toMatchObject({ target: "/root/.kube/config", ok: true, looksAt: ["/home/appuser/.kube/config"] });
 
     const m = cli(["verify", TAG, "--mcp", "--json"]);
     expect(m.code, m.stdout + m.stderr).toBe(0);
-    const mv = JSON.parse(m.stdout);
+    const mv = JSON.parse(m.stdout)[0];
     expect(mv.mcp.ok).toBe(true);
     expect(mv.mcp.tools).toBeGreaterThan(5);
     expect(mv.mcp.server).toContain("kubernetes");
@@ -91,7 +93,7 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const o = cli(["verify", REPLICA, "--mount", `${host.file}:/root/.kube/config`, "--json"]);
     expect(o.code).toBe(1);
-    expect(JSON.parse(o.stdout).targets[0].ok).toBe(false);
+    expect(JSON.parse(o.stdout)[0].targets[0].ok).toBe(false);
   });
 
   for (const format of ["profile", "legacy"] as const) {
@@ -138,7 +140,9 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
   it("scan flags exactly the broken entries of a mixed catalog, with the fix", () => {
     const r = cli(["scan", join(ROOT, "test/fixtures/catalogs/mixed.yaml"), "--json"]);
     expect(r.code, r.stderr).toBe(1);
-    const results = JSON.parse(r.stdout) as { server: string; status: string; findings: { fix: string }[] }[];
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ schemaVersion: 1, command: "scan" });
+    const results = doc.results as { server: string; status: string; findings: { fix: string }[] }[];
     const status = Object.fromEntries(results.map((x) => [x.server, x.status]));
     expect(status).toEqual({
       "kubernetes-root": "affected",

@@ -723,7 +723,7 @@ describe("matrix: image family × run mode", () => {
     for (const f of FAMILIES) {
       const r = cli(["build", familyImage(f.name), "--tag", derivedTag(f.name), "--out", join(outRoot, f.name), "--json", "-q"]);
       expect(r.code, `building ${f.name}: ${r.stderr}`).toBe(0);
-      const built = JSON.parse(r.stdout) as { dropTool: string; user: { home: string } };
+      const built = JSON.parse(r.stdout).results[0] as { dropTool: string; user: { home: string } };
       expect(built.dropTool, f.name).toBe(f.drop);
       expect(built.user.home, f.name).toBe(f.home);
     }

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPLICA, cli, ensureBed } from "../support/bed.js";
+import { REPLICA, cli, ensureBed, BUILD_JSON_KEYS } from "../support/bed.js";
 import { docker, dockerSync } from "../support/docker.js";
 import { gzipTarEntries } from "../support/tar.js";
 import { type Fixture, type TestRegistry, ensureMultiarchBed, pushFixture, startRegistry } from "../support/registry.js";
@@ -93,8 +93,9 @@ describe("publishing to a registry", () => {
     const tag = `${reg.host}/rewrapped/busybox:multi`;
     const r = cli(["build", fx.multi, "--tag", tag, "--push", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout);
-    expect(out).toMatchObject({ image: tag, route: "registry", upToDate: false, base: fx.indexDigest });
+    const out = JSON.parse(r.stdout).results[0];
+    expect(out).toMatchObject({ tag, route: "registry", status: "pushed", base: fx.indexDigest });
+    expect(Object.keys(out).sort()).toEqual(BUILD_JSON_KEYS);
     expect(r.stderr).toContain("multi-platform index");
 
     const reader = api(reg.host);
@@ -141,7 +142,7 @@ describe("publishing to a registry", () => {
     const tag = `${reg.host}/rewrapped/busybox:multi`;
     const r = cli(["build", fx.multi, "--tag", tag, "--push", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ upToDate: true });
+    expect(JSON.parse(r.stdout).results[0]).toMatchObject({ status: "up-to-date", route: "registry" });
     expect(r.stderr).toMatch(/up to date/);
   });
 
@@ -184,7 +185,7 @@ describe("publishing to a registry", () => {
     const pushedTag = `${reg.host}/rewrapped/busybox:amd64`;
     const p = cli(["build", fx.amd64, "--platform", "linux/amd64", "--tag", pushedTag, "--push", "--json"]);
     expect(p.code, p.stderr).toBe(0);
-    expect(JSON.parse(p.stdout).route).toBe("registry");
+    expect(JSON.parse(p.stdout).results[0].route).toBe("registry");
 
     const engine = JSON.parse(dockerSync(["image", "inspect", built]))[0].Config;
     const reader = api(reg.host);
@@ -208,8 +209,9 @@ describe("publishing to a registry", () => {
 
     const r = cli(["build", fx.amd64, "--tag", tag, "--push", "--json"], { env: { DOCKER_CONFIG: dockerConfig } });
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout);
-    expect(out.route).toBe("engine");
+    const out = JSON.parse(r.stdout).results[0];
+    expect(out).toMatchObject({ route: "engine", status: "pushed" });
+    expect(Object.keys(out).sort()).toEqual(BUILD_JSON_KEYS);
     expect(r.stderr).toContain("credentials from the Docker config");
     const reader = api(priv.host, true);
     expect(await reader.tags("private/busybox")).toContain("engine");
@@ -222,7 +224,7 @@ describe("publishing to a registry", () => {
 
     const again = cli(["build", fx.amd64, "--tag", tag, "--push", "--json"], { env: { DOCKER_CONFIG: dockerConfig } });
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout).upToDate).toBe(true);
+    expect(JSON.parse(again.stdout).results[0].status).toBe("up-to-date");
   });
 
   it("registry to registry into an authenticated registry: base layers streamed across in chunks", async () => {
@@ -284,7 +286,8 @@ describe("publishing to a registry", () => {
 
     const second = cli(["build", "--catalog", catalog, "--affected", "--push", "--prefix", prefix, "--json"]);
     expect(second.code, second.stderr).toBe(0);
-    const results = JSON.parse(second.stdout) as Json[];
+    const results = JSON.parse(second.stdout).results as Json[];
+    for (const r of results) expect(Object.keys(r).sort()).toEqual(BUILD_JSON_KEYS);
     expect(results.map((r) => [r.server, r.status])).toEqual([
       ["busybox-root-mount", "up-to-date"],
       ["busybox-home-mount", "not-affected"],
@@ -304,20 +307,21 @@ describe("publishing to a registry", () => {
     localTags.push(tag);
     const first = cli(["build", "--catalog", catalog, "--affected", "--prefix", "mcp-rewrap-test-batch", "--json"]);
     expect(first.code, first.stderr).toBe(0);
-    expect(JSON.parse(first.stdout)[0]).toMatchObject({ server: "kubernetes-root", status: "built", tag });
+    expect(JSON.parse(first.stdout).results[0]).toMatchObject({ server: "kubernetes-root", status: "built", tag, route: "engine" });
+    expect(Object.keys(JSON.parse(first.stdout).results[0]).sort()).toEqual(BUILD_JSON_KEYS);
     const labels = JSON.parse(dockerSync(["image", "inspect", tag]))[0].Config.Labels;
     expect(labels["org.opencontainers.image.base.name"]).toBe(REPLICA);
     const second = cli(["build", "--catalog", catalog, "--affected", "--prefix", "mcp-rewrap-test-batch", "--json"]);
     expect(second.code, second.stderr).toBe(0);
-    expect(JSON.parse(second.stdout)[0]).toMatchObject({ status: "up-to-date" });
+    expect(JSON.parse(second.stdout).results[0]).toMatchObject({ status: "up-to-date" });
     // A changed --mount, --env or --force is a different rewrap: built again, then up to date.
     const base = ["build", "--catalog", catalog, "--affected", "--prefix", "mcp-rewrap-test-batch", "--json"];
     for (const extra of [["--mount", "/root/.extra"], ["--mount", "/root/.extra", "--env", "MY_CONFIG"], ["--mount", "/root/.extra", "--env", "MY_CONFIG", "--force"]]) {
       const changed = cli([...base, ...extra]);
       expect(changed.code, changed.stderr).toBe(0);
-      expect(JSON.parse(changed.stdout)[0], extra.join(" ")).toMatchObject({ status: "built" });
+      expect(JSON.parse(changed.stdout).results[0], extra.join(" ")).toMatchObject({ status: "built" });
       const again = cli([...base, ...extra]);
-      expect(JSON.parse(again.stdout)[0], extra.join(" ")).toMatchObject({ status: "up-to-date" });
+      expect(JSON.parse(again.stdout).results[0], extra.join(" ")).toMatchObject({ status: "up-to-date" });
     }
   });
 
@@ -331,7 +335,7 @@ describe("publishing to a registry", () => {
 
     const r = cli(["images", root, "--refresh", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    const [res] = JSON.parse(r.stdout) as Json[];
+    const [res] = JSON.parse(r.stdout).results as Json[];
     expect(res).toMatchObject({ server: "busybox", written: true, upstream: { pinned: old, current: fx.indexDigest, moved: true } });
     const facts = JSON.parse(readFileSync(join(dir, "facts.json"), "utf8"));
     expect(facts).toMatchObject({ id: fx.images[0]!.configDigest, architecture: "amd64", repoDigests: [`${reg.host}/mcp-rewrap-test/busybox@${fx.indexDigest}`] });
@@ -341,7 +345,7 @@ describe("publishing to a registry", () => {
 
     const again = cli(["images", root, "--refresh", "--json"]);
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout)[0]).toMatchObject({ written: false, stale: [], upstream: { moved: false } });
+    expect(JSON.parse(again.stdout).results[0]).toMatchObject({ written: false, stale: [], upstream: { moved: false } });
     expect(cli(["images", root, "--check"]).code).toBe(0);
 
     writeFileSync(join(dir, "Dockerfile"), "FROM scratch\n");

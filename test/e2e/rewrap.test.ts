@@ -13,7 +13,7 @@ import { gatewayRunArgs } from "../../src/core/gateway.js";
 import { NODE_NAMES, startKubeApi, type KubeApi } from "../support/kube-api.js";
 import { writeHostKubeconfig, type HostKubeconfig } from "../support/kubeconfig.js";
 import { listNodesOverMcp } from "../support/mcp.js";
-import { REPLICA, cli, ensureBed } from "../support/bed.js";
+import { REPLICA, cli, ensureBed, BUILD_JSON_KEYS } from "../support/bed.js";
 import {
   containerProcesses,
   docker,
@@ -55,8 +55,11 @@ describe("rewrapped mcp/kubernetes under the gateway's run line", () => {
     out = mkdtempSync(join(tmpdir(), "mcp-rewrap-e2e-"));
     const r = cli(["build", REPLICA, "--tag", TAG, "--out", out, "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    const built = JSON.parse(r.stdout) as { image: string; id: string };
-    expect(built.image).toBe(TAG);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ schemaVersion: 1, command: "build" });
+    const built = doc.results[0] as { tag: string; id: string; route: string; status: string };
+    expect(built).toMatchObject({ tag: TAG, route: "engine", status: "built" });
+    expect(Object.keys(built).sort()).toEqual(BUILD_JSON_KEYS);
   });
 
   afterAll(async () => {

@@ -17,6 +17,9 @@ export function ensureBed(): void {
   }
 }
 
+/** The keys of each element of `build --json`'s results, the same on every route (docs/JSON.md). */
+export const BUILD_JSON_KEYS = ["base", "detail", "digest", "dir", "dropTool", "id", "platforms", "route", "server", "source", "status", "tag", "user"];
+
 export interface CliResult {
   code: number | null;
   stdout: string;
