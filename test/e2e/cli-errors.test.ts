@@ -246,6 +246,17 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       expect(c.leftInCwd).toEqual([]);
     });
 
+    it("a repeated --tag → 2, refused in one line (not silently the last)", () => {
+      expectFailure(run(["build", family("debian"), "-t", "a/x:1", "--tag", "b/x:2", "-q"]), 2, /^mcp-rewrap: --tag given 2 times \(a\/x:1, b\/x:2\): one rewrap gets one tag; give --tag once/);
+    });
+
+    it("images on a directory without contexts → 2, says what to give (with or without --check)", () => {
+      const empty = scratch("empty");
+      for (const extra of [["--check"], []]) {
+        expectFailure(run(["images", empty, ...extra]), 2, /no build contexts there \(no .*\/<server>\/facts\.json\); give the directory that holds them/);
+      }
+    });
+
     it("missing argument → 2, names it", () => {
       const c = run(["inspect"]);
       expect(c.result.code).toBe(2);
