@@ -66,7 +66,7 @@ export function checkMountPath(p: string): string {
 }
 
 export function checkEnvName(n: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new UsageError(`--env ${JSON.stringify(n)}: not a variable name`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new UsageError(`--env ${JSON.stringify(n)}: not a variable name; give a name like MY_CONFIG`);
   return n;
 }
 

@@ -56,8 +56,8 @@ export function parseReference(ref: string, opts: { anyCase?: boolean } = {}): R
   }
   if (registry === "index.docker.io" || registry === "registry-1.docker.io") registry = DOCKER_HUB;
   if (registry === DOCKER_HUB && repository && !repository.includes("/")) repository = `library/${repository}`;
-  if (!repository || !REPOSITORY.test(opts.anyCase ? repository.toLowerCase() : repository)) throw new UsageError(`${ref}: not a valid image reference`);
-  if (tag !== null && !TAG.test(tag)) throw new UsageError(`${ref}: not a valid tag`);
+  if (!repository || !REPOSITORY.test(opts.anyCase ? repository.toLowerCase() : repository)) throw new UsageError(`${ref}: not a valid image reference; write [registry/]repository[:tag][@sha256:digest], repository in lowercase`);
+  if (tag !== null && !TAG.test(tag)) throw new UsageError(`${ref}: not a valid tag; a tag is up to 128 letters, digits, _ . -`);
   if (tag === null && digest === null) tag = "latest";
   return { registry, repository, tag, digest };
 }

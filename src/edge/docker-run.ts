@@ -27,7 +27,7 @@ export function runDocker(args: string[], timeoutMs: number): Promise<{ code: nu
     child.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       untrack();
-      reject(e.code === "ENOENT" ? new RuntimeError("verify runs images with the docker CLI, as the gateway does, and `docker` is not on PATH") : e);
+      reject(e.code === "ENOENT" ? new RuntimeError("verify: it runs images with the docker CLI, as the gateway does, and `docker` is not on PATH; install the docker CLI") : e);
     });
     child.on("close", (code) => {
       clearTimeout(timer);

@@ -33,7 +33,7 @@ export function connect(): Docker {
   try {
     return new Docker();
   } catch (e) {
-    throw new RuntimeError(`cannot use DOCKER_HOST=${process.env.DOCKER_HOST ?? ""}: ${(e as Error).message}`);
+    throw new RuntimeError(`cannot use DOCKER_HOST=${process.env.DOCKER_HOST ?? ""}: ${(e as Error).message}; fix or unset DOCKER_HOST`);
   }
 }
 
@@ -172,11 +172,11 @@ export async function readImageFacts(
   let info = await inspectImage(docker, ref);
   if (!info) {
     if (opts.pull === false) {
-      throw new RuntimeError(`image ${ref} is not in the local engine (pulling is off)`);
+      throw new RuntimeError(`image ${ref} is not in the local engine (pulling is off); pull it first, or drop --no-pull`);
     }
     await pullImage(docker, ref, progress);
     info = await inspectImage(docker, ref);
-    if (!info) throw new RuntimeError(`image ${ref} is still missing after the pull`);
+    if (!info) throw new RuntimeError(`image ${ref} is still missing after the pull; check the reference`);
   }
   const files = await cachedImageFiles(info.Id, ["/etc/passwd", "/etc/group"], PROBE_PATHS, "/root", () =>
     readFilesFromImage(docker, info!.Id, ["/etc/passwd", "/etc/group"], PROBE_PATHS, "/root"),
@@ -360,7 +360,7 @@ export async function buildContext(
   });
   if (failure || !built) {
     await removeIntermediates(docker, made.slice(1));
-    throw new RuntimeError(`building ${opts.tag} failed: ${failure ?? "the engine reported no image"}`);
+    throw new RuntimeError(`building ${opts.tag} failed: ${failure ?? "the engine reported no image"}; run it again without -q to see the build output`);
   }
   const info = await docker.getImage(opts.tag).inspect().catch((e) => {
     throw engineError(e, `inspecting the new ${opts.tag}`);

@@ -39,14 +39,14 @@ export function registryFacts(regs: Registries, opts: { platform?: string; diges
       let digest = opts.digest;
       if (!digest) {
         const head = await client.headManifest(ref.repository, manifestRef(ref));
-        if (!head) throw new RuntimeError(`${userRef} is not in ${ref.registry}`);
+        if (!head) throw new RuntimeError(`${userRef} is not in ${ref.registry}; check the reference`);
         digest = head.digest;
       }
       const top = await client.getManifest(ref.repository, digest);
       let manifest: ImageManifest;
       if (isIndex(top.mediaType)) {
         const d = runnableManifests(top.json as ImageIndex).find((m) => platformMatches(platform, m.platform!));
-        if (!d) throw new RuntimeError(`${userRef}@${digest} has no ${platform} image`);
+        if (!d) throw new RuntimeError(`${userRef}@${digest} has no ${platform} image; choose another --platform`);
         manifest = (await client.getManifest(ref.repository, d.digest)).json as ImageManifest;
       } else manifest = top.json as ImageManifest;
       const { facts } = await readRegistryFacts(client, ref, manifest, { userRef, pinnedDigest: digest, progress: opts.progress });

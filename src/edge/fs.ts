@@ -35,10 +35,10 @@ export function readFactsFile(path: string, ref?: string): ImageFacts {
   try {
     facts = JSON.parse(readFileSync(path, "utf8")) as ImageFacts;
   } catch (e) {
-    throw new UsageError(`--facts ${path}: ${(e as Error).message}`);
+    throw new UsageError(`--facts ${path}: ${(e as Error).message.split("\n")[0]}; give a facts.json that mcp-rewrap generate wrote`);
   }
   for (const key of ["ref", "id", "config", "present"] as const) {
-    if (!(key in facts)) throw new UsageError(`--facts ${path}: not an mcp-rewrap facts file (no "${key}")`);
+    if (!(key in facts)) throw new UsageError(`--facts ${path}: not an mcp-rewrap facts file (no "${key}"); give a facts.json that mcp-rewrap generate wrote`);
   }
   return ref && ref !== facts.ref ? { ...facts, ref } : facts;
 }
@@ -48,14 +48,14 @@ export function readCatalogFile(path: string): ParsedCatalog {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new UsageError(`${path}: cannot read (${why(e)})`);
+    throw new UsageError(`${path}: cannot read (${why(e)}); check the path`);
   }
   return parseCatalog(text, path);
 }
 
 /** The folders of DIR that hold a facts.json (the committed contexts under images/), sorted. */
 export function listImageDirs(root: string): { server: string; dir: string; facts: ImageFacts }[] {
-  if (!existsSync(root)) throw new UsageError(`${root}: no such directory`);
+  if (!existsSync(root)) throw new UsageError(`${root}: no such directory; give the directory that holds <server>/facts.json, e.g. images`);
   return readdirSync(root)
     .filter((n) => statSync(join(root, n)).isDirectory() && existsSync(join(root, n, "facts.json")))
     .sort()
@@ -98,7 +98,7 @@ export function writeContext(dir: string, files: RenderedFile[]): string {
   try {
     created = makeDirs(out);
   } catch (e) {
-    throw new UsageError(`--out ${dir}: cannot create the directory (${why(e)})`);
+    throw new UsageError(`--out ${dir}: cannot create the directory (${why(e)}); choose another --out`);
   }
   const written: string[] = [];
   try {
@@ -111,7 +111,7 @@ export function writeContext(dir: string, files: RenderedFile[]): string {
   } catch (e) {
     for (const tmp of written) rmSync(tmp, { force: true });
     if (created) rmSync(created, { recursive: true, force: true });
-    throw new UsageError(`--out ${dir}: cannot write there (${why(e)})`);
+    throw new UsageError(`--out ${dir}: cannot write there (${why(e)}); choose another --out`);
   }
   return out;
 }
@@ -134,7 +134,7 @@ export function writeFileAtomic(file: string, content: string): void {
     renameSync(`${file}.mcp-rewrap-tmp`, file);
   } catch (e) {
     rmSync(`${file}.mcp-rewrap-tmp`, { force: true });
-    throw new UsageError(`--out ${file}: cannot write (${why(e)})`);
+    throw new UsageError(`--out ${file}: cannot write (${why(e)}); choose another --out`);
   }
 }
 

@@ -335,8 +335,8 @@ async function registryError(res: Response, what: string, registry: string): Pro
   } catch {
     /* no body */
   }
-  if (res.status === 404) return new RuntimeError(`${what}: not found in ${registry}${detail ? ` (${detail})` : ""}`);
-  if (res.status === 403) return new RuntimeError(`${what}: ${registry} denied access${detail ? ` (${detail})` : ""}`);
+  if (res.status === 404) return new RuntimeError(`${what}: not found in ${registry}${detail ? ` (${detail})` : ""}; check the reference`);
+  if (res.status === 403) return new RuntimeError(`${what}: ${registry} denied access${detail ? ` (${detail})` : ""}; check your docker login for ${registry}`);
   return new RuntimeError(`${what}: HTTP ${res.status}${detail ? ` (${detail})` : ""}`);
 }
 
