@@ -1,6 +1,6 @@
 /**
- * Publishing against a real registry (Debian's docker-registry on 127.0.0.1:5000, and a second
- * one with htpasswd auth on 127.0.0.1:5001): `build --push` registry to registry for a
+ * Publishing against a real registry (Debian's docker-registry on a free 127.0.0.1 port, and a second
+ * one with htpasswd auth on another): `build --push` registry to registry for a
  * two-architecture index (amd64 + arm64/v8 busybox assembled from Debian .debs, plus a buildx
  * style attestation manifest that must be skipped), `--platform`, the engine route with
  * credentials from the Docker config, the builder and the registry rewrap giving the same
@@ -63,8 +63,8 @@ describe("publishing to a registry", () => {
   beforeAll(async () => {
     ensureBed();
     ensureMultiarchBed();
-    reg = await startRegistry({ port: 5000 });
-    priv = await startRegistry({ port: 5001, auth: AUTH });
+    reg = await startRegistry();
+    priv = await startRegistry({ auth: AUTH });
     fx = await pushFixture(reg.host);
     work = mkdtempSync(join(tmpdir(), "mcp-rewrap-publish-"));
     dockerConfig = join(work, "docker");
@@ -270,7 +270,7 @@ describe("publishing to a registry", () => {
     const prefix = `${reg.host}/batch`;
     const first = cli(["build", "--catalog", catalog, "--affected", "--push", "--prefix", prefix]);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/^pushed\s+busybox-root-mount\s+127\.0\.0\.1:5000\/batch\/busybox-root-mount:multi$/m);
+    expect(first.stdout).toMatch(new RegExp(`^pushed\\s+busybox-root-mount\\s+${prefix.replace(/[.]/g, "\\.")}/busybox-root-mount:multi$`, "m"));
     expect(first.stdout).toMatch(/^not-affected\s+busybox-home-mount/m);
     expect(first.stdout).toMatch(/^skipped\s+remote-server/m);
     expect(first.stdout).toMatch(/3 servers: 1 pushed, 1 not affected, 1 skipped/);
