@@ -9,6 +9,8 @@
 #                    one, then Docker 28 with the containerd image store beside it
 #                    (scripts/engine2.sh); one result line per engine and the sum. One engine
 #                    only: make test ENGINES=system (or ENGINES=engine2)
+#                    Then scripts/pack-smoke.sh: the npm tarball installed into an empty prefix,
+#                    every --help, a build from an empty directory (make pack-smoke: just that)
 #   make test-unit   unit tests only, no engine needed
 #   make engine2     start the second engine (prints its DOCKER_HOST); make engine2-stop stops it
 #   make lint        shellcheck the scripts, the test bed, .ci/run and the rendered shim
@@ -32,7 +34,7 @@ ENGINES ?= system engine2
 # mcp-rewrap-test/busybox with a user "app" 1001, /bin/setpriv dropped from "present").
 LINT_DIR := .cache/lint
 
-.PHONY: deps build engine engine2 engine2-stop bed test test-unit demo lint bench clean images
+.PHONY: deps build engine engine2 engine2-stop bed test pack-smoke test-unit demo lint bench clean images
 
 # npm ci only when node_modules is missing or package-lock.json is newer than the last install.
 deps:
@@ -58,8 +60,13 @@ engine2-stop:
 bed: engine
 	bash test/bed/base-images.sh && bash test/bed/replica.sh
 
+# The suite on each engine, then the npm pack smoke test (on the system engine); fails when either does.
 test: deps build engine
-	MCP_REWRAP_ENGINES='$(ENGINES)' VITEST_ARGS='$(VITEST_ARGS)' bash scripts/test-engines.sh
+	rc=0; MCP_REWRAP_ENGINES='$(ENGINES)' VITEST_ARGS='$(VITEST_ARGS)' bash scripts/test-engines.sh || rc=$$?; \
+	  $${MCP_REWRAP_SYSTEM_LOCK:+flock "$$MCP_REWRAP_SYSTEM_LOCK"} bash scripts/pack-smoke.sh || rc=1; exit $$rc
+
+pack-smoke: deps build engine bed
+	bash scripts/pack-smoke.sh
 
 test-unit: deps
 	npx vitest run test/unit $(VITEST_ARGS)

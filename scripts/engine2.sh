@@ -56,6 +56,11 @@ ensure_tree() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2 </dev/null; } ||
       die "cannot install debootstrap"
   }
+  if [ ! -s /usr/share/keyrings/debian-archive-keyring.gpg ]; then
+    log "installing debian-archive-keyring (debootstrap checks sid's Release with it)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debian-archive-keyring >&2 </dev/null ||
+      die "cannot install debian-archive-keyring"
+  fi
   local tmp=$cache/sid.tmp m
   m=$(mirror)
   rm -rf "$tmp" "$tree"
