@@ -49,14 +49,17 @@ for engine in "${engines[@]}"; do
   esac
   label=$(engine_label)
   echo "=== $engine: $label ===" >&2
-  start=$SECONDS
+  t0=$(date +%s)
   report="$reports/$engine.json"
   engine_rc=0
   lock=()
   if [ "$engine" = system ] && [ -n "${MCP_REWRAP_SYSTEM_LOCK:-}" ]; then lock=(flock "$MCP_REWRAP_SYSTEM_LOCK"); fi
-  "${lock[@]}" bash -c 'bash test/bed/base-images.sh && bash test/bed/replica.sh && npx vitest run "$@"' test-engines \
+  # The time counts from when the lock is held (waiting for another checkout's run is not ours).
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  "${lock[@]}" bash -c 'date +%s >"$0.start"; bash test/bed/base-images.sh && bash test/bed/replica.sh && npx vitest run "$@"' "$report" \
     --reporter=default --reporter=json --outputFile.json="$report" "${extra[@]}" </dev/null || engine_rc=$?
-  secs=$((SECONDS - start))
+  if [ -s "$report.start" ]; then t0=$(cat "$report.start"); fi
+  secs=$(($(date +%s) - t0))
   if [ -s "$report" ]; then
     # shellcheck disable=SC2016 # JavaScript, not shell
     read -r passed failed skipped < <(node -e '
