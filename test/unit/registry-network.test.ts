@@ -7,7 +7,8 @@
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MEDIA, RegistryClient, backoffMs, registryBaseUrl, retryAfterMs, setInsecureRegistries, sha256 } from "../../src/image/registry.js";
+import { MEDIA, sha256 } from "../../src/core/oci.js";
+import { RegistryClient, backoffMs, registryBaseUrl, retryAfterMs, setInsecureRegistries } from "../../src/edge/registry/client.js";
 import { type CountingProxy, startCountingProxy } from "../support/proxy.js";
 
 const MANIFEST = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config: { mediaType: MEDIA.ociConfig, digest: sha256("{}"), size: 2 }, layers: [] }));
