@@ -205,6 +205,8 @@ describe("publishing to a registry", () => {
     const denied = cli(["build", fx.amd64, "--tag", tag, "--push"], { env: { DOCKER_CONFIG: emptyConfig } });
     expect(denied.code).toBe(3);
     expect(denied.stderr).toMatch(/pushing .*(auth|credentials)/i);
+    // The failed push leaves no local tag behind (the build made it, the push did not use it).
+    expect((await docker(["image", "inspect", tag])).code).not.toBe(0);
 
     const r = cli(["build", fx.amd64, "--tag", tag, "--push", "--json"], { env: { DOCKER_CONFIG: dockerConfig } });
     expect(r.code, r.stderr).toBe(0);
@@ -334,7 +336,7 @@ describe("publishing to a registry", () => {
     const [res] = JSON.parse(r.stdout) as Json[];
     expect(res).toMatchObject({ server: "busybox", written: true, upstream: { pinned: old, current: fx.indexDigest, moved: true } });
     const facts = JSON.parse(readFileSync(join(dir, "facts.json"), "utf8"));
-    expect(facts).toMatchObject({ id: fx.images[0]!.configDigest, architecture: "amd64", repoDigests: [`${reg.host}/mcp-rewrap-test/busybox@${fx.indexDigest}`] });
+    expect(facts).toMatchObject({ id: fx.images[0]!.manifestDigest, architecture: "amd64", repoDigests: [`${reg.host}/mcp-rewrap-test/busybox@${fx.indexDigest}`] });
     expect(facts.config.user).toBe("app");
     expect(facts.passwd).toMatch(/^app:x:1001:1001:/m);
     expect(readFileSync(join(dir, "Dockerfile"), "utf8")).toContain(`FROM ${reg.host}/mcp-rewrap-test/busybox@${fx.indexDigest}`);

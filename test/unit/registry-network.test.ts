@@ -188,3 +188,15 @@ describe("--insecure-registry", () => {
     expect(() => setInsecureRegistries(["http://a b"])).toThrow(/^--insecure-registry "http:\/\/a b": give a registry host, e\.g\. registry\.internal:5000$/);
   });
 });
+
+describe("push digests on every engine", () => {
+  it("from aux.Digest (legacy store) or the status line (Docker 28, containerd store)", async () => {
+    const { pushedDigest } = await import("../../src/edge/engine.js");
+    const d = `sha256:${"ab".repeat(32)}`;
+    expect(pushedDigest({ aux: { Tag: "x", Digest: d, Size: 527 } })).toBe(d);
+    expect(pushedDigest({ status: `engine: digest: ${d} size: 527` })).toBe(d);
+    expect(pushedDigest({ status: "Pushed", id: "0123456789ab" })).toBeNull();
+    expect(pushedDigest({ status: "digest: sha256:short size: 1" })).toBeNull();
+    expect(pushedDigest({ aux: { Digest: "nonsense" } })).toBeNull();
+  });
+});
