@@ -11,12 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { RuntimeError } from "../core/errors.js";
+import { dockerCliEnv } from "./docker-context.js";
 import { gatewayRunArgs } from "../core/gateway.js";
 import { type ImageConfigLite, type MountSpec, type Verdict, isRewrapped, judge, parseProbe, probeCommand, probeScript, syntheticContent, syntheticTarget } from "../core/verdict.js";
 
 export function runDocker(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("docker", args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("docker", args, { stdio: ["pipe", "pipe", "pipe"], env: dockerCliEnv() });
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
@@ -58,8 +59,8 @@ export async function withMcpServer<T>(
   const { StdioClientTransport } = await import("@modelcontextprotocol/sdk/client/stdio.js");
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const name = `${opts.namePrefix ?? "mcp-rewrap-mcp"}-${randomBytes(5).toString("hex")}`;
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  // The same engine as the Engine API calls (a selected Docker context becomes DOCKER_HOST).
+  const env = dockerCliEnv();
   const transport = new StdioClientTransport({ command: "docker", args: ["run", "--name", name, ...runArgs.slice(1)], env, stderr: "pipe" });
   let stderr = "";
   transport.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));

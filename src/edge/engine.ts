@@ -13,6 +13,7 @@ import { LABEL } from "../core/labels.js";
 import { parseReference } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
 import { type ImageFiles, cachedImageFiles } from "./cache.js";
+import { type EngineEndpoint, describeEngine, dockerodeOptions, engineHint, resolveEngine } from "./docker-context.js";
 import { credentialsFor, engineAuthConfig } from "./registry/credentials.js";
 
 export type Progress = (line: string) => void;
@@ -23,17 +24,35 @@ interface EngineError extends Error {
   json?: { message?: string };
 }
 
+let endpoint: EngineEndpoint | null = null;
+/** The engine chosen as the docker CLI chooses it (DOCKER_HOST, DOCKER_CONTEXT, currentContext). */
+export function engineEndpoint(): EngineEndpoint {
+  endpoint ??= resolveEngine();
+  return endpoint;
+}
+
+/** Where the engine is, for messages: its host, and the context that named it. */
 export function engineHost(): string {
-  return process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+  return describeEngine(engineEndpoint());
 }
 
 export function connect(): Docker {
+  const e = engineEndpoint();
   try {
-    return new Docker();
-  } catch (e) {
-    throw new RuntimeError(`cannot use DOCKER_HOST=${process.env.DOCKER_HOST ?? ""}: ${(e as Error).message}`);
+    return e.source === "context" ? new Docker(dockerodeOptions(e) as Docker.DockerOptions) : new Docker();
+  } catch (err) {
+    throw new RuntimeError(
+      e.source === "context"
+        ? `cannot use the Docker context ${e.context} (${e.host}): ${(err as Error).message}; run \`docker context inspect ${e.context}\``
+        : `cannot use DOCKER_HOST=${process.env.DOCKER_HOST ?? ""}: ${(err as Error).message}`,
+    );
   }
 }
+
+const rightHint = () => {
+  const e = engineEndpoint();
+  return e.source === "context" ? `is the context right (docker context inspect ${e.context})?` : "is DOCKER_HOST right?";
+};
 
 /** Rewrites low-level errors into one clear sentence; `what` names the step and the input. */
 export function engineError(e: unknown, what: string): Error {
@@ -42,7 +61,7 @@ export function engineError(e: unknown, what: string): Error {
   const code = err.code ?? "";
   if (["ECONNREFUSED", "ENOENT", "EACCES", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "EPIPE", "ETIMEDOUT"].includes(code)) {
     return new RuntimeError(
-      `${what}: cannot reach the Docker engine at ${engineHost()} (${code}); is dockerd running and DOCKER_HOST right?`,
+      `${what}: cannot reach the Docker engine at ${engineHost()} (${code}); ${engineHint(engineEndpoint())}`,
     );
   }
   const message =
@@ -86,10 +105,10 @@ export async function ping(docker: Docker): Promise<void> {
   } catch (e) {
     const err = e as EngineError;
     if (err.name === "AbortError" || err.name === "TimeoutError") {
-      throw new RuntimeError(`connecting to the engine: ${engineHost()} did not answer within ${PING_TIMEOUT_MS / 1000} s; is DOCKER_HOST right?`);
+      throw new RuntimeError(`connecting to the engine: ${engineHost()} did not answer within ${PING_TIMEOUT_MS / 1000} s; ${rightHint()}`);
     }
     if (typeof err.statusCode === "number") {
-      throw new RuntimeError(`connecting to the engine: ${engineHost()} does not answer like a Docker engine (HTTP ${err.statusCode}); is DOCKER_HOST right?`);
+      throw new RuntimeError(`connecting to the engine: ${engineHost()} does not answer like a Docker engine (HTTP ${err.statusCode}); ${rightHint()}`);
     }
     throw engineError(e, "connecting to the engine");
   }
