@@ -140,7 +140,7 @@ start() {
   local fresh=0
   if [ -x "$tree/usr/sbin/dockerd" ] && [ "$(cat "$tree/.mcp-rewrap-recipe" 2>/dev/null)" = "$recipe" ]; then fresh=1; fi
   if up && [ "$fresh" = 1 ]; then printf '%s\n' "$host"; return; fi
-  if up; then log "the sid tree's recipe changed: stopping engine2 to rebuild it"; fi
+  if up; then log "the sid tree in $cache is missing or out of date: stopping the running engine2 to (re)build it"; fi
   if pid_alive "$run/docker.pid" || pid_alive "$run/containerd.pid"; then
     log "stopping the engine2 that runs (not answering, or its tree is being rebuilt)"
     stop

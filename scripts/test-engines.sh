@@ -55,18 +55,31 @@ for engine in "${engines[@]}"; do
   lock=()
   if [ "$engine" = system ] && [ -n "${MCP_REWRAP_SYSTEM_LOCK:-}" ]; then lock=(flock "$MCP_REWRAP_SYSTEM_LOCK"); fi
   # The time counts from when the lock is held (waiting for another checkout's run is not ours).
+  set +e
   # shellcheck disable=SC2016 # expanded by the inner bash
   "${lock[@]}" bash -c 'date +%s >"$0.start"; bash test/bed/base-images.sh && bash test/bed/replica.sh && npx vitest run "$@"' "$report" \
-    --reporter=default --reporter=json --outputFile.json="$report" "${extra[@]}" </dev/null || engine_rc=$?
+    --reporter=default --reporter=json --outputFile.json="$report" "${extra[@]}" </dev/null 2>&1 | tee "$report.log"
+  engine_rc=${PIPESTATUS[0]}
+  set -e
   if [ -s "$report.start" ]; then t0=$(cat "$report.start"); fi
   secs=$(($(date +%s) - t0))
+  note=""
   if [ -s "$report" ]; then
     # shellcheck disable=SC2016 # JavaScript, not shell
-    read -r passed failed skipped < <(node -e '
+    read -r passed failed skipped failed_files < <(node -e '
       const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-      console.log(r.numPassedTests, r.numFailedTests, (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0));
+      console.log(r.numPassedTests, r.numFailedTests, (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0), r.numFailedTestSuites ?? 0);
     ' "$report")
-    line="engine $label: $passed passed, $failed failed$([ "$skipped" != 0 ] && echo ", $skipped skipped") ($secs s)"
+    # vitest counts "[vitest-worker]: Timeout calling onTaskUpdate" as an unhandled error when a
+    # test blocks its worker for over 60 s (a synchronous CLI run on a slow engine); the tests
+    # themselves passed. Only when those are the only errors and nothing failed is it a pass.
+    unhandled=$(grep -c 'Unhandled Error ⎯' "$report.log" || true)
+    rpc=$(grep -c '^Error: \[vitest-worker\]: Timeout calling "onTaskUpdate"' "$report.log" || true)
+    if [ "$engine_rc" != 0 ] && [ "$failed" = 0 ] && [ "$failed_files" = 0 ] && [ "$unhandled" -gt 0 ] && [ "$unhandled" = "$rpc" ]; then
+      engine_rc=0
+      note=" ($rpc vitest worker RPC timeouts, not test failures)"
+    fi
+    line="engine $label: $passed passed, $failed failed$([ "$skipped" != 0 ] && echo ", $skipped skipped") ($secs s)$note"
   else
     passed=0 failed=0
     line="engine $label: vitest did not finish (exit $engine_rc; $secs s)"

@@ -58,7 +58,12 @@ beforeAll(() => {
 
 afterAll(async () => {
   for (const c of containers) await docker(["rm", "-f", c]);
-  for (const t of tags) await docker(["rmi", t]);
+  for (const t of tags) {
+    // The containerd image store may keep an image whose last tag is removed as a dangling one: remove it by ID too.
+    const id = (await docker(["image", "inspect", "-f", "{{.Id}}", t])).stdout.toString().trim();
+    await docker(["rmi", t]);
+    if (id && (await docker(["image", "inspect", "-f", "{{len .RepoTags}}", id])).stdout.toString().trim() === "0") images.push(id);
+  }
   for (const i of images) await docker(["rmi", i]);
   rmSync(work, { recursive: true, force: true });
 });

@@ -15,6 +15,7 @@ import { REPLICA, cli, ensureBed } from "../support/bed.js";
 import { docker, dockerSync } from "../support/docker.js";
 import { gzipTarEntries } from "../support/tar.js";
 import { type Fixture, type TestRegistry, ensureMultiarchBed, pushFixture, startRegistry } from "../support/registry.js";
+import { startCountingProxy } from "../support/proxy.js";
 
 const ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
@@ -225,6 +226,27 @@ describe("publishing to a registry", () => {
     const again = cli(["build", fx.amd64, "--tag", tag, "--push", "--json"], { env: { DOCKER_CONFIG: dockerConfig } });
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).upToDate).toBe(true);
+  });
+
+  it("the registry client honours HTTP_PROXY: a counting proxy sees the registry traffic, NO_PROXY bypasses it", async () => {
+    const proxy = await startCountingProxy();
+    try {
+      const noProxy = { NO_PROXY: "", no_proxy: "", HTTPS_PROXY: "", https_proxy: "", http_proxy: "" };
+      const tag = `${reg.host}/proxied/busybox:amd64`;
+      const r = cli(["build", fx.multi, "--platform", "linux/amd64", "--tag", tag, "--push", "--rebuild", "--json"], { env: { ...noProxy, HTTP_PROXY: proxy.url } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).route).toBe("registry");
+      expect(proxy.seen.length, "the proxy saw no registry traffic").toBeGreaterThan(0);
+      for (const line of proxy.seen) expect(line).toContain(reg.host);
+      expect(await api(reg.host).tags("proxied/busybox")).toContain("amd64");
+
+      proxy.seen.length = 0;
+      const bypass = cli(["build", fx.multi, "--platform", "linux/amd64", "--tag", tag, "--push", "--json"], { env: { ...noProxy, HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" } });
+      expect(bypass.code, bypass.stderr).toBe(0);
+      expect(proxy.seen).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it("registry to registry into an authenticated registry: base layers streamed across in chunks", async () => {

@@ -200,3 +200,28 @@ describe("push digests on every engine", () => {
     expect(pushedDigest({ aux: { Digest: "nonsense" } })).toBeNull();
   });
 });
+
+describe("proxyFor: which requests go through which proxy", () => {
+  it("HTTP_PROXY for http, HTTPS_PROXY for https; lower case wins; empty is unset", async () => {
+    const { proxyEnv, proxyFor } = await import("../../src/edge/registry/client.js");
+    const p = proxyEnv({ HTTP_PROXY: "http://up:3128", https_proxy: "http://low:3128", HTTPS_PROXY: "http://UP:3128", http_proxy: "" });
+    expect(proxyFor(new URL("http://r.example/v2/"), p)).toBe("http://up:3128");
+    expect(proxyFor(new URL("https://r.example/v2/"), p)).toBe("http://low:3128");
+    expect(proxyFor(new URL("https://r.example/v2/"), proxyEnv({ HTTP_PROXY: "http://up:3128" }))).toBeNull();
+  });
+
+  it("NO_PROXY: *, hosts and their subdomains, .domain, host:port, IPs", async () => {
+    const { proxyEnv, proxyFor } = await import("../../src/edge/registry/client.js");
+    const p = proxyEnv({ HTTPS_PROXY: "http://proxy:3128", NO_PROXY: "internal.example, .corp, registry.local:5000,10.0.0.5" });
+    const via = (u: string) => proxyFor(new URL(u), p);
+    expect(via("https://internal.example/v2/")).toBeNull();
+    expect(via("https://a.internal.example/v2/")).toBeNull();
+    expect(via("https://x.corp/v2/")).toBeNull();
+    expect(via("https://registry.local:5000/v2/")).toBeNull();
+    expect(via("https://registry.local:5001/v2/")).toBe("http://proxy:3128");
+    expect(via("https://10.0.0.5/v2/")).toBeNull();
+    expect(via("https://ghcr.io/v2/")).toBe("http://proxy:3128");
+    expect(via("https://notinternal.example/v2/")).toBe("http://proxy:3128");
+    expect(proxyFor(new URL("https://ghcr.io/"), proxyEnv({ HTTPS_PROXY: "http://p:1", no_proxy: "*" }))).toBeNull();
+  });
+});

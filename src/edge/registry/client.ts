@@ -6,12 +6,12 @@
  * and Basic (htpasswd), with credentials from edge/registry/credentials.ts. Loopback registries,
  * and the hosts given with `--insecure-registry`, are spoken to over plain http, everything else
  * over https. Fit for real networks: proxies from the environment (HTTP_PROXY, HTTPS_PROXY,
- * NO_PROXY, and their lower-case forms, through undici's EnvHttpProxyAgent: Node 20's own fetch
+ * NO_PROXY, and their lower-case forms, through undici's ProxyAgent: Node 20's own fetch
  * ignores them), and bounded retries with backoff on 429, 5xx and dropped connections, honouring
  * Retry-After. Every error is one line naming the registry and what to do.
  */
 import { createHash } from "node:crypto";
-import { EnvHttpProxyAgent, fetch as undiciFetch } from "undici";
+import { ProxyAgent, fetch as undiciFetch } from "undici";
 import { RuntimeError, UsageError } from "../../core/errors.js";
 import { type Descriptor, type ImageIndex, type ImageManifest, MEDIA, sha256 } from "../../core/oci.js";
 import { DOCKER_HUB, familiarName } from "../../core/reference.js";
@@ -88,14 +88,57 @@ export function backoffMs(policy: RetryPolicy, retry: number, retryAfter: number
   return Math.min(policy.maxMs, Math.max(0, Math.round(wait)));
 }
 
+/** The proxy settings of an environment, as curl and the docker CLI read them (lower case first; empty is unset). */
+export interface ProxyEnv {
+  http: string | null;
+  https: string | null;
+  noProxy: string[];
+}
+
+export function proxyEnv(env: NodeJS.ProcessEnv = process.env): ProxyEnv {
+  const pick = (lower: string, upper: string) => env[lower] || env[upper] || null;
+  const no = pick("no_proxy", "NO_PROXY") ?? "";
+  return {
+    http: pick("http_proxy", "HTTP_PROXY"),
+    https: pick("https_proxy", "HTTPS_PROXY"),
+    noProxy: no.split(/[\s,]+/).map((e) => e.trim().toLowerCase()).filter(Boolean),
+  };
+}
+
 /**
- * fetch through the proxies the environment names. undici's EnvHttpProxyAgent reads HTTP_PROXY,
- * HTTPS_PROXY and NO_PROXY (and http_proxy, https_proxy, no_proxy) when it is made: one per
- * client, so a command sees the environment it was started with.
+ * The proxy for a URL, or null for a direct connection. NO_PROXY entries: `*`, a host (and its
+ * subdomains), `.domain`, `host:port`, an IP address. Loopback follows the same rules (as curl).
  */
-function proxyFetch(dispatcher: EnvHttpProxyAgent) {
-  return (url: string | URL, init: RequestInit = {}): Promise<Response> =>
-    undiciFetch(url, { ...(init as object), dispatcher } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>;
+export function proxyFor(url: URL, p: ProxyEnv): string | null {
+  const proxy = url.protocol === "https:" ? p.https : p.http;
+  if (!proxy) return null;
+  const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  for (const entry of p.noProxy) {
+    if (entry === "*") return null;
+    const [h, ep] = entry.startsWith("[") ? [entry.slice(1, entry.indexOf("]")), entry.slice(entry.indexOf("]") + 2) || undefined] : (entry.split(":") as [string, string?]);
+    if (ep && ep !== port) continue;
+    const bare = h!.replace(/^\*?\./, "");
+    if (host === bare || host.endsWith(`.${bare}`)) return null;
+  }
+  return proxy;
+}
+
+/**
+ * fetch through the proxies the environment names (Node 20's own fetch ignores them): undici's
+ * ProxyAgent per proxy URL, a direct connection where NO_PROXY says so. Read once per client.
+ */
+function proxyFetch(p: ProxyEnv) {
+  const agents = new Map<string, ProxyAgent>();
+  return (url: string | URL, init: RequestInit = {}): Promise<Response> => {
+    const proxy = proxyFor(new URL(String(url)), p);
+    let dispatcher: ProxyAgent | undefined;
+    if (proxy) {
+      dispatcher = agents.get(proxy);
+      if (!dispatcher) agents.set(proxy, (dispatcher = new ProxyAgent(proxy)));
+    }
+    return undiciFetch(url, { ...(init as object), ...(dispatcher ? { dispatcher } : {}) } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>;
+  };
 }
 
 const errCode = (e: unknown): string => {
@@ -149,7 +192,7 @@ export class RegistryClient {
     this.userAgent = opts.userAgent ?? "mcp-rewrap";
     const attempts = Number(process.env.MCP_REWRAP_REGISTRY_ATTEMPTS) || undefined;
     this.retry = { ...DEFAULT_RETRY, ...(attempts ? { attempts } : {}), ...opts.retry };
-    this.fetch = proxyFetch(new EnvHttpProxyAgent());
+    this.fetch = proxyFetch(proxyEnv());
   }
 
   /** What to do when the registry cannot be reached at all. */
