@@ -139,8 +139,10 @@ start() {
   command -v docker >/dev/null 2>&1 || die "no docker client on this machine: run scripts/engine.sh first"
   local fresh=0
   if [ -x "$tree/usr/sbin/dockerd" ] && [ "$(cat "$tree/.mcp-rewrap-recipe" 2>/dev/null)" = "$recipe" ]; then fresh=1; fi
+  # The engine on this socket may have been started from another cache (MCP_REWRAP_CACHE).
+  if up && [ "$(cat "$run/cache" 2>/dev/null)" != "$cache" ]; then fresh=0; fi
   if up && [ "$fresh" = 1 ]; then printf '%s\n' "$host"; return; fi
-  if up; then log "the sid tree in $cache is missing or out of date: stopping the running engine2 to (re)build it"; fi
+  if up; then log "the running engine2 is not this cache's ($cache), or its sid tree is out of date: stopping it"; fi
   if pid_alive "$run/docker.pid" || pid_alive "$run/containerd.pid"; then
     log "stopping the engine2 that runs (not answering, or its tree is being rebuilt)"
     stop
@@ -150,6 +152,7 @@ start() {
   write_config
   mkdir -p "$run" "$data"
   rm -f "$sock" "$run/docker.pid" "$run/containerd.pid"
+  printf '%s\n' "$cache" >"$run/cache"
   local binds=() d
   for d in /tmp /root /work /home; do
     if [ -d "$d" ]; then binds+=("$d"); fi
