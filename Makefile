@@ -5,8 +5,14 @@
 # $(MCP_REWRAP_CACHE) (default ~/.cache/mcp-rewrap), so later runs are quick.
 #
 #   make demo        the bug, the diagnosis, the fix, end to end (scripts/demo.sh)
-#   make test        every test (unit + e2e): one `npx vitest run`
+#   make test        every test (unit + e2e), on both engines (scripts/test-engines.sh): the system
+#                    one, then Docker 28 with the containerd image store beside it
+#                    (scripts/engine2.sh); one result line per engine and the sum. One engine
+#                    only: make test ENGINES=system (or ENGINES=engine2)
+#                    Then scripts/pack-smoke.sh: the npm tarball installed into an empty prefix,
+#                    every --help, a build from an empty directory (make pack-smoke: just that)
 #   make test-unit   unit tests only, no engine needed
+#   make engine2     start the second engine (prints its DOCKER_HOST); make engine2-stop stops it
 #   make lint        shellcheck the scripts, the test bed, .ci/run and the rendered shim
 #   make bench       what the rewrap costs, as ratios: prints a table, writes docs/BENCHMARKS.md
 #   make clean       remove dist/
@@ -21,13 +27,14 @@ SHELL := /bin/bash
 export TESTCONTAINERS_RYUK_DISABLED := true
 VITEST_ARGS ?=
 BENCH_ARGS ?=
+ENGINES ?= system engine2
 # Where `make lint` renders the shim, from image facts recorded in scripts/lint/ (no engine
 # needed). To refresh them after a change to src/core/facts.ts: `node dist/src/cli.js generate
 # mcp-rewrap-test/kubernetes --out DIR` and copy DIR/facts.json (busybox: an image FROM
 # mcp-rewrap-test/busybox with a user "app" 1001, /bin/setpriv dropped from "present").
 LINT_DIR := .cache/lint
 
-.PHONY: deps build engine bed test test-unit demo lint bench clean images
+.PHONY: deps build engine engine2 engine2-stop bed test pack-smoke test-unit demo lint bench clean images
 
 # npm ci only when node_modules is missing or package-lock.json is newer than the last install.
 deps:
@@ -44,11 +51,22 @@ build: deps
 engine:
 	bash scripts/engine.sh
 
+engine2: engine
+	bash scripts/engine2.sh start
+
+engine2-stop:
+	bash scripts/engine2.sh stop
+
 bed: engine
 	bash test/bed/base-images.sh && bash test/bed/replica.sh
 
-test: deps build engine bed
-	npx vitest run $(VITEST_ARGS)
+# The suite on each engine, then the npm pack smoke test (on the system engine); fails when either does.
+test: deps build engine
+	rc=0; MCP_REWRAP_ENGINES='$(ENGINES)' VITEST_ARGS='$(VITEST_ARGS)' bash scripts/test-engines.sh || rc=$$?; \
+	  $${MCP_REWRAP_SYSTEM_LOCK:+flock "$$MCP_REWRAP_SYSTEM_LOCK"} bash scripts/pack-smoke.sh || rc=1; exit $$rc
+
+pack-smoke: deps build engine bed
+	bash scripts/pack-smoke.sh
 
 test-unit: deps
 	npx vitest run test/unit $(VITEST_ARGS)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes this machine ready for the tests and the demo, idempotently:
-#   - the host tools the test bed needs: shellcheck, debootstrap, busybox-static (apt);
+#   - the host tools the test bed needs: shellcheck, debootstrap, busybox-static and
+#     debian-archive-keyring (apt);
 #   - a running Docker engine: if `docker info` fails, install docker.io when dockerd is
 #     missing, start dockerd in the background (log: $MCP_REWRAP_DOCKERD_LOG, default
 #     /var/log/mcp-rewrap-dockerd.log) and wait up to $MCP_REWRAP_ENGINE_WAIT s (default 60).
@@ -42,6 +43,8 @@ tools() {
   command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
   command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
   installed busybox-static || missing+=(busybox-static)
+  # debootstrap checks Debian's Release signatures with it (absent on an Ubuntu CI runner).
+  [ -s /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
   if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
   # test/bed/base-images.sh runs `apt-get download busybox-static`, which needs package lists.
   if ! apt-cache show busybox-static >/dev/null 2>&1; then apt_update; fi

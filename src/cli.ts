@@ -114,6 +114,13 @@ function fromBatch(b: BatchResult): BuildJson {
   };
 }
 
+/** --insecure-registry HOST (repeatable): plain http to those registries for this command. */
+async function insecure(o: { insecureRegistry?: string[] }): Promise<void> {
+  if (!o.insecureRegistry?.length) return;
+  const { setInsecureRegistries } = await import("./edge/registry/client.js");
+  setInsecureRegistries(o.insecureRegistry);
+}
+
 export function makeProgram(): Command {
   const program = new Command();
   program
@@ -182,8 +189,10 @@ export function makeProgram(): Command {
       .option("--catalog <file>", "rewrap every server of this catalog, one after the other")
       .option("--affected", "with --catalog: only the servers scan flags")
       .option("--prefix <repo>", "with --catalog: tag each image <repo>/<server>:<tag> (default mcp-rewrap)")
+      .option("--insecure-registry <host>", "speak plain http to this registry (host or host:port; repeatable); proxies come from HTTP(S)_PROXY/NO_PROXY", collect)
       .option("--json", "print the result as JSON"),
   ).action(async (image: string | undefined, o) => {
+    await insecure(o);
     const platforms = o.platform ? (o.platform as string[]).flatMap((p) => p.split(",")).map((p) => p.trim()).filter(Boolean) : undefined;
     const tag = oneTag(o.tag);
     if (o.catalog) {
@@ -219,9 +228,11 @@ export function makeProgram(): Command {
     .option("--check", "write nothing; exit 1 when a committed file differs from what its facts generate")
     .option("--refresh", "first ask each server's registry for its upstream digest; when it moved, read the new facts from the registry and re-pin")
     .option("--platform <platform>", "with --refresh: the platform whose facts are recorded", "linux/amd64")
+    .option("--insecure-registry <host>", "with --refresh: speak plain http to this registry (repeatable)", collect)
     .option("--json", "print the results as JSON")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (dir: string, o) => {
+      await insecure(o);
       const { imagesCommand } = await import("./commands/images.js");
       const results = await imagesCommand(dir, { check: o.check, refresh: o.refresh, platform: o.platform, progress: progressFor(o) });
       if (o.json) printJson("images", { results });

@@ -14,7 +14,7 @@ import { type Descriptor, type ImageConfigBlob, type ImageIndex, type ImageManif
 import type { RewrapPlan } from "../core/plan.js";
 import { checkPlatforms, familiarName, manifestRef, parseReference, platformMatches, platformString } from "../core/reference.js";
 import { type RenderedFile, renderContext } from "../core/render.js";
-import { buildContext, docker, enginePlatform, engineHost, engineOrNull, inspectImage, pushWithEngine, removeSuperseded } from "../edge/engine.js";
+import { buildContext, docker, enginePlatform, engineHost, engineOrNull, inspectImage, pushWithEngine, removeSuperseded, removeTag } from "../edge/engine.js";
 import { foreignDockerfile, pathExists, removePath, templates, withTempDir, writeContext } from "../edge/fs.js";
 import { readPublished, readRegistryFacts } from "../edge/registry/blobs.js";
 import { type FetchedManifest, Registries } from "../edge/registry/client.js";
@@ -185,7 +185,7 @@ export async function registryRoute(source: string, opts: RegistryRouteOptions):
     const pname = platformString(platform);
     const m: FetchedManifest = desc.digest === top.digest ? top : await sc.getManifest(src.repository, desc.digest);
     const manifest = m.json as ImageManifest;
-    const { facts, config } = await readRegistryFacts(sc, src, manifest, { userRef: source, pinnedDigest: top.digest, progress: opts.progress });
+    const { facts, config } = await readRegistryFacts(sc, src, manifest, { userRef: source, pinnedDigest: top.digest, manifestDigest: m.digest, progress: opts.progress });
     const plan = planFor(facts, { tag: opts.tag, mounts: opts.mounts, env: opts.env, force: opts.force });
     const shim = renderContext(plan, tpl, key).find((f) => f.path === "entrypoint.sh")!;
     const layer = await shimLayer(plan.shimPath, shim.content);
@@ -266,6 +266,7 @@ export async function pushRoute(ref: string, opts: PushOptions): Promise<PushRes
     if (head && isIndex(head.mediaType)) return viaRegistry(`${ref} is a multi-platform index in ${src.registry}`);
   }
   // The engine route: build (or find the identical local build), then push unless the registry has it already.
+  const hadTag = !!(await inspectImage(d, opts.tag!));
   const built = await buildRoute(ref, opts);
   const source = built.plan.source.digest ?? built.plan.source.id;
   const want = keyFor(built.plan, opts);
@@ -274,13 +275,25 @@ export async function pushRoute(ref: string, opts: PushOptions): Promise<PushRes
     opts.progress(`${opts.tag} in the registry already holds this rewrap (${remote.digest}); nothing pushed`);
     return { tag: opts.tag!, digest: remote.digest, sourceDigest: source, route: "engine", upToDate: true, platforms: [] };
   }
-  const pushed = await pushWithEngine(d, built.tag, opts.progress);
+  let pushed: { digest: string | null };
+  try {
+    pushed = await pushWithEngine(d, built.tag, opts.progress);
+  } catch (e) {
+    // A failed push leaves no tag behind that this run made.
+    if (!hadTag) await removeTag(d, built.tag);
+    throw e;
+  }
+  // The engine may not report the digest (Docker 28 with the containerd store says it only
+  // in a status line; older engines in aux): ask the registry what the tag now holds.
+  const dest = parseReference(built.tag);
+  const digest = pushed.digest ?? (await regs.for(dest.registry).headManifest(dest.repository, manifestRef(dest)))?.digest ?? null;
+  if (!digest) throw new RuntimeError(`pushing ${built.tag}: the engine reported no digest and ${dest.registry} has no ${built.tag} after the push; check the registry and push again`);
   return {
     tag: built.tag,
-    digest: pushed.digest ?? "",
+    digest,
     sourceDigest: source,
     route: "engine",
     upToDate: false,
-    platforms: [{ platform: built.plan.source.platform, digest: pushed.digest ?? "", plan: built.plan, config: {} }],
+    platforms: [{ platform: built.plan.source.platform, digest, plan: built.plan, config: {} }],
   };
 }

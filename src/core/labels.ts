@@ -6,6 +6,11 @@ export const LABEL = {
   baseName: "org.opencontainers.image.base.name",
   baseDigest: "org.opencontainers.image.base.digest",
   source: "org.opencontainers.image.source",
+  /**
+   * Set ("true") when the base has no digest in its own repository (built or loaded locally):
+   * base.digest then holds its image ID, which no registry has.
+   */
+  baseLocal: "io.mcp-rewrap.base.local",
   /** The mcp-rewrap version that made the image. */
   version: "io.mcp-rewrap.version",
   /** name:uid:gid the server keeps running as. */

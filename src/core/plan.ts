@@ -203,12 +203,16 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
   const isId = isImageId(facts.ref);
   const ref = isId ? null : parseReference(facts.ref, { anyCase: true });
   const repoDigest = pickRepoDigest(facts.ref, facts.repoDigests);
-  const from = repoDigest ? `${repoDigest.repo}@${repoDigest.digest}` : facts.id;
   const baseName = !ref ? facts.id : namesVersion(facts.ref) ? facts.ref : `${facts.ref}:latest`;
+  // FROM in a form both the legacy builder and BuildKit resolve: `repo@sha256:…` of the named
+  // repository; for a local image (no digest there) its name and tag (BuildKit cannot resolve
+  // `FROM sha256:<id>`), or the ID itself only when that is all the user gave.
+  const from = repoDigest ? `${repoDigest.repo}@${repoDigest.digest}` : ref ? baseName : facts.id;
   const name = ref ? shortName(ref) : "image";
 
   const labels: Record<string, string> = {
     [LABEL.baseDigest]: repoDigest?.digest ?? facts.id,
+    ...(repoDigest ? {} : { [LABEL.baseLocal]: "true" }),
     [LABEL.baseName]: baseName,
     [LABEL.drop]: drop.kind,
     [LABEL.source]: opts.projectUrl,
@@ -224,7 +228,7 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
       id: facts.id,
       digest: repoDigest?.digest ?? null,
       from,
-      pinnedById: !repoDigest,
+      pinnedById: !repoDigest && !ref,
       platform: platformString(facts),
     },
     user,

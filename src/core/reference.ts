@@ -101,14 +101,19 @@ export function sameRepository(a: string, b: string): boolean {
 
 /**
  * The repository digest a reference is pinned to, from the engine's RepoDigests
- * (`repo@sha256:…`): the one of the named repository, else the first; null when there is none.
+ * (`repo@sha256:…`): the one of the named repository only (an image also pushed to another
+ * repository is never pinned to that one's digest); null when the named repository has none (a
+ * local image). For an image ID, which names no repository, the first one in sorted order.
  */
 export function pickRepoDigest(ref: string, repoDigests: string[]): { repo: string; digest: string } | null {
-  const parsed = repoDigests.map((d) => {
-    const at = d.indexOf("@");
-    return { repo: d.slice(0, at), digest: d.slice(at + 1) };
-  });
-  return parsed.find((d) => sameRepository(d.repo, ref)) ?? parsed[0] ?? null;
+  const parsed = repoDigests
+    .filter((d) => d.includes("@"))
+    .map((d) => {
+      const at = d.indexOf("@");
+      return { repo: d.slice(0, at), digest: d.slice(at + 1) };
+    });
+  if (isImageId(ref)) return [...parsed].sort((a, b) => (a.repo < b.repo ? -1 : a.repo > b.repo ? 1 : 0))[0] ?? null;
+  return parsed.find((d) => sameRepository(d.repo, ref)) ?? null;
 }
 
 /** A name usable as one repository path component: `Kube_Rnetes` -> `kube_rnetes`. */

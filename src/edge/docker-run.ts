@@ -12,12 +12,13 @@ import { chmodSync, chownSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { RuntimeError } from "../core/errors.js";
+import { dockerCliEnv } from "./docker-context.js";
 import { gatewayRunArgs } from "../core/gateway.js";
 import { type ImageConfigLite, type MountSpec, type Verdict, isRewrapped, judge, parseProbe, probeCommand, probeScript, syntheticContent, syntheticTarget } from "../core/verdict.js";
 
 export function runDocker(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("docker", args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("docker", args, { stdio: ["pipe", "pipe", "pipe"], env: dockerCliEnv() });
     const untrack = onCleanup(() => child.kill("SIGKILL"));
     let stdout = "";
     let stderr = "";
@@ -45,7 +46,7 @@ export async function removeContainer(name: string): Promise<void> {
 
 /** The same, synchronous: for the exit path after a signal. */
 export function removeContainerSync(name: string): void {
-  spawnSync("docker", ["rm", "-f", name], { stdio: "ignore", timeout: 30_000 });
+  spawnSync("docker", ["rm", "-f", name], { stdio: "ignore", timeout: 30_000, env: dockerCliEnv() });
 }
 
 export type McpOutcome<T> = { ok: true; value: T; stderr: string } | { ok: false; error: string; stderr: string };
@@ -76,8 +77,8 @@ export async function withMcpServer<T>(runArgs: string[], work: (client: Client)
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const name = opts.name ?? `${opts.namePrefix ?? "mcp-rewrap-mcp"}-${randomBytes(5).toString("hex")}`;
   const untrack = onCleanup(() => removeContainerSync(name));
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  // The same engine as the Engine API calls (a selected Docker context becomes DOCKER_HOST).
+  const env = dockerCliEnv();
   const transport = new StdioClientTransport({ command: "docker", args: ["run", "--name", name, ...runArgs.slice(1)], env, stderr: "pipe" });
   let stderr = "";
   transport.stderr?.on("data", (c: Buffer | string) => {

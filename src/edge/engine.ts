@@ -15,6 +15,7 @@ import type { RenderedFile } from "../core/render.js";
 import { type ImageFiles, cachedImageFiles } from "./cache.js";
 import { onCleanup } from "./cleanup.js";
 import { removeContainerSync } from "./docker-run.js";
+import { type EngineEndpoint, describeEngine, dockerodeOptions, engineHint, resolveEngine } from "./docker-context.js";
 import { credentialsFor, engineAuthConfig } from "./registry/credentials.js";
 
 export type Progress = (line: string) => void;
@@ -25,17 +26,35 @@ interface EngineError extends Error {
   json?: { message?: string };
 }
 
+let endpoint: EngineEndpoint | null = null;
+/** The engine chosen as the docker CLI chooses it (DOCKER_HOST, DOCKER_CONTEXT, currentContext). */
+export function engineEndpoint(): EngineEndpoint {
+  endpoint ??= resolveEngine();
+  return endpoint;
+}
+
+/** Where the engine is, for messages: its host, and the context that named it. */
 export function engineHost(): string {
-  return process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+  return describeEngine(engineEndpoint());
 }
 
 export function connect(): Docker {
+  const e = engineEndpoint();
   try {
-    return new Docker();
-  } catch (e) {
-    throw new RuntimeError(`cannot use DOCKER_HOST=${process.env.DOCKER_HOST ?? ""}: ${(e as Error).message}; fix or unset DOCKER_HOST`);
+    return e.source === "context" ? new Docker(dockerodeOptions(e) as Docker.DockerOptions) : new Docker();
+  } catch (err) {
+    throw new RuntimeError(
+      e.source === "context"
+        ? `cannot use the Docker context ${e.context} (${e.host}): ${(err as Error).message}; run \`docker context inspect ${e.context}\``
+        : `cannot use DOCKER_HOST=${process.env.DOCKER_HOST ?? ""}: ${(err as Error).message}; fix or unset DOCKER_HOST`,
+    );
   }
 }
+
+const rightHint = () => {
+  const e = engineEndpoint();
+  return e.source === "context" ? `is the context right (docker context inspect ${e.context})?` : "is DOCKER_HOST right?";
+};
 
 /** Rewrites low-level errors into one clear sentence; `what` names the step and the input. */
 export function engineError(e: unknown, what: string): Error {
@@ -44,7 +63,7 @@ export function engineError(e: unknown, what: string): Error {
   const code = err.code ?? "";
   if (["ECONNREFUSED", "ENOENT", "EACCES", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "EPIPE", "ETIMEDOUT"].includes(code)) {
     return new RuntimeError(
-      `${what}: cannot reach the Docker engine at ${engineHost()} (${code}); is dockerd running and DOCKER_HOST right?`,
+      `${what}: cannot reach the Docker engine at ${engineHost()} (${code}); ${engineHint(engineEndpoint())}`,
     );
   }
   const message =
@@ -88,10 +107,10 @@ export async function ping(docker: Docker): Promise<void> {
   } catch (e) {
     const err = e as EngineError;
     if (err.name === "AbortError" || err.name === "TimeoutError") {
-      throw new RuntimeError(`connecting to the engine: ${engineHost()} did not answer within ${PING_TIMEOUT_MS / 1000} s; is DOCKER_HOST right?`);
+      throw new RuntimeError(`connecting to the engine: ${engineHost()} did not answer within ${PING_TIMEOUT_MS / 1000} s; ${rightHint()}`);
     }
     if (typeof err.statusCode === "number") {
-      throw new RuntimeError(`connecting to the engine: ${engineHost()} does not answer like a Docker engine (HTTP ${err.statusCode}); is DOCKER_HOST right?`);
+      throw new RuntimeError(`connecting to the engine: ${engineHost()} does not answer like a Docker engine (HTTP ${err.statusCode}); ${rightHint()}`);
     }
     throw engineError(e, "connecting to the engine");
   }
@@ -144,7 +163,10 @@ export async function pullImage(docker: Docker, ref: string, progress: Progress)
 }
 
 interface InspectInfo {
+  /** The legacy store's config digest; the containerd store's manifest or index digest. */
   Id: string;
+  /** API 1.48+ (containerd store): the descriptor of what Id names. */
+  Descriptor?: { mediaType?: string; digest?: string } | null;
   RepoTags?: string[] | null;
   RepoDigests?: string[] | null;
   Os: string;
@@ -183,7 +205,7 @@ export async function readImageFacts(
   );
   return {
     ref,
-    id: info.Id,
+    id: await platformImageId(docker, info),
     repoTags: [...(info.RepoTags ?? [])].sort(),
     repoDigests: [...(info.RepoDigests ?? [])].sort(),
     os: info.Os,
@@ -196,6 +218,34 @@ export async function readImageFacts(
     ...(Object.keys(files.links).length ? { links: files.links } : {}),
     rootMode: files.modes["/root"] ?? null,
   };
+}
+
+const INDEX_TYPES = new Set(["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"]);
+
+/**
+ * The image, as every route names it: its platform manifest digest where one exists, else its
+ * config digest. The legacy store's ID is the config digest; the containerd store's is the
+ * manifest digest, or, for an image pulled from a multi-platform index, the index digest: then
+ * the platform manifest is the one of the engine's platform that the index lists (API 1.48
+ * `manifests=1`). Falls back to the engine's ID when it cannot tell.
+ */
+async function platformImageId(docker: Docker, info: InspectInfo): Promise<string> {
+  if (!info.Descriptor?.mediaType || !INDEX_TYPES.has(info.Descriptor.mediaType)) return info.Id;
+  type Summary = { ID?: string; Kind?: string; Available?: boolean; ImageData?: { Platform?: { os?: string; architecture?: string; variant?: string } } };
+  try {
+    const full = (await docker.getImage(info.Id).inspect({ manifests: true } as never)) as unknown as { Manifests?: Summary[] | null };
+    const match = (full.Manifests ?? []).find(
+      (m) =>
+        m.Kind === "image" &&
+        m.Available !== false &&
+        m.ImageData?.Platform?.os === info.Os &&
+        m.ImageData?.Platform?.architecture === info.Architecture &&
+        (!info.Variant || m.ImageData?.Platform?.variant === info.Variant),
+    );
+    return match?.ID ?? info.Id;
+  } catch {
+    return info.Id;
+  }
 }
 
 async function readFilesFromImage(
@@ -377,7 +427,18 @@ async function removeIntermediates(docker: Docker, ids: string[]): Promise<void>
   }
 }
 
-/** `docker push` through the Engine API; returns the pushed manifest digest. */
+/**
+ * The digest a push stream event reports: `aux.Digest` (legacy store), or the status line
+ * `<tag>: digest: sha256:… size: N` (the only place Docker 28 with the containerd store says it).
+ */
+export function pushedDigest(ev: Record<string, unknown>): string | null {
+  const aux = ev.aux as { Digest?: unknown } | undefined;
+  if (typeof aux?.Digest === "string" && /^sha256:[0-9a-f]{64}$/.test(aux.Digest)) return aux.Digest;
+  const m = typeof ev.status === "string" ? /(?:^|\s)digest: (sha256:[0-9a-f]{64}) size: \d+/.exec(ev.status) : null;
+  return m?.[1] ?? null;
+}
+
+/** `docker push` through the Engine API; returns the pushed manifest digest (null when the engine did not say). */
 export async function pushWithEngine(docker: Docker, tag: string, progress: Progress): Promise<{ digest: string | null }> {
   const ref = parseReference(tag);
   const auth = engineAuthConfig(ref.registry, credentialsFor(ref.registry));
@@ -394,8 +455,7 @@ export async function pushWithEngine(docker: Docker, tag: string, progress: Prog
   const seen = new Set<string>();
   await followStream(docker, stream, (ev) => {
     if (typeof ev.error === "string") failure = ev.error;
-    const aux = ev.aux as { Digest?: string } | undefined;
-    if (aux?.Digest) digest = aux.Digest;
+    digest = pushedDigest(ev) ?? digest;
     const line = [ev.id, ev.status].filter(Boolean).join(": ");
     if (line && !/^[0-9a-f]{12}: (Pushing|Preparing|Waiting)/.test(line) && !seen.has(line)) {
       seen.add(line);
@@ -410,13 +470,35 @@ export async function pushWithEngine(docker: Docker, tag: string, progress: Prog
 
 /**
  * The rewrap a tag held before is now untagged: remove it rather than leave a dangling image
- * per rebuild. Never forced, so an image a container still uses, or that has another tag, stays.
+ * per rebuild, but only when nothing else uses it: no other tag (RepoTags, read again now) and
+ * no container, running or not. Never forced, never by bare ID while a tag names it.
  */
 export async function removeSuperseded(d: Docker, id: string, tag: string, progress: Progress): Promise<void> {
   try {
+    const info = await inspectImage(d, id);
+    if (!info) return;
+    const tags = (info.RepoTags ?? []).filter((t) => t && t !== "<none>:<none>");
+    if (tags.length) {
+      progress(`kept ${id.slice(0, 19)}, the rewrap ${tag} held before: ${tags.join(", ")} still names it`);
+      return;
+    }
+    const containers = await d.listContainers({ all: true });
+    const users = containers.filter((c) => c.ImageID === id || c.ImageID === info.Id || c.Image === id);
+    if (users.length) {
+      progress(`kept ${id.slice(0, 19)}, the rewrap ${tag} held before: container ${users.map((c) => (c.Names?.[0] ?? c.Id).replace(/^\//, "")).join(", ")} uses it`);
+      return;
+    }
     await d.getImage(id).remove();
     progress(`removed ${id.slice(0, 19)}, the rewrap ${tag} held before`);
   } catch {
-    /* in use or tagged elsewhere: kept */
+    /* in use or tagged elsewhere after all: kept */
   }
+}
+
+/** Removes a tag this run made (a failed push): the image goes too only when nothing else names or uses it. */
+export async function removeTag(d: Docker, tag: string): Promise<void> {
+  await d
+    .getImage(tag)
+    .remove({ noprune: false })
+    .catch(() => {});
 }

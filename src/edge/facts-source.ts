@@ -44,12 +44,14 @@ export function registryFacts(regs: Registries, opts: { platform?: string; diges
       }
       const top = await client.getManifest(ref.repository, digest);
       let manifest: ImageManifest;
+      let manifestDigest = top.digest;
       if (isIndex(top.mediaType)) {
         const d = runnableManifests(top.json as ImageIndex).find((m) => platformMatches(platform, m.platform!));
         if (!d) throw new RuntimeError(`${userRef}@${digest} has no ${platform} image; choose another --platform`);
         manifest = (await client.getManifest(ref.repository, d.digest)).json as ImageManifest;
+        manifestDigest = d.digest;
       } else manifest = top.json as ImageManifest;
-      const { facts } = await readRegistryFacts(client, ref, manifest, { userRef, pinnedDigest: digest, progress: opts.progress });
+      const { facts } = await readRegistryFacts(client, ref, manifest, { userRef, pinnedDigest: digest, manifestDigest, progress: opts.progress });
       return facts;
     },
   };

@@ -75,25 +75,68 @@ artifacts() {
 base_of() { awk 'toupper($1) == "FROM" { print $2; exit }' "$1/Dockerfile"; }
 
 # Rewrites a loaded image's config to another architecture (docker import --platform needs an
-# experimental daemon): save, edit the config, rename it to its new digest, load.
+# experimental daemon): save, edit the config, rename it to its new digest, load. Two layouts:
+# the legacy store's `docker save` (manifest.json names the config file), and the OCI layout the
+# containerd image store writes (index.json -> manifest blob -> config blob, all by digest: the
+# manifest and the index entry are rewritten too, or `docker load` brings back the old config).
 retarget() {
   local image=$1 arch=$2 dir cfg new sum
   dir=$(mktemp -d "$cache/retarget.XXXXXX")
   scratch+=("$dir")
   docker save "$image" | tar -x -C "$dir"
-  cfg=$(jq -r '.[0].Config' "$dir/manifest.json")
-  new=$(jq -c --arg a "$arch" '.architecture = $a' "$dir/$cfg")
-  printf '%s' "$new" >"$dir/new.json"
-  sum=$(sha256sum "$dir/new.json" | cut -d' ' -f1)
-  mv "$dir/new.json" "$dir/$sum.json"
-  rm -f "$dir/$cfg"
-  jq --arg c "$sum.json" '.[0].Config = $c' "$dir/manifest.json" >"$dir/manifest.new" && mv "$dir/manifest.new" "$dir/manifest.json"
+  if [ -f "$dir/index.json" ]; then
+    retarget_oci "$dir" "$arch"
+  else
+    cfg=$(jq -r '.[0].Config' "$dir/manifest.json")
+    new=$(jq -c --arg a "$arch" '.architecture = $a' "$dir/$cfg")
+    printf '%s' "$new" >"$dir/new.json"
+    sum=$(sha256sum "$dir/new.json" | cut -d' ' -f1)
+    mv "$dir/new.json" "$dir/$sum.json"
+    rm -f "$dir/$cfg"
+    jq --arg c "$sum.json" '.[0].Config = $c' "$dir/manifest.json" >"$dir/manifest.new" && mv "$dir/manifest.new" "$dir/manifest.json"
+  fi
   local old
   old=$(image_id "$image")
   tar -C "$dir" -c . | docker load -q >/dev/null
   rm -rf "$dir"
+  [ "$(docker image inspect -f '{{.Architecture}}' "$image")" = "$arch" ] ||
+    { log "retarget: $image is still not $arch after docker load"; exit 1; }
   # The amd64 build is no longer tagged; remove it (and nothing else).
   if [ -n "$old" ] && [ "$old" != "$(image_id "$image")" ]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
+}
+
+# put_blob DIR FILE: moves FILE into DIR/blobs/sha256/<its digest>; prints "sha256:<hex> <size>".
+put_blob() {
+  local sum size
+  sum=$(sha256sum "$2" | cut -d' ' -f1)
+  size=$(stat -c %s "$2")
+  mv "$2" "$1/blobs/sha256/$sum"
+  printf 'sha256:%s %s\n' "$sum" "$size"
+}
+
+# retarget_oci DIR ARCH: the OCI layout: new config blob, new manifest blob, new index entry
+# (with its platform), and manifest.json (the legacy description, also written by 28.x) kept in step.
+retarget_oci() {
+  local dir=$1 arch=$2 mdesc mfile cfg cdigest csize mdigest msize
+  [ "$(jq '.manifests | length' "$dir/index.json")" = 1 ] || { log "retarget: expected one image in the saved index"; exit 1; }
+  mdesc=$(jq -c '.manifests[0]' "$dir/index.json")
+  case $(jq -r '.mediaType' <<<"$mdesc") in
+    *manifest.v1+json | *manifest.v2+json) ;;
+    *) log "retarget: the saved image is not a single-platform manifest ($(jq -r '.mediaType' <<<"$mdesc"))"; exit 1 ;;
+  esac
+  mfile="$dir/blobs/sha256/$(jq -r '.digest' <<<"$mdesc" | cut -d: -f2)"
+  cfg="$dir/blobs/sha256/$(jq -r '.config.digest' "$mfile" | cut -d: -f2)"
+  jq -cj --arg a "$arch" '.architecture = $a' "$cfg" >"$dir/config.new"
+  read -r cdigest csize < <(put_blob "$dir" "$dir/config.new")
+  jq -cj --arg d "$cdigest" --argjson s "$csize" '.config.digest = $d | .config.size = $s' "$mfile" >"$dir/manifest.blob.new"
+  read -r mdigest msize < <(put_blob "$dir" "$dir/manifest.blob.new")
+  jq -c --arg d "$mdigest" --argjson s "$msize" --arg a "$arch" \
+    '.manifests[0].digest = $d | .manifests[0].size = $s | .manifests[0].platform = {os: "linux", architecture: $a}' \
+    "$dir/index.json" >"$dir/index.new" && mv "$dir/index.new" "$dir/index.json"
+  if [ -f "$dir/manifest.json" ]; then
+    jq -c --arg c "blobs/sha256/${cdigest#sha256:}" '.[0].Config = $c' "$dir/manifest.json" >"$dir/manifest.new" &&
+      mv "$dir/manifest.new" "$dir/manifest.json"
+  fi
 }
 
 build_family() {

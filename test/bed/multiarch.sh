@@ -5,8 +5,8 @@
 #     busybox-static .deb of that architecture (dpkg-deb -x, applet symlinks, /etc/passwd with
 #     a user "app" 1001), written as deterministic gzip'd tars:
 #       $cache/multiarch/busybox-amd64.tar.gz  $cache/multiarch/busybox-arm64.tar.gz
-# The arm64 .deb comes through a private apt state (its own package lists under $cache, with
-# arm64 added only there): the system's dpkg architectures and lists are left alone.
+# Both .debs come straight from the Debian mirror, signature-checked (see debs below): the
+# system's apt sources, lists and dpkg architectures are left alone.
 # Idempotent and cached in ${MCP_REWRAP_CACHE:-~/.cache/mcp-rewrap}. Progress on stderr.
 set -euo pipefail
 
@@ -23,26 +23,60 @@ apt_install() {
   fi
 }
 
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+
 tools() {
   local missing=()
   command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
   command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v gpgv >/dev/null 2>&1 || missing+=(gpgv)
+  command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
+  [ -s "$keyring" ] || missing+=(debian-archive-keyring)
   if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
-# debs: busybox-static for amd64 and arm64 into $out/debs, via a private apt state.
+mirror() {
+  local uri
+  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  printf '%s\n' "${uri:-http://deb.debian.org/debian}"
+}
+
+fetch() { curl -fsSL --retry 3 -o "$2" "$1" || { log "downloading $1 failed"; exit 1; }; }
+
+# debs: busybox-static for amd64 and arm64 into $out/debs, straight from the Debian mirror (the
+# bed's bookworm; the URIs: line of /etc/apt/sources.list.d/debian.sources, else deb.debian.org),
+# checked as apt checks them: InRelease signed by the Debian archive keyring (gpgv), Packages.xz
+# by its SHA256 in InRelease, the .deb by its SHA256 in Packages. Neither the machine's apt
+# sources nor its dpkg architectures are used, so this works the same on a Debian host and on an
+# Ubuntu CI runner (whose arm64 packages live on another mirror).
 debs() {
-  local debs="$out/debs" state="$out/apt"
+  local debs="$out/debs" suite=bookworm m dir arch rel want got file sum
   if [ -n "$(find "$debs" -name 'busybox-static_*_amd64.deb' 2>/dev/null)" ] &&
     [ -n "$(find "$debs" -name 'busybox-static_*_arm64.deb' 2>/dev/null)" ]; then return; fi
-  mkdir -p "$debs" "$state/lists/partial" "$state/cache/archives/partial"
-  local opts=(-o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache" -o "APT::Architectures::=amd64"
-    -o "APT::Architectures::=arm64" -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
-  log "apt-get update (private lists with arm64, in $state)"
-  apt-get "${opts[@]}" update -qq >&2 </dev/null || { log "apt-get update for arm64 failed: is the arm64 index reachable?"; exit 1; }
-  log "downloading busybox-static for amd64 and arm64"
-  (cd "$debs" && apt-get "${opts[@]}" download busybox-static:amd64 busybox-static:arm64 >&2 </dev/null) ||
-    { log "apt-get download busybox-static:arm64 failed"; exit 1; }
+  m=$(mirror)
+  mkdir -p "$debs"
+  dir=$(mktemp -d "$out/dl.XXXXXX")
+  trap 'rm -rf "$dir"' RETURN
+  log "downloading busybox-static for amd64 and arm64 from $m ($suite)"
+  fetch "$m/dists/$suite/InRelease" "$dir/InRelease"
+  gpgv --keyring "$keyring" "$dir/InRelease" 2>"$dir/gpgv.log" ||
+    { cat "$dir/gpgv.log" >&2; log "$m/dists/$suite/InRelease: bad signature"; exit 1; }
+  for arch in amd64 arm64; do
+    rel="main/binary-$arch/Packages.xz"
+    want=$(awk -v f="$rel" '/^SHA256:/ {on = 1; next} /^[A-Za-z]/ {on = 0} on && $3 == f {print $1; exit}' "$dir/InRelease")
+    [ -n "$want" ] || { log "InRelease lists no $rel"; exit 1; }
+    fetch "$m/dists/$suite/$rel" "$dir/Packages-$arch.xz"
+    got=$(sha256sum "$dir/Packages-$arch.xz" | cut -d' ' -f1)
+    [ "$got" = "$want" ] || { log "$rel: sha256 $got, InRelease says $want"; exit 1; }
+    read -r file sum < <(xz -dc "$dir/Packages-$arch.xz" |
+      awk '/^Package: / {p = ($2 == "busybox-static")} p && /^Filename: / {f = $2} p && /^SHA256: / {s = $2} /^$/ && p && f {print f, s; exit}')
+    [ -n "${file:-}" ] || { log "no busybox-static in $rel"; exit 1; }
+    fetch "$m/$file" "$dir/busybox-static_$arch.deb"
+    got=$(sha256sum "$dir/busybox-static_$arch.deb" | cut -d' ' -f1)
+    [ "$got" = "$sum" ] || { log "$file: sha256 $got, Packages says $sum"; exit 1; }
+    mv "$dir/busybox-static_$arch.deb" "$debs/${file##*/}"
+  done
 }
 
 # rootfs ARCH: $out/busybox-ARCH.tar.gz

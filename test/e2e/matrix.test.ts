@@ -120,7 +120,13 @@ function observe(r: { code: number | null; stdout: Buffer; stderr: string }): Ob
 }
 
 const first = (ids: string) => ids.split(" ")[0]!;
-const sortedGroups = (g: string) => g.split(" ").filter(Boolean).map(Number).sort((a, b) => a - b).join(" ");
+/**
+ * Supplementary groups as a set: the reference is what the engine's runtime gives the original
+ * image (never re-derived from /etc/group), and runtimes differ in listing the primary gid once or
+ * twice (runc 1.3 with Docker 28 gives `1003 1003 2001` where gosu's setgroups gives `1003 2001`):
+ * the kernel's credentials are the same, so duplicates are not compared.
+ */
+const sortedGroups = (g: string) => [...new Set(g.split(" ").filter(Boolean).map(Number))].sort((a, b) => a - b).join(" ");
 const md5 = (b: Buffer | string) => createHash("md5").update(b).digest("hex");
 
 // --- host-side config, as a Linux user has it -------------------------------------------------

@@ -1,6 +1,6 @@
 /**
- * Publishing against a real registry (Debian's docker-registry on 127.0.0.1:5000, and a second
- * one with htpasswd auth on 127.0.0.1:5001): `build --push` registry to registry for a
+ * Publishing against a real registry (Debian's docker-registry on a free 127.0.0.1 port, and a second
+ * one with htpasswd auth on another): `build --push` registry to registry for a
  * two-architecture index (amd64 + arm64/v8 busybox assembled from Debian .debs, plus a buildx
  * style attestation manifest that must be skipped), `--platform`, the engine route with
  * credentials from the Docker config, the builder and the registry rewrap giving the same
@@ -15,6 +15,7 @@ import { REPLICA, cli, ensureBed, BUILD_JSON_KEYS } from "../support/bed.js";
 import { docker, dockerSync } from "../support/docker.js";
 import { gzipTarEntries } from "../support/tar.js";
 import { type Fixture, type TestRegistry, ensureMultiarchBed, pushFixture, startRegistry } from "../support/registry.js";
+import { startCountingProxy } from "../support/proxy.js";
 
 const ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
@@ -63,8 +64,8 @@ describe("publishing to a registry", () => {
   beforeAll(async () => {
     ensureBed();
     ensureMultiarchBed();
-    reg = await startRegistry({ port: 5000 });
-    priv = await startRegistry({ port: 5001, auth: AUTH });
+    reg = await startRegistry();
+    priv = await startRegistry({ auth: AUTH });
     fx = await pushFixture(reg.host);
     work = mkdtempSync(join(tmpdir(), "mcp-rewrap-publish-"));
     dockerConfig = join(work, "docker");
@@ -206,6 +207,8 @@ describe("publishing to a registry", () => {
     const denied = cli(["build", fx.amd64, "--tag", tag, "--push"], { env: { DOCKER_CONFIG: emptyConfig } });
     expect(denied.code).toBe(3);
     expect(denied.stderr).toMatch(/pushing .*(auth|credentials)/i);
+    // The failed push leaves no local tag behind (the build made it, the push did not use it).
+    expect((await docker(["image", "inspect", tag])).code).not.toBe(0);
 
     const r = cli(["build", fx.amd64, "--tag", tag, "--push", "--json"], { env: { DOCKER_CONFIG: dockerConfig } });
     expect(r.code, r.stderr).toBe(0);
@@ -225,6 +228,27 @@ describe("publishing to a registry", () => {
     const again = cli(["build", fx.amd64, "--tag", tag, "--push", "--json"], { env: { DOCKER_CONFIG: dockerConfig } });
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).results[0].status).toBe("up-to-date");
+  });
+
+  it("the registry client honours HTTP_PROXY: a counting proxy sees the registry traffic, NO_PROXY bypasses it", async () => {
+    const proxy = await startCountingProxy();
+    try {
+      const noProxy = { NO_PROXY: "", no_proxy: "", HTTPS_PROXY: "", https_proxy: "", http_proxy: "" };
+      const tag = `${reg.host}/proxied/busybox:amd64`;
+      const r = cli(["build", fx.multi, "--platform", "linux/amd64", "--tag", tag, "--push", "--rebuild", "--json"], { env: { ...noProxy, HTTP_PROXY: proxy.url } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).route).toBe("registry");
+      expect(proxy.seen.length, "the proxy saw no registry traffic").toBeGreaterThan(0);
+      for (const line of proxy.seen) expect(line).toContain(reg.host);
+      expect(await api(reg.host).tags("proxied/busybox")).toContain("amd64");
+
+      proxy.seen.length = 0;
+      const bypass = cli(["build", fx.multi, "--platform", "linux/amd64", "--tag", tag, "--push", "--json"], { env: { ...noProxy, HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" } });
+      expect(bypass.code, bypass.stderr).toBe(0);
+      expect(proxy.seen).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it("registry to registry into an authenticated registry: base layers streamed across in chunks", async () => {
@@ -272,7 +296,7 @@ describe("publishing to a registry", () => {
     const prefix = `${reg.host}/batch`;
     const first = cli(["build", "--catalog", catalog, "--affected", "--push", "--prefix", prefix]);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/^pushed\s+busybox-root-mount\s+127\.0\.0\.1:5000\/batch\/busybox-root-mount:multi$/m);
+    expect(first.stdout).toMatch(new RegExp(`^pushed\\s+busybox-root-mount\\s+${prefix.replace(/[.]/g, "\\.")}/busybox-root-mount:multi$`, "m"));
     expect(first.stdout).toMatch(/^not-affected\s+busybox-home-mount/m);
     expect(first.stdout).toMatch(/^skipped\s+remote-server/m);
     expect(first.stdout).toMatch(/3 servers: 1 pushed, 1 not affected, 1 skipped/);
@@ -338,7 +362,7 @@ describe("publishing to a registry", () => {
     const [res] = JSON.parse(r.stdout).results as Json[];
     expect(res).toMatchObject({ server: "busybox", written: true, upstream: { pinned: old, current: fx.indexDigest, moved: true } });
     const facts = JSON.parse(readFileSync(join(dir, "facts.json"), "utf8"));
-    expect(facts).toMatchObject({ id: fx.images[0]!.configDigest, architecture: "amd64", repoDigests: [`${reg.host}/mcp-rewrap-test/busybox@${fx.indexDigest}`] });
+    expect(facts).toMatchObject({ id: fx.images[0]!.manifestDigest, architecture: "amd64", repoDigests: [`${reg.host}/mcp-rewrap-test/busybox@${fx.indexDigest}`] });
     expect(facts.config.user).toBe("app");
     expect(facts.passwd).toMatch(/^app:x:1001:1001:/m);
     expect(readFileSync(join(dir, "Dockerfile"), "utf8")).toContain(`FROM ${reg.host}/mcp-rewrap-test/busybox@${fx.indexDigest}`);

@@ -1,11 +1,13 @@
 /**
  * A real OCI registry for the publish tests: Debian's docker-registry (distribution 2.8) run
  * as a plain process on 127.0.0.1 with a temporary storage directory, optionally with htpasswd
- * (Basic) auth. If something already answers /v2/ on the port, it is used as is and left
- * running. Plus the two-architecture fixture: busybox rootfs layers from test/bed/multiarch.sh
+ * (Basic) auth, on a port that is free at run time (two suites on one machine never share one;
+ * an engine treats 127.0.0.0/8 as an insecure registry on any port). With an explicit port, if
+ * something already answers /v2/ there, it is used as is and left running. Plus the two-architecture fixture: busybox rootfs layers from test/bed/multiarch.sh
  * pushed as linux/amd64 and linux/arm64/v8 images and an OCI index, with our own client.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type AddressInfo, createServer } from "node:net";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +17,7 @@ import { RegistryClient } from "../../src/edge/registry/client.js";
 import { ROOT } from "./bed.js";
 
 export interface TestRegistry {
-  /** host:port, e.g. 127.0.0.1:5000 */
+  /** host:port, e.g. 127.0.0.1:41234 */
   host: string;
   /** Whether this helper started it (and stop() ends it). */
   started: boolean;
@@ -37,9 +39,18 @@ export function ensureMultiarchBed(): void {
   execFileSync("bash", [join(ROOT, "test/bed/multiarch.sh")], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], timeout: 10 * 60_000 });
 }
 
+/** A TCP port on 127.0.0.1 that is free now (the kernel picks it). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 export async function startRegistry(opts: { port?: number; auth?: { user: string; password: string } } = {}): Promise<TestRegistry> {
-  const host = `127.0.0.1:${opts.port ?? 5000}`;
-  if (await answers(host)) return { host, started: false, stop: async () => {} };
+  if (opts.port !== undefined && (await answers(`127.0.0.1:${opts.port}`))) return { host: `127.0.0.1:${opts.port}`, started: false, stop: async () => {} };
+  const host = `127.0.0.1:${opts.port ?? (await freePort())}`;
   const dir = mkdtempSync(join(tmpdir(), "mcp-rewrap-registry-"));
   let auth = "";
   if (opts.auth) {

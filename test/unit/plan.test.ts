@@ -87,12 +87,22 @@ describe("planRewrap on mcp/kubernetes", () => {
 });
 
 describe("planRewrap: source pinning and tags", () => {
-  it("pins by image ID when the image has no repository digest", () => {
+  it("a local image (no digest in its repository): FROM its name and tag (BuildKit cannot resolve sha256:<id>), labelled local", () => {
     const f = kubernetesFacts();
     f.repoDigests = [];
     const p = planRewrap(f, OPTS);
-    expect(p.source).toMatchObject({ from: KUBE_ID, pinnedById: true, digest: null });
+    expect(p.source).toMatchObject({ from: "mcp/kubernetes:latest", pinnedById: false, digest: null });
     expect(p.labels[LABEL.baseDigest]).toBe(KUBE_ID);
+    expect(p.labels[LABEL.baseLocal]).toBe("true");
+    expect(planRewrap(kubernetesFacts(), OPTS).labels[LABEL.baseLocal]).toBeUndefined();
+  });
+
+  it("pins by image ID only when the user gave an image ID and no repository has a digest", () => {
+    const f = kubernetesFacts();
+    f.repoDigests = [];
+    f.ref = KUBE_ID;
+    const p = planRewrap(f, OPTS);
+    expect(p.source).toMatchObject({ from: KUBE_ID, pinnedById: true, digest: null });
   });
 
   it("picks the digest of the repository that was named", () => {
@@ -100,6 +110,17 @@ describe("planRewrap: source pinning and tags", () => {
     const other = `sha256:${"1".repeat(64)}`;
     f.repoDigests = [`example.com/mirror/kubernetes@${other}`, `mcp/kubernetes@${KUBE_DIGEST}`];
     expect(planRewrap(f, OPTS).source.from).toBe(`mcp/kubernetes@${KUBE_DIGEST}`);
+  });
+
+  it("never names another repository's digest: an image also pushed elsewhere is local to the repository named", () => {
+    const f = kubernetesFacts();
+    const other = `sha256:${"1".repeat(64)}`;
+    f.repoDigests = [`127.0.0.1:5000/copy/kubernetes@${other}`];
+    const p = planRewrap(f, OPTS);
+    expect(p.source.from).toBe("mcp/kubernetes:latest");
+    expect(p.source.digest).toBeNull();
+    expect(p.labels[LABEL.baseDigest]).not.toBe(other);
+    expect(Object.values(p.labels).join(" ")).not.toContain("copy/kubernetes");
   });
 
   it("keeps the tag of a tagged reference", () => {

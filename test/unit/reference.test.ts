@@ -48,8 +48,13 @@ describe("parseReference (as the docker CLI reads references)", () => {
     expect(sameRepository("mcp/kubernetes", "other/kubernetes")).toBe(false);
     const digests = [`other/kubernetes@sha256:${"b".repeat(64)}`, `mcp/kubernetes@sha256:${hex}`];
     expect(pickRepoDigest("docker.io/mcp/kubernetes:1", digests)?.digest).toBe(`sha256:${hex}`);
-    expect(pickRepoDigest("elsewhere/x", digests)?.digest).toBe(`sha256:${"b".repeat(64)}`);
+    // Never another repository's digest: an image also pushed elsewhere pins its own repository,
+    // and one whose repository has no digest is local (null), whatever other repositories hold.
+    expect(pickRepoDigest("other/kubernetes:2", [...digests].reverse())?.digest).toBe(`sha256:${"b".repeat(64)}`);
+    expect(pickRepoDigest("elsewhere/x", digests)).toBeNull();
     expect(pickRepoDigest("x", [])).toBeNull();
+    // An image ID names no repository: the first digest in sorted order (deterministic).
+    expect(pickRepoDigest(`sha256:${"c".repeat(64)}`, digests)).toEqual({ repo: "mcp/kubernetes", digest: `sha256:${hex}` });
   });
 });
 

@@ -142,11 +142,12 @@ describe("renderContext for mcp/kubernetes", () => {
       const f = kubernetesFacts();
       f.config.cmd = null;
       f.repoDigests = [];
+      f.ref = f.id;
       const d = render(f).byPath["Dockerfile"]!.content;
       const i = instructions(d);
       expect(i.some((l) => l.startsWith("CMD"))).toBe(false);
       expect(i[0]).toBe(`FROM ${f.id}`);
-      expect(d).toMatch(/^# mcp\/kubernetes has no repository digest .*pinned by image ID\.$/m);
+      expect(d).toMatch(/^# sha256:[0-9a-f]{64} has no repository digest .*pinned by image ID\.$/m);
       expect(instructions(dockerfile).length).toBe(i.length + 1);
       expect(dockerfile).not.toContain("pinned by image ID");
     });

@@ -11,7 +11,8 @@ import { validateWorkflow } from "@action-validator/core";
 import YAML from "yaml";
 import { describe, expect, it } from "vitest";
 
-const dir = fileURLToPath(new URL("../../.github/workflows", import.meta.url));
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const dir = join(root, ".github/workflows");
 const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
 const load = (f: string) => readFileSync(join(dir, f), "utf8");
 
@@ -49,6 +50,70 @@ describe(".github/workflows", () => {
     expect(wf.permissions).toEqual({ contents: "read" });
     expect(steps(wf).some((s) => /\bmake test\b/.test(s.run ?? ""))).toBe(true);
     expect(steps(wf).some((s) => /images images --check/.test(s.run ?? ""))).toBe(true);
+  });
+
+  it("ci.yml fills the npm cache it restores: npm ci as the runner user, before any sudo step", () => {
+    const wf = YAML.parse(load("ci.yml")) as Workflow;
+    const all = steps(wf);
+    const node = all.find((s) => s.uses?.startsWith("actions/setup-node@"));
+    expect(node?.with).toMatchObject({ cache: "npm" });
+    const npmCi = all.findIndex((s) => /^npm ci\b/.test(s.run ?? ""));
+    expect(npmCi, "an `npm ci` step without sudo").toBeGreaterThan(all.indexOf(node!));
+    const firstSudo = all.findIndex((s) => /\bsudo\b/.test(s.run ?? ""));
+    expect(firstSudo).toBeGreaterThan(npmCi);
+    expect(all.some((s) => /\bsudo\b.*\bnpm (ci|install)\b/.test(s.run ?? ""))).toBe(false);
+  });
+
+  it("ci.yml runs make lint, and make test runs both engines and the npm pack smoke test", () => {
+    const wf = YAML.parse(load("ci.yml")) as Workflow;
+    expect(steps(wf).some((s) => /\bmake lint\b/.test(s.run ?? ""))).toBe(true);
+    const makefile = readFileSync(join(root, "Makefile"), "utf8");
+    const testRule = /^test:.*\n((?:\t.*\n)+)/m.exec(makefile)?.[1] ?? "";
+    expect(testRule).toContain("scripts/test-engines.sh");
+    expect(testRule).toContain("scripts/pack-smoke.sh");
+    expect(makefile).toMatch(/^ENGINES \?= system engine2$/m);
+    const ci = readFileSync(join(root, ".ci/run"), "utf8");
+    expect(ci).toMatch(/^make lint\b/m);
+    expect(ci).toMatch(/^make test\b/m);
+  });
+
+  it("the multiarch test bed takes its arm64 package from the Debian mirror, not from the runner's apt", () => {
+    const bed = readFileSync(join(root, "test/bed/multiarch.sh"), "utf8");
+    const code = bed.split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
+    expect(code).not.toMatch(/APT::Architectures|dpkg --add-architecture|apt-get[^\n]*(download|update)[^\n]*arm64|:arm64/);
+    expect(code).toMatch(/dists\/\$suite\/InRelease/);
+    expect(code).toMatch(/gpgv --keyring/);
+  });
+
+  describe("project metadata", () => {
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as Record<string, unknown>;
+
+    it("LICENSE is the Apache-2.0 text package.json names", () => {
+      expect(pkg.license).toBe("Apache-2.0");
+      const license = readFileSync(join(root, "LICENSE"), "utf8");
+      expect(license).toMatch(/^\s*Apache License\s+Version 2\.0, January 2004/);
+      expect(license).toContain("TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION");
+    });
+
+    it("package.json names the repository, homepage and issue tracker", () => {
+      expect(pkg.repository).toEqual({ type: "git", url: "git+https://github.com/mcp-rewrap/mcp-rewrap.git" });
+      expect(pkg.homepage).toBe("https://github.com/mcp-rewrap/mcp-rewrap#readme");
+      expect(pkg.bugs).toEqual({ url: "https://github.com/mcp-rewrap/mcp-rewrap/issues" });
+    });
+
+    it("dependabot keeps the pinned actions and the npm dependencies current", () => {
+      const cfg = YAML.parse(readFileSync(join(root, ".github/dependabot.yml"), "utf8")) as {
+        version: number;
+        updates: { "package-ecosystem": string; directory: string; schedule: { interval: string } }[];
+      };
+      expect(cfg.version).toBe(2);
+      const eco = Object.fromEntries(cfg.updates.map((u) => [u["package-ecosystem"], u]));
+      expect(Object.keys(eco).sort()).toEqual(["github-actions", "npm"]);
+      for (const u of Object.values(eco)) {
+        expect(u.directory).toBe("/");
+        expect(["daily", "weekly", "monthly"]).toContain(u.schedule.interval);
+      }
+    });
   });
 
   describe("publish.yml", () => {

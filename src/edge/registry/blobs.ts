@@ -61,7 +61,7 @@ export async function readRegistryFacts(
   client: RegistryClient,
   ref: Reference,
   manifest: ImageManifest,
-  opts: { userRef: string; pinnedDigest: string; progress?: (line: string) => void },
+  opts: { userRef: string; pinnedDigest: string; manifestDigest?: string; progress?: (line: string) => void },
 ): Promise<{ facts: ImageFacts; config: ImageConfigBlob; configBytes: Buffer }> {
   const configBytes = await client.getBlob(ref.repository, manifest.config.digest);
   const config = JSON.parse(configBytes.toString("utf8")) as ImageConfigBlob;
@@ -71,7 +71,9 @@ export async function readRegistryFacts(
     opts.progress?.(`reading layer ${i + 1}/${manifest.layers.length} of ${formatReference(ref)} (${config.os}/${config.architecture}, ${(layer.size / 1e6).toFixed(1)} MB)`);
     tree.applyLayer(await readLayer(client, ref.repository, layer, keep));
   }
-  const facts = factsFrom(opts.userRef, manifest.config.digest, `${familiarName(ref)}@${opts.pinnedDigest}`, config, tree);
+  // The image's identity, as on every route: its platform manifest digest (what the containerd
+  // image store calls the image ID), else the config digest (the legacy store's image ID).
+  const facts = factsFrom(opts.userRef, opts.manifestDigest ?? manifest.config.digest, `${familiarName(ref)}@${opts.pinnedDigest}`, config, tree);
   return { facts, config, configBytes };
 }
 

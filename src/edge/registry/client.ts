@@ -3,11 +3,16 @@
  * global fetch. GET/HEAD/PUT manifests, GET/HEAD blobs, monolithic and chunked blob uploads,
  * cross-repository mounts, and the two auth schemes registries use: Bearer tokens (a 401 with
  * `WWW-Authenticate: Bearer realm=…`, as Docker Hub, GHCR and distribution's token auth do)
- * and Basic (htpasswd), with credentials from edge/registry/credentials.ts. Loopback registries
- * are spoken to over plain http, everything else over https.
+ * and Basic (htpasswd), with credentials from edge/registry/credentials.ts. Loopback registries,
+ * and the hosts given with `--insecure-registry`, are spoken to over plain http, everything else
+ * over https. Fit for real networks: proxies from the environment (HTTP_PROXY, HTTPS_PROXY,
+ * NO_PROXY, and their lower-case forms, through undici's ProxyAgent: Node 20's own fetch
+ * ignores them), and bounded retries with backoff on 429, 5xx and dropped connections, honouring
+ * Retry-After. Every error is one line naming the registry and what to do.
  */
 import { createHash } from "node:crypto";
-import { RuntimeError } from "../../core/errors.js";
+import { ProxyAgent, fetch as undiciFetch } from "undici";
+import { RuntimeError, UsageError } from "../../core/errors.js";
 import { type Descriptor, type ImageIndex, type ImageManifest, MEDIA, sha256 } from "../../core/oci.js";
 import { DOCKER_HUB, familiarName } from "../../core/reference.js";
 import { type Credentials, credentialsFor, dockerConfigPath } from "./credentials.js";
@@ -27,10 +32,119 @@ export function isLoopback(host: string): boolean {
   return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
+/** Hosts (`host` or `host:port`) given with --insecure-registry: spoken to over plain http. */
+const insecureHosts = new Set<string>();
+
+/** `--insecure-registry HOST[:PORT]` (repeatable): plain http to these registries, as dockerd's insecure-registries. */
+export function setInsecureRegistries(hosts: string[]): void {
+  insecureHosts.clear();
+  for (const h of hosts) {
+    const host = h.trim().replace(/^https?:\/\//, "").replace(/\/+$/, "");
+    if (!/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host)) {
+      throw new UsageError(`--insecure-registry ${JSON.stringify(h)}: give a registry host, e.g. registry.internal:5000`);
+    }
+    insecureHosts.add(host.toLowerCase());
+  }
+}
+
+export function isInsecure(host: string): boolean {
+  const h = host.toLowerCase();
+  return insecureHosts.has(h) || insecureHosts.has(h.replace(/:\d+$/, ""));
+}
+
 export function registryBaseUrl(registry: string): string {
   const host = registry === DOCKER_HUB ? "registry-1.docker.io" : registry;
-  return `${isLoopback(host) ? "http" : "https"}://${host}`;
+  return `${isLoopback(host) || isInsecure(host) ? "http" : "https"}://${host}`;
 }
+
+// --- the network: proxies from the environment, bounded retries ---------------------------
+
+export interface RetryPolicy {
+  /** Attempts in all (first try included). */
+  attempts: number;
+  /** First backoff; doubled per attempt, with jitter. */
+  baseMs: number;
+  /** No wait (backoff or Retry-After) is longer than this. */
+  maxMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseMs: 500, maxMs: 30_000 };
+
+const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
+const RETRY_CODES = new Set(["ECONNRESET", "ETIMEDOUT", "EPIPE", "ECONNABORTED", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "EAI_AGAIN"]);
+
+/** Milliseconds a Retry-After header asks for (seconds or an HTTP date), or null. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | null {
+  if (!header) return null;
+  const v = header.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? null : Math.max(0, t - now);
+}
+
+/** The wait before attempt `n` (1-based retry count): Retry-After when given, else exponential backoff. */
+export function backoffMs(policy: RetryPolicy, retry: number, retryAfter: number | null): number {
+  const wait = retryAfter ?? policy.baseMs * 2 ** (retry - 1) * (0.75 + Math.random() / 2);
+  return Math.min(policy.maxMs, Math.max(0, Math.round(wait)));
+}
+
+/** The proxy settings of an environment, as curl and the docker CLI read them (lower case first; empty is unset). */
+export interface ProxyEnv {
+  http: string | null;
+  https: string | null;
+  noProxy: string[];
+}
+
+export function proxyEnv(env: NodeJS.ProcessEnv = process.env): ProxyEnv {
+  const pick = (lower: string, upper: string) => env[lower] || env[upper] || null;
+  const no = pick("no_proxy", "NO_PROXY") ?? "";
+  return {
+    http: pick("http_proxy", "HTTP_PROXY"),
+    https: pick("https_proxy", "HTTPS_PROXY"),
+    noProxy: no.split(/[\s,]+/).map((e) => e.trim().toLowerCase()).filter(Boolean),
+  };
+}
+
+/**
+ * The proxy for a URL, or null for a direct connection. NO_PROXY entries: `*`, a host (and its
+ * subdomains), `.domain`, `host:port`, an IP address. Loopback follows the same rules (as curl).
+ */
+export function proxyFor(url: URL, p: ProxyEnv): string | null {
+  const proxy = url.protocol === "https:" ? p.https : p.http;
+  if (!proxy) return null;
+  const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  for (const entry of p.noProxy) {
+    if (entry === "*") return null;
+    const [h, ep] = entry.startsWith("[") ? [entry.slice(1, entry.indexOf("]")), entry.slice(entry.indexOf("]") + 2) || undefined] : (entry.split(":") as [string, string?]);
+    if (ep && ep !== port) continue;
+    const bare = h!.replace(/^\*?\./, "");
+    if (host === bare || host.endsWith(`.${bare}`)) return null;
+  }
+  return proxy;
+}
+
+/**
+ * fetch through the proxies the environment names (Node 20's own fetch ignores them): undici's
+ * ProxyAgent per proxy URL, a direct connection where NO_PROXY says so. Read once per client.
+ */
+function proxyFetch(p: ProxyEnv) {
+  const agents = new Map<string, ProxyAgent>();
+  return (url: string | URL, init: RequestInit = {}): Promise<Response> => {
+    const proxy = proxyFor(new URL(String(url)), p);
+    let dispatcher: ProxyAgent | undefined;
+    if (proxy) {
+      dispatcher = agents.get(proxy);
+      if (!dispatcher) agents.set(proxy, (dispatcher = new ProxyAgent(proxy)));
+    }
+    return undiciFetch(url, { ...(init as object), ...(dispatcher ? { dispatcher } : {}) } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>;
+  };
+}
+
+const errCode = (e: unknown): string => {
+  const err = e as Error & { code?: string; cause?: { code?: string } };
+  return err.cause?.code ?? err.code ?? "";
+};
 
 // --- the client -----------------------------------------------------------------------
 
@@ -51,6 +165,8 @@ export interface RegistryOptions {
   /** Chunk size for chunked uploads (default 16 MiB); smaller blobs go up in one PUT. */
   chunkSize?: number;
   userAgent?: string;
+  /** Retries on 429/5xx/dropped connections (default DEFAULT_RETRY; MCP_REWRAP_REGISTRY_ATTEMPTS overrides the count). */
+  retry?: Partial<RetryPolicy>;
 }
 
 type Body = Buffer | Uint8Array | string | undefined;
@@ -63,6 +179,8 @@ export class RegistryClient {
   private basic: string | null = null;
   private readonly chunkSize: number;
   private readonly userAgent: string;
+  private readonly retry: RetryPolicy;
+  private readonly fetch: (url: string | URL, init?: RequestInit) => Promise<Response>;
 
   constructor(
     readonly registry: string,
@@ -72,6 +190,22 @@ export class RegistryClient {
     this.creds = opts.credentials;
     this.chunkSize = opts.chunkSize ?? (Number(process.env.MCP_REWRAP_UPLOAD_CHUNK) || 16 * 1024 * 1024);
     this.userAgent = opts.userAgent ?? "mcp-rewrap";
+    const attempts = Number(process.env.MCP_REWRAP_REGISTRY_ATTEMPTS) || undefined;
+    this.retry = { ...DEFAULT_RETRY, ...(attempts ? { attempts } : {}), ...opts.retry };
+    this.fetch = proxyFetch(proxyEnv());
+  }
+
+  /** What to do when the registry cannot be reached at all. */
+  private reachHint(code: string): string {
+    const host = this.base.replace(/^https?:\/\//, "");
+    const proxy = process.env.HTTPS_PROXY || process.env.https_proxy || process.env.HTTP_PROXY || process.env.http_proxy;
+    if (this.base.startsWith("https:") && ["EPROTO", "ERR_SSL_WRONG_VERSION_NUMBER", "ECONNREFUSED"].includes(code)) {
+      return `check the name and port; if it serves plain http, pass --insecure-registry ${host}`;
+    }
+    if (["ENOTFOUND", "EAI_AGAIN"].includes(code)) {
+      return proxy ? `check the name, or that the proxy ${proxy} is right (NO_PROXY bypasses it)` : "check the name, or set HTTPS_PROXY if this network needs a proxy";
+    }
+    return proxy ? `check the network and the proxy ${proxy}` : "check the network (and HTTPS_PROXY if this network needs a proxy)";
   }
 
   private credentials(): Credentials | null {
@@ -102,7 +236,7 @@ export class RegistryClient {
     try {
       if (creds?.identityToken) {
         const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: creds.identityToken, service: params.service ?? "", scope, client_id: "mcp-rewrap" });
-        res = await fetch(params.realm, { method: "POST", body: form, headers: { "User-Agent": this.userAgent } });
+        res = await this.fetch(params.realm, { method: "POST", body: form, headers: { "User-Agent": this.userAgent } });
       } else {
         const url = new URL(params.realm);
         if (params.service) url.searchParams.set("service", params.service);
@@ -111,10 +245,10 @@ export class RegistryClient {
         if (creds?.username && creds.password !== undefined) {
           headers.Authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
         }
-        res = await fetch(url, { headers });
+        res = await this.fetch(url, { headers });
       }
     } catch (e) {
-      throw new RuntimeError(`${this.registry}: cannot reach the token service ${params.realm} (${causeOf(e)})`);
+      throw new RuntimeError(`${this.registry}: cannot reach the token service ${params.realm} (${causeOf(e)}); ${this.reachHint(errCode(e))}`);
     }
     if (!res.ok) {
       const text = await res.text().catch(() => "");
@@ -139,26 +273,42 @@ export class RegistryClient {
   ): Promise<Response> {
     const full = url.startsWith("http") ? url : `${this.base}/v2/${url}`;
     const push = opts.push ?? false;
-    for (let attempt = 0; ; attempt++) {
+    const what = opts.what ?? `${method} ${full}`;
+    // Only requests that can be sent again unchanged are retried after a dropped connection.
+    const idempotent = method === "GET" || method === "HEAD" || method === "PUT";
+    let authRetried = false;
+    for (let retry = 0; ; ) {
       const headers: Record<string, string> = { "User-Agent": this.userAgent, ...opts.headers };
       const auth = this.authHeader(repo, push);
       if (auth) headers.Authorization = auth;
       let res: Response;
       try {
-        res = await fetch(full, { method, headers, body: opts.body as BodyInit | undefined, redirect: "follow" });
+        res = await this.fetch(full, { method, headers, body: opts.body as BodyInit | undefined, redirect: "follow" });
       } catch (e) {
-        throw new RuntimeError(`${opts.what ?? `${method} ${full}`}: cannot reach the registry ${this.registry} at ${this.base} (${causeOf(e)})`);
+        const code = errCode(e);
+        if (idempotent && RETRY_CODES.has(code) && retry + 1 < this.retry.attempts) {
+          await sleep(backoffMs(this.retry, ++retry, null));
+          continue;
+        }
+        throw new RuntimeError(`${what}: cannot reach the registry ${this.registry} at ${this.base} (${causeOf(e)}${retry ? `, ${retry + 1} attempts` : ""}); ${this.reachHint(code)}`);
       }
-      if (res.status === 401 && attempt === 0) {
+      if (RETRY_STATUS.has(res.status) && retry + 1 < this.retry.attempts) {
+        const wait = backoffMs(this.retry, ++retry, retryAfterMs(res.headers.get("retry-after")));
+        await res.arrayBuffer().catch(() => undefined);
+        await sleep(wait);
+        continue;
+      }
+      if (res.status === 401 && !authRetried) {
+        authRetried = true;
         const challenge = res.headers.get("www-authenticate");
         await res.arrayBuffer().catch(() => undefined);
         if (challenge && (await this.authenticate(challenge, repo, push))) continue;
         throw new RuntimeError(
-          `${opts.what ?? `${method} ${full}`}: ${this.registry} requires credentials${this.credentials() ? " and refused the ones in the Docker config" : ` (none in ${dockerConfigPath()}; run docker login ${this.registry})`}`,
+          `${what}: ${this.registry} requires credentials${this.credentials() ? " and refused the ones in the Docker config" : ` (none in ${dockerConfigPath()}; run docker login ${this.registry})`}`,
         );
       }
       if (opts.ok && !opts.ok.includes(res.status)) {
-        throw await registryError(res, opts.what ?? `${method} ${full}`, this.registry);
+        throw await registryError(res, what, this.registry, retry + 1);
       }
       return res;
     }
@@ -322,7 +472,7 @@ function causeOf(e: unknown): string {
   return err.cause?.code ?? err.cause?.message ?? err.message;
 }
 
-async function registryError(res: Response, what: string, registry: string): Promise<RuntimeError> {
+async function registryError(res: Response, what: string, registry: string, attempts = 1): Promise<RuntimeError> {
   let detail = "";
   try {
     const text = await res.text();
@@ -330,15 +480,21 @@ async function registryError(res: Response, what: string, registry: string): Pro
       const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
       detail = (body.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
     } catch {
-      detail = text.slice(0, 200);
+      detail = text.replace(/\s+/g, " ").trim().slice(0, 200);
     }
   } catch {
     /* no body */
   }
-  if (res.status === 404) return new RuntimeError(`${what}: not found in ${registry}${detail ? ` (${detail})` : ""}; check the reference`);
-  if (res.status === 403) return new RuntimeError(`${what}: ${registry} denied access${detail ? ` (${detail})` : ""}; check your docker login for ${registry}`);
-  return new RuntimeError(`${what}: HTTP ${res.status}${detail ? ` (${detail})` : ""}`);
+  const d = detail ? ` (${detail})` : "";
+  const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
+  if (res.status === 404) return new RuntimeError(`${what}: not found in ${registry}${d}; check the repository and tag`);
+  if (res.status === 403) return new RuntimeError(`${what}: ${registry} denied access${d}; check that your docker login for ${registry} may do this`);
+  if (res.status === 429) return new RuntimeError(`${what}: ${registry} is rate limiting (HTTP 429${tries})${d}; wait and try again, or docker login ${registry} for a higher limit`);
+  if (res.status >= 500) return new RuntimeError(`${what}: ${registry} failed (HTTP ${res.status}${tries})${d}; the registry has a problem: try again later`);
+  return new RuntimeError(`${what}: ${registry} answered HTTP ${res.status}${d}`);
 }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A client per registry host, shared by a command. */
 export class Registries {
