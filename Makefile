@@ -6,7 +6,8 @@
 #
 #   make demo        the bug, the diagnosis, the fix, end to end (scripts/demo.sh)
 #   make test        every test (unit + e2e): one `npx vitest run`
-#   make test-unit   unit tests only, no engine needed
+#   make test-unit   unit tests only, no engine needed (Go + yaml.v3 for test/go/catalogcheck
+#                    are installed when missing)
 #   make lint        shellcheck the scripts, the test bed, .ci/run and the rendered shim
 #   make bench       what the rewrap costs, as ratios: prints a table, writes docs/BENCHMARKS.md
 #   make clean       remove dist/
@@ -51,6 +52,7 @@ test: deps build engine bed
 	npx vitest run $(VITEST_ARGS)
 
 test-unit: deps
+	@command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/gopkg.in/yaml.v3 ] || bash scripts/engine.sh --tools
 	npx vitest run test/unit $(VITEST_ARGS)
 
 demo: deps build engine bed

@@ -3,15 +3,17 @@
  * the pure core (plan, render, diagnose). cli.ts only parses arguments and calls these.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type Docker from "dockerode";
-import { PlanError, RuntimeError, UsageError } from "./errors.js";
+import { EXIT, PlanError, RuntimeError, UsageError } from "./errors.js";
 import { type ImageFacts, resolveUser } from "./facts.js";
 import { type Diagnosis, diagnose } from "./diagnose.js";
 import { LABEL, type PlanOptions, type RewrapPlan, checkImageRef, checkTag, defaultTag, planRewrap, platformOf } from "./plan.js";
 import { CONTEXT_LABEL, type RenderedFile, type Templates, contextHash, loadTemplates, renderContext, stableJson } from "./render.js";
 import { PROJECT_URL, VERSION, packageRoot } from "./version.js";
-import { connect, engineHost, enginePlatform, inspectImage, ping, readImageFacts, type Progress } from "./image/engine.js";
+import { connect, engineHost, enginePlatform, engineOrNull, inspectImage, ping, readImageFacts, type Progress } from "./image/engine.js";
+import { RegistryClient, parseReference } from "./image/registry.js";
 import { buildContext } from "./image/build.js";
 import { type MountSpec, type Verdict, runVerify } from "./verify.js";
 import {
@@ -19,12 +21,12 @@ import {
   type CatalogFormat,
   type CatalogServer,
   catalogYaml,
+  catalogsDir,
   configKeys,
   readCatalogFile,
   rewrappedEntry,
   usageCommands,
 } from "./catalog.js";
-import { type ServerScan, scanServer } from "./scan.js";
 
 export interface CommonOptions {
   pull?: boolean;
@@ -248,6 +250,10 @@ export interface CatalogCommandOptions extends CommonOptions {
   format: CatalogFormat;
   out?: string;
   tag?: string;
+  /** Write the file into ~/.docker/mcp/catalogs/ (where gateways >= 0.43.1 accept it). */
+  install?: boolean;
+  /** Home directory for --install and the printed commands (default: os.homedir()). */
+  home?: string;
 }
 
 export interface CatalogCommandResult {
@@ -255,6 +261,21 @@ export interface CatalogCommandResult {
   yaml: string;
   entry: CatalogServer;
   commands: string[];
+  /** Keys of the original entry the gateway does not read, left out of the file. */
+  dropped: string[];
+}
+
+/** Whether `tag` exists in the local engine or, failing that, in its registry. */
+async function tagExists(tag: string): Promise<{ found: boolean; where: string }> {
+  const d = await engineOrNull();
+  if (d && (await inspectImage(d, tag))) return { found: true, where: "the local engine" };
+  const ref = parseReference(tag);
+  try {
+    const head = await new RegistryClient(ref.registry).headManifest(ref.repository, ref.digest ?? ref.tag ?? "latest");
+    return { found: !!head, where: ref.registry };
+  } catch (e) {
+    return { found: false, where: `${ref.registry} (${(e as Error).message})` };
+  }
 }
 
 export async function catalogCommand(image: string, opts: CatalogCommandOptions): Promise<CatalogCommandResult> {
@@ -273,42 +294,48 @@ export async function catalogCommand(image: string, opts: CatalogCommandOptions)
   }
   // The image argument is the rewrapped tag, or an original image whose default tag we use.
   let target = opts.tag ?? image;
+  let source = original.image ?? image;
   if (!opts.tag && !image.startsWith("mcp-rewrap/")) {
     const facts = await getFacts(image, opts).catch(() => null);
-    if (facts && !facts.config.labels[LABEL.version]) target = defaultTag(facts.ref, facts.id);
+    if (facts && !facts.config.labels[LABEL.version]) {
+      target = defaultTag(facts.ref, facts.id);
+      source = image;
+    }
   }
   checkTag(target);
+  const exists = await tagExists(target);
+  if (!exists.found) {
+    throw Object.assign(
+      new Error(
+        `${target}: not built: neither the local engine nor ${exists.where} has it; run \`mcp-rewrap build ${source}${target === defaultTagOrNull(source) ? "" : ` --tag ${target}`}\` first (add --push to publish it), then run catalog again`,
+      ),
+      { exitCode: EXIT.problem },
+    );
+  }
   const entry = rewrappedEntry(opts.server, original, target);
-  const yaml = catalogYaml(opts.server, entry, opts.format);
-  const file = resolve(opts.out ?? `${opts.server}.${opts.format === "profile" ? "server" : "catalog"}.yaml`);
+  const { yaml, dropped } = catalogYaml(opts.server, entry, opts.format);
+  const home = opts.home ?? homedir();
+  const catalogs = catalogsDir(home);
+  const name = `${opts.server}.${opts.format === "profile" ? "server" : "catalog"}.yaml`;
+  const file = opts.install ? join(catalogs, name) : resolve(opts.out ?? name);
+  if (opts.install && opts.out) throw new UsageError("give --install or --out, not both");
   try {
+    mkdirSync(dirname(file), { recursive: true });
     writeFileSync(`${file}.mcp-rewrap-tmp`, yaml);
     renameSync(`${file}.mcp-rewrap-tmp`, file);
   } catch (e) {
     rmSync(`${file}.mcp-rewrap-tmp`, { force: true });
-    throw new UsageError(`--out ${file}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new UsageError(`${opts.install ? "--install" : "--out"} ${file}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  return { file, yaml, entry, commands: usageCommands(opts.server, file, opts.format, configKeys(entry)) };
+  if (dropped.length) opts.progress(`not written (the gateway does not read them): ${dropped.join(", ")}`);
+  const installed = file.startsWith(`${catalogs}/`);
+  return { file, yaml, entry, dropped, commands: usageCommands(opts.server, file, opts.format, configKeys(entry), { catalogs, installed }) };
 }
 
-export async function scanCommand(files: string[], opts: CommonOptions): Promise<ServerScan[]> {
-  const results: ServerScan[] = [];
-  for (const f of files) {
-    const cat = readCatalogFile(f);
-    for (const [name, entry] of Object.entries(cat.servers)) {
-      if (entry.type !== "server" || !entry.image) {
-        results.push(scanServer(name, entry, null));
-        continue;
-      }
-      try {
-        const facts = await getFacts(entry.image, { ...opts, pull: opts.pull === true });
-        results.push(scanServer(name, entry, facts));
-      } catch (e) {
-        if (e instanceof RuntimeError && /not in the local engine/.test(e.message)) {
-          results.push(scanServer(name, entry, null, "image not local (use --pull)"));
-        } else throw e;
-      }
-    }
+function defaultTagOrNull(ref: string): string | null {
+  try {
+    return defaultTag(ref, "");
+  } catch {
+    return null;
   }
-  return results;
 }

@@ -18,6 +18,7 @@ import { VERSION } from "./version.js";
 import { buildCommand, getFacts } from "./app.js";
 import { type CatalogServer, readCatalogFile } from "./catalog.js";
 import { scanServer } from "./scan.js";
+import { readGatewayConfig, statHost } from "./scan-command.js";
 import { engineOrNull, inspectImage, type Progress } from "./image/engine.js";
 import { Registries, parseReference } from "./image/registry.js";
 import { factsFromRegistry, pushCommand, readPublished } from "./publish.js";
@@ -35,6 +36,8 @@ export interface BatchOptions {
   force?: boolean;
   progress: Progress;
   registries?: Registries;
+  /** The gateway's config file for --affected's judgement (default ~/.docker/mcp/config.yaml). */
+  config?: string;
 }
 
 export type BatchStatus = "built" | "pushed" | "up-to-date" | "not-affected" | "skipped" | "failed";
@@ -84,18 +87,26 @@ export async function batchCommand(catalogFile: string, opts: BatchOptions): Pro
   const cat = readCatalogFile(catalogFile);
   const regs = opts.registries ?? new Registries();
   const docker = await engineOrNull();
+  const gateway = readGatewayConfig(opts.config);
   const entries = Object.entries(cat.servers);
   const results: BatchResult[] = [];
   for (const [i, [server, entry]] of entries.entries()) {
     const say = (line: string) => opts.progress(`[${i + 1}/${entries.length}] ${server}: ${line}`);
-    results.push(await oneServer(server, entry, { ...opts, progress: say }, docker, regs));
+    results.push(await oneServer(server, entry, { ...opts, progress: say }, docker, regs, gateway));
     const r = results[results.length - 1]!;
     say(`${r.status}${r.detail ? ` (${r.detail})` : ""}`);
   }
   return results;
 }
 
-async function oneServer(server: string, entry: CatalogServer, opts: BatchOptions, docker: Docker | null, regs: Registries): Promise<BatchResult> {
+async function oneServer(
+  server: string,
+  entry: CatalogServer,
+  opts: BatchOptions,
+  docker: Docker | null,
+  regs: Registries,
+  gateway: ReturnType<typeof readGatewayConfig>,
+): Promise<BatchResult> {
   const image = entry.image ?? "";
   const base = { server, image, tag: "" };
   if (entry.type !== "server" || !image) return { ...base, status: "skipped", detail: `type ${entry.type}: not a container` };
@@ -118,9 +129,9 @@ async function oneServer(server: string, entry: CatalogServer, opts: BatchOption
       const ref = parseReference(image);
       facts = await factsFromRegistry(regs.for(ref.registry), image, up.digest, opts.platforms?.[0] ?? "linux/amd64", opts.progress);
     }
-    const scan = scanServer(server, entry, facts);
+    const scan = scanServer(server, entry, { config: gateway.config, configSource: gateway.source, image: { facts, via: "" }, hostStat: statHost });
     if (opts.affected && scan.status !== "affected") {
-      return res("not-affected", scan.note ?? `scan: ${scan.status}`, { upstream: up?.digest });
+      return res("not-affected", `scan: ${scan.status}${scan.why ? ` (${scan.why})` : ""}`, { upstream: up?.digest });
     }
     if (scan.status === "affected") opts.progress(`affected: ${scan.findings.map((f) => f.target).join(", ")}`);
     if (opts.push) {

@@ -172,37 +172,41 @@ export function makeProgram(): Command {
 
   program
     .command("catalog")
-    .description("write a gateway catalog entry that points at the rewrapped image")
+    .description("write a gateway catalog entry that points at the rewrapped image (only image changes)")
     .argument("<image>", "the rewrapped tag (or the original image: its default rewrapped tag is used)")
     .requiredOption("--server <name>", "the server's catalog name (kept, so its config keys still resolve)")
-    .option("--from <catalog>", "take the original entry from this catalog or server file")
+    .option("--from <catalog>", "take the original entry from this catalog, server file or registry server.yaml")
     .option("--format <format>", "profile (single-server file) or legacy (registry: catalog)", "profile")
     .option("-o, --out <file>", "where to write (default <server>.server.yaml or <server>.catalog.yaml)")
+    .option("--install", "write it into ~/.docker/mcp/catalogs/, where gateways >= 0.43.1 accept local catalog files")
     .option("--json", "print the result as JSON")
     .option("--no-pull", "fail instead of pulling an image that is not local")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (image: string, o) => {
       if (o.format !== "profile" && o.format !== "legacy") throw new UsageError(`--format ${o.format}: use profile or legacy`);
       const { catalogCommand } = await app();
-      const r = await catalogCommand(image, { server: o.server, from: o.from, format: o.format, out: o.out, pull: o.pull, progress: progressFor(o) });
-      if (o.json) printJson({ file: r.file, entry: r.entry, commands: r.commands });
+      const r = await catalogCommand(image, { server: o.server, from: o.from, format: o.format, out: o.out, install: o.install, pull: o.pull, progress: progressFor(o) });
+      if (o.json) printJson({ file: r.file, entry: r.entry, dropped: r.dropped, commands: r.commands });
       else process.stdout.write(`wrote ${r.file}\n\nuse it with:\n${r.commands.map((c) => `  ${c}`).join("\n")}\n`);
     });
 
   program
     .command("scan")
-    .description("report every catalog server whose mounts its user cannot reach (exit 1 when any)")
-    .argument("<catalog...>", "catalog files (legacy registry: catalogs or server files)")
-    .option("--pull", "pull images that are not local (default: report them as skipped)")
-    .option("--json", "print the results as JSON")
+    .description("judge every catalog server: affected (exit 1), ok (0 when all are), unknown (4 when none is affected)")
+    .argument("<catalog...>", "catalog files (legacy registry: catalogs, server files, registry server.yaml)")
+    .option("--config <file>", "the gateway's config with the values of {{server.key}} (default ~/.docker/mcp/config.yaml)")
+    .option("--pull", "pull images that are not local (default: read their user files from the registry, nothing pulled)")
+    .option("--registry-mirror <registry=host>", "read images of REGISTRY from HOST instead, e.g. docker.io=127.0.0.1:5000 (repeatable)", collect)
+    .option("--platform <platform>", "the platform judged for multi-platform images", "linux/amd64")
+    .option("--json", "print the results as JSON: [{server, image, status, user, findings:[{target, problem, fix}], why}]")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (files: string[], o) => {
-      const { scanCommand } = await app();
-      const { formatScan } = await import("./scan.js");
-      const results = await scanCommand(files, { pull: o.pull === true, progress: progressFor(o) });
+      const { scanCommand } = await import("./scan-command.js");
+      const { formatScan, scanExitCode } = await import("./scan.js");
+      const results = await scanCommand(files, { pull: o.pull === true, config: o.config, mirrors: o.registryMirror, platform: o.platform, progress: progressFor(o) });
       if (o.json) printJson(results);
       else process.stdout.write(formatScan(results));
-      process.exitCode = results.some((r) => r.status === "affected") ? EXIT.problem : EXIT.ok;
+      process.exitCode = scanExitCode(results);
     });
 
   return program;
