@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type Docker from "dockerode";
 import YAML from "yaml";
 import { readCatalogFile } from "./catalog.js";
-import type { GatewayConfig } from "./core/gateway-eval.js";
+import { type GatewayConfig, evaluate } from "./core/gateway-eval.js";
 import { UsageError } from "./errors.js";
 import { type ImageFacts, imageConfigFrom } from "./facts.js";
 import { engineOrNull, inspectImage, readImageFacts, type Progress } from "./image/engine.js";
@@ -101,7 +101,15 @@ export interface RegistryRead {
 /** Reads what scan needs of `image` from its registry (or its mirror), without pulling. */
 export async function readImageFromRegistry(
   image: string,
-  opts: { regs: Registries; mirrors: Record<string, string>; platform: string; wantDirs: string[]; progress: Progress },
+  opts: {
+    regs: Registries;
+    mirrors: Record<string, string>;
+    platform: string;
+    wantDirs: string[];
+    progress: Progress;
+    /** The catalog's user: as evaluated (empty: the image's USER runs). */
+    runAs?: string;
+  },
 ): Promise<RegistryRead> {
   const ref: Reference = parseReference(image);
   const host = opts.mirrors[ref.registry] ?? ref.registry;
@@ -122,16 +130,23 @@ export async function readImageFromRegistry(
   bytes += configBytes.length;
   total += configBytes.length + manifest.layers.reduce((n, l) => n + l.size, 0);
   const blob = JSON.parse(configBytes.toString("utf8")) as ImageConfigBlob;
+  const config = imageConfigFrom(blob.config);
+  const user = (opts.runAs || config.user).split(":")[0]!;
+  const source = host === ref.registry ? ref.registry : `${host} (mirror of ${ref.registry})`;
+  if (user === "" || user === "root" || user === "0") {
+    // Root reads every mount: no user file is needed to judge it.
+    return { view: { facts: { config, passwd: "root:x:0:0:root:/root:/bin/sh\n", group: "root:x:0:\n", rootMode: null }, via: `${source}: ${mb(bytes)} of ${mb(total)} (config only: runs as root), nothing pulled` }, bytes, total };
+  }
   const files = await readUserFiles(client, ref.repository, manifest, { wantDirs: opts.wantDirs });
   bytes += files.layerBytes;
-  let facts: ImageView["facts"] = { config: imageConfigFrom(blob.config), passwd: files.passwd, group: files.group, rootMode: files.dirs["/root"]?.mode ?? null };
-  let via = `${host === ref.registry ? ref.registry : `${host} (mirror of ${ref.registry})`}: ${mb(bytes)} of ${mb(total)}, ${files.layersRead} of ${files.layers} layers opened, nothing pulled`;
+  let facts: ImageView["facts"] = { config, passwd: files.passwd, group: files.group, rootMode: files.dirs["/root"]?.mode ?? null };
+  let via = `${source}: ${mb(bytes)} of ${mb(total)}, ${files.layersRead} of ${files.layers} layers opened, nothing pulled`;
   if (files.needsFullRead) {
     opts.progress(`${image}: /etc/passwd or /etc/group is a link; reading every layer`);
     const full: ImageFacts = (await readRegistryFacts(client, ref, manifest, { userRef: image, pinnedDigest: top.digest })).facts;
     bytes = total;
     facts = full;
-    via = `${host}: every layer (${mb(total)}; /etc/passwd or /etc/group is a link), nothing pulled`;
+    via = `${source}: every layer (${mb(total)}; /etc/passwd or /etc/group is a link), nothing pulled`;
   }
   return { view: { facts, dirs: files.dirs, via }, bytes, total };
 }
@@ -176,7 +191,8 @@ export async function scanCommand(files: string[], opts: ScanOptions): Promise<S
       if (!view) {
         try {
           opts.progress(`${image}: not local; reading its user files from the registry`);
-          const r = await readImageFromRegistry(image, { regs, mirrors, platform, wantDirs, progress: opts.progress });
+          const runAs = entry.user?.includes("{{") ? String(evaluate(entry.user, config)) : entry.user ?? "";
+          const r = await readImageFromRegistry(image, { regs, mirrors, platform, wantDirs, progress: opts.progress, runAs });
           view = r.view;
         } catch (e) {
           why.push(`registry: ${(e as Error).message}`);

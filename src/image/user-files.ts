@@ -9,8 +9,6 @@
  * When /etc/passwd or /etc/group is a link (symlink or hard link), or /etc itself is a
  * symlink, top-down reading cannot settle it: the caller falls back to reading every layer.
  */
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import * as tar from "tar-stream";
 import type { Owned } from "../core/access.js";
@@ -35,8 +33,6 @@ export interface UserFiles {
 }
 
 type State = { kind: "unknown" } | { kind: "file"; content: Buffer } | { kind: "absent" };
-
-class Stop extends Error {}
 
 /** Orders paths as a tar written by walking directories does: component by component. */
 export function comparePaths(a: string, b: string): number {
@@ -162,81 +158,99 @@ export const RANGE_FIRST = 64 * 1024;
 const RANGE_MAX = 4 * 1024 * 1024;
 
 /**
- * A layer blob as a stream of HTTP range requests, asked one at a time as the reader needs
- * them, so stopping early fetches (almost) nothing more. A registry that ignores Range (200)
- * is read as one stream, counted, and cut when the reader stops.
+ * A layer blob as HTTP range requests, each asked only when the reader wants more (a lazy
+ * generator: nothing is fetched ahead), so stopping early fetches nothing more. A registry
+ * that ignores Range (200) is read as one stream, chunk by chunk, and cut when the reader stops.
  */
-function rangedBlob(client: RegistryClient, repo: string, layer: Descriptor, count: (n: number) => void): Readable {
+async function* rangedBlob(client: RegistryClient, repo: string, layer: Descriptor): AsyncGenerator<Buffer> {
   let offset = 0;
   let size = RANGE_FIRST;
-  async function* chunks(): AsyncGenerator<Buffer> {
-    while (offset < layer.size) {
-      const end = Math.min(offset + size, layer.size) - 1;
-      const res = await client.request("GET", repo, `${repo}/blobs/${layer.digest}`, {
-        headers: { Range: `bytes=${offset}-${end}` },
-        ok: [200, 206],
-        what: `reading layer ${layer.digest.slice(0, 19)} of ${repo}`,
-      });
-      if (res.status === 200 && offset > 0) throw new RuntimeError(`reading layer ${layer.digest.slice(0, 19)} of ${repo}: the registry stopped honouring Range`);
-      if (res.status === 200 || !res.body) {
-        // No range support: the whole blob, as it comes.
-        for await (const part of (res.body ?? []) as AsyncIterable<Uint8Array>) {
-          count(part.length);
-          yield Buffer.from(part);
-        }
-        return;
-      }
-      const got = Buffer.from(await res.arrayBuffer());
-      count(got.length);
-      if (!got.length) return;
-      offset += got.length;
-      size = Math.min(size * 2, RANGE_MAX);
-      yield got;
+  while (offset < layer.size) {
+    const end = Math.min(offset + size, layer.size) - 1;
+    const res = await client.request("GET", repo, `${repo}/blobs/${layer.digest}`, {
+      headers: { Range: `bytes=${offset}-${end}` },
+      ok: [200, 206],
+      what: `reading layer ${layer.digest.slice(0, 19)} of ${repo}`,
+    });
+    if (res.status === 200 && offset > 0) throw new RuntimeError(`reading layer ${layer.digest.slice(0, 19)} of ${repo}: the registry stopped honouring Range`);
+    if (res.status === 200) {
+      if (!res.body) return;
+      for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) yield Buffer.from(part);
+      return;
     }
+    const got = Buffer.from(await res.arrayBuffer());
+    if (!got.length) return;
+    offset += got.length;
+    size = Math.min(size * 2, RANGE_MAX);
+    yield got;
   }
-  return Readable.from(chunks(), { objectMode: false });
 }
 
 /** Reads one layer into `td` until the rest of it cannot matter; returns the compressed bytes fetched. */
 async function readLayerTopDown(client: RegistryClient, repo: string, layer: Descriptor, td: TopDown): Promise<number> {
   if (/zstd/.test(layer.mediaType)) throw new RuntimeError(`layer ${layer.digest} of ${repo} is zstd-compressed, which mcp-rewrap cannot read`);
   let bytes = 0;
-  const source = rangedBlob(client, repo, layer, (n) => (bytes += n));
   const gzipped = /gzip/.test(layer.mediaType) || !/tar$/.test(layer.mediaType);
+  const gunzip = gzipped ? createGunzip() : null;
   const extract = tar.extract();
+  let finished = false;
+  let failure: Error | null = null;
+  let settle!: () => void;
+  const done = new Promise<void>((r) => (settle = r));
+  // Ends the read once: on the last entry needed, at the end of the layer, or on an error
+  // (errors after that, from streams being torn down, are ignored).
+  const finish = (err?: Error) => {
+    if (finished) return;
+    finished = true;
+    if (err) failure = err;
+    gunzip?.destroy();
+    extract.destroy();
+    settle();
+  };
   extract.on("entry", (header, body, next) => {
     let consumed = false;
     const content = () =>
-      new Promise<Buffer>((resolve, reject) => {
+      new Promise<Buffer>((res, rej) => {
         consumed = true;
         const chunks: Buffer[] = [];
         body.on("data", (c: unknown) => {
           chunks.push(c as Buffer);
         });
-        body.on("end", () => resolve(Buffer.concat(chunks)));
-        body.on("error", reject);
+        body.on("end", () => res(Buffer.concat(chunks)));
+        body.on("error", rej);
       });
     td.entry(header.name, header.type ?? "file", header.mode ?? 0, header.uid ?? 0, header.gid ?? 0, content).then(
-      (done) => {
-        if (done) {
-          extract.destroy(new Stop());
-          return;
-        }
+      (stop) => {
+        if (stop || finished) return finish();
         if (consumed) next();
         else {
           body.on("end", () => next());
           body.resume();
         }
       },
-      (e) => extract.destroy(e as Error),
+      (e) => finish(e as Error),
     );
   });
+  extract.on("finish", () => finish());
+  for (const st of [gunzip, extract]) st?.on("error", (e: Error) => finish(e));
+  if (gunzip) gunzip.pipe(extract);
+  const sink = gunzip ?? extract;
   try {
-    if (gzipped) await pipeline(source, createGunzip(), extract);
-    else await pipeline(source, extract);
+    for await (const chunk of rangedBlob(client, repo, layer)) {
+      bytes += chunk.length;
+      // Wait until this chunk is taken in (or the reader is done), then one turn of the event
+      // loop for the entry decisions, before asking the registry for more.
+      await Promise.race([new Promise<void>((r) => sink.write(chunk, () => r())), done]);
+      await new Promise((r) => setImmediate(r));
+      if (finished) break;
+    }
   } catch (e) {
-    source.destroy();
-    if (!(e instanceof Stop)) throw new RuntimeError(`reading layer ${layer.digest.slice(0, 19)} of ${repo}: ${(e as Error).message}`);
+    finish(e as Error);
   }
+  if (!finished) {
+    (sink as NodeJS.WritableStream).end();
+    await done;
+  }
+  if (failure) throw new RuntimeError(`reading layer ${layer.digest.slice(0, 19)} of ${repo}: ${(failure as Error).message}`);
   return bytes;
 }

@@ -281,7 +281,8 @@ export function realShapes(scale: number): ShapedImage[] {
         base(DEBIAN_PASSWD, DEBIAN_GROUP, MB(28)),
         bulk("/usr/local/lib/python3.13/bulk.bin", MB(14)),
         bulk("/app/.venv/bulk.bin", MB(40)),
-        addUser(DEBIAN_PASSWD, DEBIAN_GROUP, { name: "appuser", uid: 1000, gid: 1000, home: "/home/appuser" }),
+        // `useradd ... && chown -R appuser:appuser /app`: one layer, /app copied again (and /app sorts before /etc).
+        [...bulk("/app/.venv/bulk.bin", MB(40)).map((f) => ({ ...f, uid: 1000, gid: 1000 })), ...addUser(DEBIAN_PASSWD, DEBIAN_GROUP, { name: "appuser", uid: 1000, gid: 1000, home: "/home/appuser" })],
       ],
     },
     rootImage("mcp/kubectl-mcp-server", DEBIAN_PASSWD, DEBIAN_GROUP, MB(28), MB(60)),
