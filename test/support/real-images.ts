@@ -10,7 +10,7 @@ import { type IncomingMessage, type ServerResponse, createServer } from "node:ht
 import type { AddressInfo } from "node:net";
 import { gunzipSync, gzipSync } from "node:zlib";
 import * as tar from "tar-stream";
-import { MEDIA, sha256 } from "../../src/image/registry.js";
+import { MEDIA, sha256 } from "../../src/core/oci.js";
 
 export interface FileSpec {
   path: string;

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
-import { type CatalogServer, catalogYaml, configKeys, parseCatalog, rewrappedEntry, usageCommands } from "../../src/catalog.js";
+import { type CatalogServer, catalogYaml, configKeys, parseCatalog, rewrappedEntry, usageCommands } from "../../src/core/catalog.js";
 import { SERVER_SHAPE, gatewayView, unknownKeys } from "../../src/core/gateway-schema.js";
 import { catalogCheck, catalogCheckBinary } from "../support/catalogcheck.js";
 

@@ -9,13 +9,13 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseCatalog } from "../../src/catalog.js";
+import { parseCatalog } from "../../src/core/catalog.js";
 import { evaluateList } from "../../src/core/gateway-eval.js";
-import { RegistryClient } from "../../src/image/registry.js";
-import { TopDown, comparePaths, readUserFiles } from "../../src/image/user-files.js";
-import { type ServerScan, hostDenials, parseMount, scanExitCode, scanServer } from "../../src/scan.js";
-import { readGatewayConfig, readImageFromRegistry, scanCommand, statHost } from "../../src/scan-command.js";
-import { Registries } from "../../src/image/registry.js";
+import { RegistryClient } from "../../src/edge/registry/client.js";
+import { TopDown, comparePaths, readUserFiles } from "../../src/edge/registry/user-files.js";
+import { type ServerScan, hostDenials, parseMount, scanExitCode, scanServer } from "../../src/core/scan.js";
+import { readGatewayConfig, readImageFromRegistry, scanCommand, statHost } from "../../src/commands/scan.js";
+import { Registries } from "../../src/edge/registry/client.js";
 import { type ServedRegistry, type ShapedImage, realShapes, serveImages } from "../support/real-images.js";
 
 const CATALOG = new URL("../fixtures/real/docker-mcp.yaml", import.meta.url).pathname;

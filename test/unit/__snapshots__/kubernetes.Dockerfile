@@ -6,7 +6,7 @@
 FROM mcp/kubernetes@sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210
 USER root
 COPY entrypoint.sh /usr/local/bin/mcp-rewrap-entrypoint
-LABEL io.mcp-rewrap.context="sha256:466a474bab3600023db3ec17b3847a72145c55d936441ac1ff1edb579b531b35" \
+LABEL io.mcp-rewrap.context="sha256:5ad7a01dc73248a4c81a02c69b813589ccdded3fa7d1daa9251db51748faf57e" \
       io.mcp-rewrap.drop-tool="setpriv" \
       io.mcp-rewrap.user="appuser:1001:1001" \
       io.mcp-rewrap.version="9.9.9-test" \

@@ -9,8 +9,8 @@
  * A server is `ok` only when every mount was judged; what could not be judged makes it
  * `unknown`, with the reason.
  */
-import { type Owned, type Who, describeOwned, may } from "./core/access.js";
-import { type GatewayConfig, evaluate, evaluateList, hasValue, templateKeys } from "./core/gateway-eval.js";
+import { type Owned, type Who, describeOwned, may } from "./access.js";
+import { type GatewayConfig, evaluate, evaluateList, hasValue, templateKeys } from "./gateway-eval.js";
 import type { CatalogServer } from "./catalog.js";
 import { type ImageFacts, parsePasswd, resolveUser } from "./facts.js";
 

@@ -3,38 +3,19 @@
  * here (which user, which drop tool, which mounts, entrypoint, labels, tag); rendering and
  * building only carry it out.
  */
-import { BIN_DIRS, DROP_TOOLS, type DropKind, type ImageFacts, type ResolvedUser, SHIM_COMMANDS, envValue, parseGroup, parseRef, resolveUser } from "./facts.js";
+import { CONFIG_PATHS, PATH_VARS } from "./config-paths.js";
 import { PlanError, UsageError } from "./errors.js";
+import { BIN_DIRS, DROP_TOOLS, type DropKind, type ImageFacts, type ResolvedUser, SHIM_COMMANDS, envValue, parseGroup, resolveUser } from "./facts.js";
+import { LABEL } from "./labels.js";
+import { checkTag, isImageId, namesVersion, parseReference, pickRepoDigest, platformString, rewrapTag, safeComponent, shortName } from "./reference.js";
 
 export const SHIM_PATH = "/usr/local/bin/mcp-rewrap-entrypoint";
 
-/** Where the gateway (and the registry's server entries) mount user config under /root. */
-export const DEFAULT_MOUNTS = ["/root/.kube", "/root/.aws", "/root/.config/gcloud", "/root/.docker"];
+/** Where the gateway mounts user config under /root: the table's paths (core/config-paths.ts). */
+export const DEFAULT_MOUNTS: readonly string[] = CONFIG_PATHS.map((p) => `/root/${p.rel}`);
 
 /** Variables whose value commonly names a config path; rewritten when they point into /root. */
-export const DEFAULT_ENV_VARS = [
-  "KUBECONFIG",
-  "KUBECONFIG_PATH",
-  "AWS_CONFIG_FILE",
-  "AWS_SHARED_CREDENTIALS_FILE",
-  "AWS_WEB_IDENTITY_TOKEN_FILE",
-  "GOOGLE_APPLICATION_CREDENTIALS",
-  "CLOUDSDK_CONFIG",
-  "DOCKER_CONFIG",
-  "AZURE_CONFIG_DIR",
-  "XDG_CONFIG_HOME",
-  "XDG_DATA_HOME",
-  "XDG_CACHE_HOME",
-];
-
-export const LABEL = {
-  baseName: "org.opencontainers.image.base.name",
-  baseDigest: "org.opencontainers.image.base.digest",
-  source: "org.opencontainers.image.source",
-  version: "io.mcp-rewrap.version",
-  user: "io.mcp-rewrap.user",
-  drop: "io.mcp-rewrap.drop-tool",
-} as const;
+export const DEFAULT_ENV_VARS: readonly string[] = PATH_VARS;
 
 export interface PlanOptions {
   /** Extra paths under /root to prepare besides the defaults and what is mounted at run time. */
@@ -77,39 +58,11 @@ export interface RewrapPlan {
   name: string;
 }
 
-export function platformOf(facts: Pick<ImageFacts, "os" | "architecture" | "variant">): string {
-  return [facts.os, facts.architecture, facts.variant].filter(Boolean).join("/");
-}
-
 export function checkMountPath(p: string): string {
   if (!/^\/root\/[^\n\\]+$/.test(p) || p.split("/").some((s) => s === ".." || s === ".") || p.includes("//")) {
     throw new UsageError(`--mount ${JSON.stringify(p)}: give an absolute path below /root, e.g. /root/.kube`);
   }
   return p.replace(/\/+$/, "");
-}
-
-const REF_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-const IMAGE_REF = new RegExp(
-  `^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${REF_COMPONENT}(?:/${REF_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
-);
-
-/** An image argument: a reference (`[registry/]repo[:tag][@digest]`) or an image ID (`sha256:…` or a hex prefix). */
-export function checkImageRef(ref: string): string {
-  if (!IMAGE_REF.test(ref) && !/^(?:sha256:)?[0-9a-f]{12,64}$/.test(ref)) {
-    throw new UsageError(`${JSON.stringify(ref)}: not an image reference or ID (e.g. mcp/kubernetes:latest, a lowercase repository with an optional :tag or @sha256:digest)`);
-  }
-  return ref;
-}
-
-/** A tag the gateway will run: a valid reference, and not under mcp/ (those must be signed). */
-export function checkTag(tag: string): string {
-  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/.test(tag)) {
-    throw new UsageError(`--tag ${JSON.stringify(tag)}: not a valid image reference (lowercase repository, optional :tag)`);
-  }
-  if (/^(docker\.io\/)?mcp\//.test(tag)) {
-    throw new UsageError(`--tag ${tag}: gateways refuse local images under mcp/ (they must be signed and pinned by digest); tag it outside mcp/`);
-  }
-  return tag;
 }
 
 export function checkEnvName(n: string): string {
@@ -119,25 +72,7 @@ export function checkEnvName(n: string): string {
 
 /** The repository digest FROM is pinned to (the named repository's), or null. */
 export function pinnedDigest(facts: ImageFacts): string | null {
-  return pickDigest(facts)?.digest ?? null;
-}
-
-/** The repository digest that belongs to the given reference, else the first one. */
-function pickDigest(facts: ImageFacts): { repo: string; digest: string } | null {
-  const want = parseRef(facts.ref).repo;
-  const parsed = facts.repoDigests.map((d) => {
-    const at = d.indexOf("@");
-    return { repo: d.slice(0, at), digest: d.slice(at + 1) };
-  });
-  const same = parsed.find((d) => d.repo === want || d.repo.endsWith(`/${want}`));
-  return same ?? parsed[0] ?? null;
-}
-
-export function defaultTag(ref: string, id: string): string {
-  const { name, tag, digest } = parseRef(ref);
-  const safe = name.toLowerCase().replace(/[^a-z0-9._-]/g, "-");
-  const t = tag ?? (digest ? `sha-${digest.replace(/^sha256:/, "").slice(0, 12)}` : ref.startsWith("sha256:") ? `sha-${id.replace(/^sha256:/, "").slice(0, 12)}` : "latest");
-  return `mcp-rewrap/${safe}:${t}`;
+  return pickRepoDigest(facts.ref, facts.repoDigests)?.digest ?? null;
 }
 
 /** Which probed paths the shim needs but the image lacks. */
@@ -265,10 +200,12 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     (n, i, all) => all.indexOf(n) === i,
   );
 
-  const ref = parseRef(facts.ref);
-  const repoDigest = pickDigest(facts);
+  const isId = isImageId(facts.ref);
+  const ref = isId ? null : parseReference(facts.ref, { anyCase: true });
+  const repoDigest = pickRepoDigest(facts.ref, facts.repoDigests);
   const from = repoDigest ? `${repoDigest.repo}@${repoDigest.digest}` : facts.id;
-  const baseName = facts.ref.startsWith("sha256:") ? facts.id : ref.tag || ref.digest ? facts.ref : `${facts.ref}:latest`;
+  const baseName = !ref ? facts.id : namesVersion(facts.ref) ? facts.ref : `${facts.ref}:latest`;
+  const name = ref ? shortName(ref) : "image";
 
   const labels: Record<string, string> = {
     [LABEL.baseDigest]: repoDigest?.digest ?? facts.id,
@@ -283,12 +220,12 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     tool: { name: "mcp-rewrap", version: opts.version },
     source: {
       ref: facts.ref,
-      name: ref.name,
+      name,
       id: facts.id,
       digest: repoDigest?.digest ?? null,
       from,
       pinnedById: !repoDigest,
-      platform: platformOf(facts),
+      platform: platformString(facts),
     },
     user,
     drop,
@@ -298,7 +235,7 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     mounts,
     envVars,
     labels,
-    tag: opts.tag ?? defaultTag(facts.ref, facts.id),
-    name: ref.name.toLowerCase().replace(/[^a-z0-9._-]/g, "-") || "image",
+    tag: opts.tag ?? rewrapTag(facts.ref, { id: facts.id }),
+    name: safeComponent(name),
   };
 }

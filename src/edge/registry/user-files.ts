@@ -11,10 +11,11 @@
  */
 import { createGunzip } from "node:zlib";
 import * as tar from "tar-stream";
-import type { Owned } from "../core/access.js";
-import { RuntimeError } from "../errors.js";
-import { normalizePath } from "./layers.js";
-import type { Descriptor, ImageManifest, RegistryClient } from "./registry.js";
+import type { Owned } from "../../core/access.js";
+import { RuntimeError } from "../../core/errors.js";
+import { normalizePath } from "../../core/layer-tree.js";
+import type { Descriptor, ImageManifest } from "../../core/oci.js";
+import type { RegistryClient } from "./client.js";
 
 export const USER_FILES = ["/etc/passwd", "/etc/group"] as const;
 

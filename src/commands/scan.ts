@@ -1,8 +1,8 @@
 /**
- * `scan`: every server of some catalogs, judged (src/scan.ts) from what the edges can read —
+ * `mcp-rewrap scan CATALOG...`: every server of some catalogs, judged (src/scan.ts) from what the edges can read —
  * the user's gateway config, the host paths it binds, and each image: from the local engine
  * when it is there, else from its registry without pulling (config, /etc/passwd and
- * /etc/group only, layers top-down; see image/user-files.ts). `--pull` pulls instead; one
+ * /etc/group only, layers top-down; see edge/registry/user-files.ts). `--pull` pulls instead; one
  * failed pull or unreadable registry makes that server `unknown`, never the whole scan fail.
  */
 import { lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
@@ -10,16 +10,17 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import YAML from "yaml";
-import { readCatalogFile } from "./catalog.js";
-import { type GatewayConfig, evaluate } from "./core/gateway-eval.js";
-import { UsageError } from "./errors.js";
-import { type ImageFacts, imageConfigFrom } from "./facts.js";
-import { engineOrNull, inspectImage, readImageFacts, type Progress } from "./image/engine.js";
-import { type ImageConfigBlob, readRegistryFacts } from "./image/layers.js";
-import { platformMatches, runnableManifests } from "./image/push.js";
-import { type ImageIndex, type ImageManifest, Registries, type Reference, isIndex, parseReference } from "./image/registry.js";
-import { readUserFiles } from "./image/user-files.js";
-import { type HostStat, type ImageView, type ServerScan, ancestors, parseMount, scanServer } from "./scan.js";
+import { UsageError } from "../core/errors.js";
+import { type ImageFacts, imageConfigFrom } from "../core/facts.js";
+import { type GatewayConfig, evaluate } from "../core/gateway-eval.js";
+import { type ImageConfigBlob, type ImageIndex, type ImageManifest, isIndex, runnableManifests } from "../core/oci.js";
+import { type Reference, manifestRef, parseReference, platformMatches } from "../core/reference.js";
+import { type HostStat, type ImageView, type ServerScan, ancestors, parseMount, scanServer } from "../core/scan.js";
+import { engineOrNull, inspectImage, readImageFacts, type Progress } from "../edge/engine.js";
+import { readCatalogFile } from "../edge/fs.js";
+import { readRegistryFacts } from "../edge/registry/blobs.js";
+import { Registries } from "../edge/registry/client.js";
+import { readUserFiles } from "../edge/registry/user-files.js";
 
 export interface ScanOptions {
   pull?: boolean;
@@ -114,7 +115,7 @@ export async function readImageFromRegistry(
   const ref: Reference = parseReference(image);
   const host = opts.mirrors[ref.registry] ?? ref.registry;
   const client = opts.regs.for(host);
-  const top = await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? "latest");
+  const top = await client.getManifest(ref.repository, manifestRef(ref));
   let bytes = top.bytes.length;
   let total = top.bytes.length;
   let manifest: ImageManifest;
