@@ -148,7 +148,8 @@ export function makeProgram(): Command {
     .description("run images exactly as the gateway does and check the server can read its mounted config")
     .argument("<image>", "image to verify (the original, or a rewrapped one)")
     .argument("[rewrapped]", "a second image, shown side by side with the first")
-    .option("--mount <spec>", "TARGET (a synthetic 0600 file) or HOST:TARGET to mount read-only (repeatable; default /root/.kube/config)", collect)
+    .option("--mount <spec>", "TARGET (a synthetic 0600 file of another uid) or HOST:TARGET to mount read-only (repeatable; default: /root/.kube/config and the user's $HOME/.kube/config)", collect)
+    .option("--state <target>", "mount a fresh named volume at TARGET; pass when what the server writes in one run is there, owned by it, in the next (repeatable)", collect)
     .option("--mcp", "also run an MCP initialize + tools/list through the official SDK client")
     .option("--json", "print the verdicts as JSON")
     .option("--timeout <seconds>", "per run", "60")
@@ -157,15 +158,16 @@ export function makeProgram(): Command {
     .action(async (image: string, second: string | undefined, o) => {
       const timeout = Number(o.timeout);
       if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${o.timeout}: give a number of seconds`);
-      const { verifyCommand } = await import("./commands/verify.js");
-      const { DEFAULT_VERIFY_MOUNTS, formatSideBySide, formatVerdict, parseMountSpec } = await import("./core/verdict.js");
-      const mounts = o.mount ? (o.mount as string[]).map(parseMountSpec) : DEFAULT_VERIFY_MOUNTS;
+      const { verifyCommand, verifyExitCode } = await import("./commands/verify.js");
+      const { formatSideBySide, formatVerdict, parseMountSpec } = await import("./core/verdict.js");
+      const mounts = o.mount ? (o.mount as string[]).map(parseMountSpec) : undefined;
+      const state = o.state ? (o.state as string[]).map((t) => parseMountSpec(t).target) : undefined;
       const images = second ? [image, second] : [image];
-      const verdicts = await verifyCommand(images, { mounts, mcp: o.mcp, timeoutMs: timeout * 1000, pull: o.pull, progress: progressFor(o) });
-      if (o.json) printJson(second ? verdicts : verdicts[0]);
+      const verdicts = await verifyCommand(images, { mounts, state, mcp: o.mcp, timeoutMs: timeout * 1000, pull: o.pull, progress: progressFor(o) });
+      if (o.json) printJson(verdicts);
       else if (second) process.stdout.write(formatSideBySide(verdicts[0]!, verdicts[1]!));
       else process.stdout.write(formatVerdict(verdicts[0]!));
-      process.exitCode = verdicts[verdicts.length - 1]!.ok ? EXIT.ok : EXIT.problem;
+      process.exitCode = verifyExitCode(verdicts);
     });
 
   program

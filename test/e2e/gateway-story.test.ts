@@ -53,7 +53,7 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(api.requests).not.toContain("GET /api/v1/nodes");
   });
 
-  it("verify diagnoses the original: names the path, the permission problem and the fix", () => {
+  it("verify diagnoses the original at both mount sites: /root (#284) and its own home with a 0600 file of uid 1000 (#103)", () => {
     const r = cli(["verify", REPLICA]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/^FAIL/);
@@ -61,30 +61,43 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(r.stdout).toMatch(/permission denied/);
     expect(r.stdout).toContain("/root is drwx------");
     expect(r.stdout).toContain(`mcp-rewrap build ${REPLICA}`);
+    const j = cli(["verify", REPLICA, "--json"]);
+    const [v] = JSON.parse(j.stdout);
+    expect(v.targets.map((t: { target: string; ok: boolean }) => [t.target, t.ok])).toEqual([
+      ["/root/.kube/config", false],
+      ["/home/appuser/.kube/config", false],
+    ]);
+    expect(v.targets[1].reason).toMatch(/the mount at \/home\/appuser\/\.kube\/config is not readable: permission denied/);
   });
 
-  it("build, then verify passes, alone, with --mcp, and side by side", () => {
+  it("build, then verify passes, alone, with --mcp, and side by side (exit: the worst verdict)", () => {
     const b = cli(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx"), "-q"]);
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout.trim()).toBe(TAG);
 
     const v = cli(["verify", TAG, "--json"]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
-    const verdict = JSON.parse(v.stdout);
-    expect(verdict).toMatchObject({ ok: true, uid: 1001, gid: 1001, home: "/home/appuser", rewrapped: true });
-    expect(verdict.targets[0]).toMatchObject({ target: "/root/.kube/config", ok: true, looksAt: ["/home/appuser/.kube/config"] });
+    const verdicts = JSON.parse(v.stdout);
+    expect(verdicts).toHaveLength(1);
+    expect(verdicts[0]).toMatchObject({ ok: true, uid: 1001, gid: 1001, home: "/home/appuser", rewrapped: true });
+    expect(verdicts[0].targets[0]).toMatchObject({ target: "/root/.kube/config", ok: true, looksAt: ["/home/appuser/.kube/config"] });
+    expect(verdicts[0].targets[1]).toMatchObject({ target: "/home/appuser/.kube/config", ok: true });
 
     const m = cli(["verify", TAG, "--mcp", "--json"]);
     expect(m.code, m.stdout + m.stderr).toBe(0);
-    const mv = JSON.parse(m.stdout);
+    const mv = JSON.parse(m.stdout)[0];
     expect(mv.mcp.ok).toBe(true);
     expect(mv.mcp.tools).toBeGreaterThan(5);
     expect(mv.mcp.server).toContain("kubernetes");
 
-    const both = cli(["verify", REPLICA, TAG]);
-    expect(both.code, both.stderr).toBe(0);
-    const verdictRow = both.stdout.split("\n").find((l) => l.startsWith("verdict"));
-    expect(verdictRow).toMatch(/^verdict\s+FAIL\s+PASS$/);
+    for (const order of [[REPLICA, TAG], [TAG, REPLICA]]) {
+      const both = cli(["verify", ...order]);
+      expect(both.code, `${order.join(" ")}: the original fails, so the pair does`).toBe(1);
+      const verdictRow = both.stdout.split("\n").find((l) => l.startsWith("verdict"));
+      expect(verdictRow).toMatch(order[0] === REPLICA ? /^verdict\s+FAIL\s+PASS$/ : /^verdict\s+PASS\s+FAIL$/);
+    }
+    const pairJson = JSON.parse(cli(["verify", REPLICA, TAG, "--json"]).stdout);
+    expect(pairJson.map((x: { ok: boolean }) => x.ok)).toEqual([false, true]);
   });
 
   it("verify --mount HOST:TARGET checks a real file at a chosen target", () => {
@@ -92,7 +105,7 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const o = cli(["verify", REPLICA, "--mount", `${host.file}:/root/.kube/config`, "--json"]);
     expect(o.code).toBe(1);
-    expect(JSON.parse(o.stdout).targets[0].ok).toBe(false);
+    expect(JSON.parse(o.stdout)[0].targets[0].ok).toBe(false);
   });
 
   for (const format of ["profile", "legacy"] as const) {
