@@ -1,5 +1,6 @@
 /** `mcp-rewrap verify IMAGE [REWRAPPED]`: run images as the gateway does and judge what the server can read. */
 import { resolveUser } from "../core/facts.js";
+import { LABEL } from "../core/labels.js";
 import { DEFAULT_VERIFY_MOUNTS, type MountSpec, type Verdict } from "../core/verdict.js";
 import { runVerify } from "../edge/docker-run.js";
 import { type CommonOptions, getFacts } from "./shared.js";
@@ -28,6 +29,22 @@ export function verifyExitCode(verdicts: Verdict[]): 0 | 1 {
   return verdicts.every((v) => v.ok) ? 0 : 1;
 }
 
+/** One verdict from the runs of one image: every target, ok only when every run passed. */
+export function mergeRuns(parts: Verdict[]): Verdict {
+  const first = parts[0]!;
+  const last = parts[parts.length - 1]!;
+  const error = parts.map((p) => p.error).filter(Boolean).join("; ");
+  const state = parts.flatMap((p) => p.state ?? []);
+  return {
+    ...first,
+    ok: parts.every((p) => p.ok),
+    targets: parts.flatMap((p) => p.targets),
+    ...(error ? { error } : {}),
+    ...(last.mcp ? { mcp: last.mcp } : {}),
+    ...(state.length ? { state } : {}),
+  };
+}
+
 export async function verifyCommand(images: string[], opts: VerifyCommandOptions): Promise<Verdict[]> {
   const out: Verdict[] = [];
   for (const image of images) {
@@ -35,13 +52,24 @@ export async function verifyCommand(images: string[], opts: VerifyCommandOptions
     let uid = 0;
     let home = "/root";
     try {
-      ({ uid, home } = resolveUser(facts));
+      ({ uid } = resolveUser(facts));
+      // A rewrapped image starts as root; the server runs as the user its label names.
+      const server = facts.config.labels[LABEL.user]?.split(":")[0];
+      ({ home } = resolveUser(server ? { ...facts, config: { ...facts.config, user: server } } : facts));
     } catch {
       /* judged by the probe */
     }
-    const mounts = opts.mounts ?? defaultMounts(home);
-    // The gateway runs with --pull never: verify the local image we just inspected.
-    out.push(await runVerify(image, { entrypoint: facts.config.entrypoint, labels: facts.config.labels, uid }, { ...opts, mounts }));
+    // Without --mount: one run per site, as a gateway mounts one of them (an old catalog /root,
+    // today's the home); --mcp with the last (today's), --state with the first run.
+    const sites = opts.mounts ? [opts.mounts] : defaultMounts(home).map((m) => [m]);
+    const cfg = { entrypoint: facts.config.entrypoint, labels: facts.config.labels, uid };
+    const parts: Verdict[] = [];
+    for (const [i, mounts] of sites.entries()) {
+      const last = i === sites.length - 1;
+      // The gateway runs with --pull never: verify the local image we just inspected.
+      parts.push(await runVerify(image, cfg, { ...opts, mounts, mcp: last && opts.mcp, state: i === 0 ? opts.state : undefined }));
+    }
+    out.push(mergeRuns(parts));
   }
   return out;
 }

@@ -15,6 +15,10 @@ const ENV_FOR = CONFIG_PATHS.flatMap((p) => p.vars.map((v) => ({ rel: v.sub === 
 /** The table row a target below /root falls in. */
 export const rowOf = (target: string): ConfigPath | null => configPathOf("/root", target);
 
+/** The table row of a target below /root or below any home (/home/appuser/.kube/config: .kube). */
+export const rowAnywhere = (target: string): ConfigPath | null =>
+  rowOf(target) ?? CONFIG_PATHS.find((p) => target.endsWith(`/${p.rel}`) || target.includes(`/${p.rel}/`)) ?? null;
+
 /** The home a target is below: /root, or the server's own home (where the catalog mounts today). */
 export function homeOf(target: string, home?: string): string | null {
   if (target.startsWith("/root/")) return "/root";
@@ -51,7 +55,7 @@ export function syntheticTarget(target: string): string {
 
 /** What verify writes into the synthetic file for `target` (with `marker` in it). */
 export function syntheticContent(target: string, marker: string): string {
-  if (rowOf(target)?.sample === "kubeconfig") {
+  if (rowAnywhere(target)?.sample === "kubeconfig") {
     return `# ${marker}\napiVersion: v1\nkind: Config\nclusters:\n- name: verify\n  cluster:\n    server: https://127.0.0.1:6443\n    insecure-skip-tls-verify: true\ncontexts:\n- name: verify\n  context:\n    cluster: verify\n    user: verify\ncurrent-context: verify\nusers:\n- name: verify\n  user:\n    token: ${marker}\n`;
   }
   return `# ${marker}\n`;
@@ -89,8 +93,10 @@ export function probeScript(targets: string[], marker: string): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const envNames = [...new Set([...ENV_FOR.map((e) => e.env), ...CONFIG_PATHS.flatMap((p) => (p.serverVar ? [p.serverVar] : []))])];
   const looks = targets.flatMap((t) => {
-    const row = rowOf(t);
-    const l = envLook(t);
+    const row = rowAnywhere(t);
+    // A target below a home other than /root (the server's own): its base is what precedes the row.
+    const base = row && !t.startsWith("/root/") ? t.slice(0, t.indexOf(`/${row.rel}`)) : undefined;
+    const l = envLook(t, base);
     return [...(row?.serverVar ? [{ env: row.serverVar, suffix: "" }] : []), ...(l ? [l] : [])];
   });
   return [
