@@ -133,7 +133,7 @@ export function makeProgram(): Command {
       else {
         for (const r of results) {
           const moved = r.upstream ? (r.upstream.moved ? ` upstream moved to ${r.upstream.current}` : " upstream unchanged") : "";
-          const state = r.stale.length ? (o.check ? `STALE: ${r.stale.join(", ")}` : `regenerated: ${r.stale.join(", ")}`) : "up to date";
+          const state = r.unpinned ? "not pinned (digest unknown): nothing rendered" : r.stale.length ? (o.check ? `STALE: ${r.stale.join(", ")}` : `regenerated: ${r.stale.join(", ")}`) : "up to date";
           process.stdout.write(`${r.server}: ${state};${moved || " "}\n`.replace("; \n", "\n"));
         }
       }

@@ -47,6 +47,8 @@ export interface ImagesResult {
   /** Set by --refresh. */
   upstream?: { pinned: string | null; current: string; moved: boolean };
   written: boolean;
+  /** facts.json pins no digest (written from a Dockerfile): nothing rendered until --refresh. */
+  unpinned?: boolean;
 }
 
 export interface ImagesOptions {
@@ -75,6 +77,11 @@ export async function imagesCommand(root: string, opts: ImagesOptions): Promise<
       } else {
         opts.progress(`${img.server}: ${facts.ref} still ${head.digest}`);
       }
+    }
+    if (!pinnedDigest(facts)) {
+      opts.progress(`${img.server}: not pinned (its facts.json records no digest): nothing rendered; run \`mcp-rewrap images ${root} --refresh\` where ${facts.ref}'s registry is reachable`);
+      out.push({ server: img.server, dir: resolve(img.dir), stale: [], written: false, unpinned: true });
+      continue;
     }
     const files = renderImageDir(img.server, facts);
     const stale = staleFiles(img.dir, files);
