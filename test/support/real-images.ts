@@ -28,7 +28,9 @@ export interface FileSpec {
 export async function makeLayer(files: FileSpec[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on("data", (c: Buffer) => chunks.push(c));
+  pack.on("data", (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
   const done = new Promise<void>((r) => pack.on("end", () => r()));
   for (const f of files) {
     const name = f.path.replace(/^\//, "");
@@ -37,7 +39,7 @@ export async function makeLayer(files: FileSpec[]): Promise<Buffer> {
     await new Promise<void>((resolve, reject) =>
       pack.entry(
         { name, type, mode: f.mode ?? (type === "directory" ? 0o755 : 0o644), uid: f.uid ?? 0, gid: f.gid ?? 0, ...(f.linkname ? { linkname: f.linkname } : {}), mtime: new Date(0) },
-        body,
+        body as Buffer,
         (err) => (err ? reject(err) : resolve()),
       ),
     );
