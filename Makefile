@@ -13,6 +13,7 @@
 #                    every --help, a build from an empty directory (make pack-smoke: just that)
 #   make test-unit   unit tests only, no engine needed
 #   make engine2     start the second engine (prints its DOCKER_HOST); make engine2-stop stops it
+#                    (Go + yaml.v3 for test/go/catalogcheck are installed when missing)
 #   make lint        shellcheck the scripts, the test bed, .ci/run and the rendered shim
 #   make bench       what the rewrap costs, as ratios: prints a table, writes docs/BENCHMARKS.md
 #   make clean       remove dist/
@@ -69,6 +70,7 @@ pack-smoke: deps build engine bed
 	bash scripts/pack-smoke.sh
 
 test-unit: deps
+	@command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/gopkg.in/yaml.v3 ] || bash scripts/engine.sh --tools
 	npx vitest run test/unit $(VITEST_ARGS)
 
 demo: deps build engine bed

@@ -3,8 +3,12 @@
 # the prerequisites: deps, build, engine, bed):
 #   1. a stand-in k3s API on 127.0.0.1 and a host kubeconfig (0600, uid 1000, as on Linux);
 #   2. before: the mcp/kubernetes replica, run the gateway's way with the kubeconfig mounted
-#      at /root/.kube/config, cannot list the nodes;
-#   3. `mcp-rewrap inspect` says why; 4. `mcp-rewrap build` rewraps the image;
+#      where today's catalog entry mounts it ({{kubernetes.config_path}} ->
+#      /home/appuser/.kube/config, the server's own home), cannot list the nodes: uid 1001
+#      cannot read a 0600 file of uid 1000 (docker/mcp-gateway#103);
+#   3. `mcp-rewrap scan` (the real catalog entry, the user's gateway config) and
+#      `mcp-rewrap verify` (both mount sites: /root, #284, and the home, #103) say why;
+#   4. `mcp-rewrap build` rewraps the image;
 #   5. after: the same run line with the rewrapped image lists k3s-01 … k3s-05.
 # Everything goes to stdout, in order; the containers' own stderr is shown prefixed "  | ".
 # Exits 0 only when the story holds (before fails, after lists the five nodes).
@@ -42,11 +46,12 @@ docker info >/dev/null 2>&1 || fail "no Docker engine: run \`make engine\` (or \
 docker image inspect "$SOURCE" >/dev/null 2>&1 || fail "$SOURCE missing: run \`make bed\` (or \`make demo\`)"
 
 # gateway_run IMAGE: the argv after `docker`, exactly as the Docker MCP Gateway starts a stdio
-# server (see GATEWAY.md), with the kubeconfig bind from the user's catalog config.
+# server (see GATEWAY.md), with the kubeconfig bind of today's catalog entry
+# ("{{kubernetes.config_path}}:/home/appuser/.kube/config", :ro as gateways >= 0.43.1 append).
 gateway_run() {
   printf '%s\n' run --rm -i --init --security-opt no-new-privileges --cpus 1 --memory 2Gb --pull never \
     -l docker-mcp=true -l docker-mcp-tool-type=mcp -l docker-mcp-name=kubernetes -l docker-mcp-transport=stdio \
-    --network host -v "$kcfg:/root/.kube/config:ro" "$1"
+    --network host -v "$kcfg:/home/appuser/.kube/config:ro" "$1"
 }
 
 # list_nodes NAME IMAGE: talks MCP to the gateway-run container; sets $names and $rc.
@@ -94,7 +99,8 @@ chown 1000:1000 "$kcfg"
 chmod 0600 "$kcfg"
 say "API server: http://127.0.0.1:$port (nodes $EXPECTED; bearer token required)"
 say "kubeconfig: $kcfg  $(stat -c '%A uid=%u gid=%g' "$kcfg")  (as on a Linux host)"
-say "The gateway's catalog mounts it at /root/.kube/config, as in the bug report."
+say "Today's catalog entry (docker/mcp-registry servers/kubernetes/server.yaml) mounts it at"
+say "/home/appuser/.kube/config: the server's own home. (Older catalogs: /root/.kube/config, #284.)"
 
 # --- 2 ---------------------------------------------------------------------------------
 step "2/5  Before: $SOURCE (replica of mcp/kubernetes), run the gateway's way"
@@ -106,12 +112,25 @@ if [ "$before_rc" -eq 0 ] && [ "$(printf '%s\n' "$before_names" | sort | xargs)"
   fail "the unmodified image listed the nodes: the bug did not reproduce"
 fi
 say "result: no nodes (exit $before_rc); the API saw $before_requests request(s) for /api/v1/nodes"
-say "=> BROKEN: uid 1001 cannot read /root/.kube/config, so the server silently fell back to"
-say "   its default cluster (http://localhost:8080) instead of the user's k3s cluster."
+say "=> BROKEN: uid 1001 cannot read the 0600 kubeconfig of uid 1000, even in its own home"
+say "   (docker/mcp-gateway#103): the server never reaches the user's k3s cluster (with the file"
+say "   unreadable it fails; mounted under /root, where it is unreachable, it silently falls back"
+say "   to a default cluster, #284)."
 
 # --- 3 ---------------------------------------------------------------------------------
-step "3/5  Diagnosis: mcp-rewrap inspect $SOURCE"
-node dist/src/cli.js inspect "$SOURCE" --no-pull -q | sed '/./s/^/    /'
+step "3/5  Diagnosis: mcp-rewrap scan (today's catalog entry) and verify (both mount sites)"
+# The real registry entry, with the replica as its image, and the user's gateway config.
+sed "s|^image: mcp/kubernetes\$|image: $SOURCE|" test/fixtures/real/servers/kubernetes.yaml >"$tmp/kubernetes.server.yaml"
+printf 'kubernetes:\n  config_path: %s\n' "$kcfg" >"$tmp/config.yaml"
+say "\$ mcp-rewrap scan kubernetes.server.yaml --config config.yaml   (config_path: $kcfg)"
+scan_rc=0
+node dist/src/cli.js scan "$tmp/kubernetes.server.yaml" --config "$tmp/config.yaml" -q >"$tmp/scan.out" || scan_rc=$?
+sed '/./s/^/    /' "$tmp/scan.out"
+if [ "$scan_rc" -ne 1 ] || ! grep -q '^AFFECTED kubernetes' "$tmp/scan.out"; then
+  fail "scan did not flag the kubernetes entry (exit $scan_rc)"
+fi
+say "\$ mcp-rewrap verify $SOURCE"
+node dist/src/cli.js verify "$SOURCE" --no-pull -q | sed '/./s/^/    /' || true
 
 # --- 4 ---------------------------------------------------------------------------------
 step "4/5  Fix: mcp-rewrap build $SOURCE"

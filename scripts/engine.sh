@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes this machine ready for the tests and the demo, idempotently:
 #   - the host tools the test bed needs: shellcheck, debootstrap, busybox-static and
-#     debian-archive-keyring (apt);
+#     debian-archive-keyring (apt), and Go with yaml.v3 (golang-go, golang-gopkg-yaml.v3-dev) for
+#     test/go/catalogcheck, which decodes what `catalog` writes with the gateway's field set;
 #   - a running Docker engine: if `docker info` fails, install docker.io when dockerd is
 #     missing, start dockerd in the background (log: $MCP_REWRAP_DOCKERD_LOG, default
 #     /var/log/mcp-rewrap-dockerd.log) and wait up to $MCP_REWRAP_ENGINE_WAIT s (default 60).
@@ -45,10 +46,12 @@ tools() {
   installed busybox-static || missing+=(busybox-static)
   # debootstrap checks Debian's Release signatures with it (absent on an Ubuntu CI runner).
   [ -s /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
+  command -v go >/dev/null 2>&1 || missing+=(golang-go)
+  [ -d /usr/share/gocode/src/gopkg.in/yaml.v3 ] || missing+=(golang-gopkg-yaml.v3-dev)
   if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
   # test/bed/base-images.sh runs `apt-get download busybox-static`, which needs package lists.
   if ! apt-cache show busybox-static >/dev/null 2>&1; then apt_update; fi
-  for pkg in shellcheck debootstrap; do
+  for pkg in shellcheck debootstrap go; do
     command -v "$pkg" >/dev/null 2>&1 || [ -x "/usr/sbin/$pkg" ] || die "$pkg still missing after install"
   done
 }

@@ -28,6 +28,11 @@ function printJson(command: string, value: Record<string, unknown>) {
   process.stdout.write(`${JSON.stringify({ ...stamp, command, ...value }, null, 2)}\n`);
 }
 
+/** verify and scan: an array, one stamped element per image or server. */
+function printJsonArray(command: string, values: object[]) {
+  process.stdout.write(`${JSON.stringify(values.map((v) => ({ ...stamp, command, ...v })), null, 2)}\n`);
+}
+
 /** One --tag per run: a repeated one is refused, not silently reduced to the last. */
 function oneTag(tags: string[] | undefined): string | undefined {
   if (tags && tags.length > 1) {
@@ -239,7 +244,7 @@ export function makeProgram(): Command {
       else {
         for (const r of results) {
           const moved = r.upstream ? (r.upstream.moved ? ` upstream moved to ${r.upstream.current}` : " upstream unchanged") : "";
-          const state = r.stale.length ? (o.check ? `STALE: ${r.stale.join(", ")}` : `regenerated: ${r.stale.join(", ")}`) : "up to date";
+          const state = r.unpinned ? "not pinned (digest unknown): nothing rendered" : r.stale.length ? (o.check ? `STALE: ${r.stale.join(", ")}` : `regenerated: ${r.stale.join(", ")}`) : "up to date";
           process.stdout.write(`${r.server}: ${state};${moved || " "}\n`.replace("; \n", "\n"));
         }
       }
@@ -254,7 +259,8 @@ export function makeProgram(): Command {
     .description("run images exactly as the gateway does and check the server can read its mounted config")
     .argument("<image>", "image to verify (the original, or a rewrapped one)")
     .argument("[rewrapped]", "a second image, shown side by side with the first")
-    .option("--mount <spec>", "TARGET (a synthetic 0600 file) or HOST:TARGET to mount read-only (repeatable; default /root/.kube/config)", collect)
+    .option("--mount <spec>", "TARGET (a synthetic 0600 file of another uid) or HOST:TARGET to mount read-only (repeatable; default: /root/.kube/config and the user's $HOME/.kube/config)", collect)
+    .option("--state <target>", "mount a fresh named volume at TARGET; pass when what the server writes in one run is there, owned by it, in the next (repeatable)", collect)
     .option("--mcp", "also run an MCP initialize + tools/list through the official SDK client")
     .option("--json", "print the verdicts as JSON")
     .option("--timeout <seconds>", "per run", "60")
@@ -263,51 +269,57 @@ export function makeProgram(): Command {
     .action(async (image: string, second: string | undefined, o) => {
       const timeout = Number(o.timeout);
       if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${o.timeout}: give a number of seconds`);
-      const { verifyCommand } = await import("./commands/verify.js");
-      const { DEFAULT_VERIFY_MOUNTS, formatSideBySide, formatVerdict, parseMountSpec } = await import("./core/verdict.js");
-      const mounts = o.mount ? (o.mount as string[]).map(parseMountSpec) : DEFAULT_VERIFY_MOUNTS;
+      const { verifyCommand, verifyExitCode } = await import("./commands/verify.js");
+      const { formatSideBySide, formatVerdict, parseMountSpec } = await import("./core/verdict.js");
+      const mounts = o.mount ? (o.mount as string[]).map(parseMountSpec) : undefined;
+      const state = o.state ? (o.state as string[]).map((t) => parseMountSpec(t).target) : undefined;
       const images = second ? [image, second] : [image];
-      const verdicts = await verifyCommand(images, { mounts, mcp: o.mcp, timeoutMs: timeout * 1000, pull: o.pull, progress: progressFor(o) });
+      const verdicts = await verifyCommand(images, { mounts, state, mcp: o.mcp, timeoutMs: timeout * 1000, pull: o.pull, progress: progressFor(o) });
       // Always an array (one verdict per image), each stamped like the other --json documents.
-      if (o.json) process.stdout.write(`${JSON.stringify(verdicts.map((v) => ({ ...stamp, command: "verify", ...v })), null, 2)}\n`);
+      if (o.json) printJsonArray("verify", verdicts);
       else if (second) process.stdout.write(formatSideBySide(verdicts[0]!, verdicts[1]!));
       else process.stdout.write(formatVerdict(verdicts[0]!));
-      process.exitCode = verdicts[verdicts.length - 1]!.ok ? EXIT.ok : EXIT.problem;
+      process.exitCode = verifyExitCode(verdicts);
     });
 
   program
     .command("catalog")
-    .description("write a gateway catalog entry that points at the rewrapped image")
+    .description("write a gateway catalog entry that points at the rewrapped image (only image changes)")
     .argument("<image>", "the rewrapped tag (or the original image: its default rewrapped tag is used)")
     .requiredOption("--server <name>", "the server's catalog name (kept, so its config keys still resolve)")
-    .option("--from <catalog>", "take the original entry from this catalog or server file")
+    .option("--from <catalog>", "take the original entry from this catalog, server file or registry server.yaml")
     .option("--format <format>", "profile (single-server file) or legacy (registry: catalog)", "profile")
     .option("-o, --out <file>", "where to write (default <server>.server.yaml or <server>.catalog.yaml)")
+    .option("--install", "write it into ~/.docker/mcp/catalogs/, where gateways >= 0.43.1 accept local catalog files")
     .option("--json", "print the result as JSON")
     .option("--no-pull", "fail instead of pulling an image that is not local")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (image: string, o) => {
       if (o.format !== "profile" && o.format !== "legacy") throw new UsageError(`--format ${o.format}: use profile or legacy`);
       const { catalogCommand } = await import("./commands/catalog.js");
-      const r = await catalogCommand(image, { server: o.server, from: o.from, format: o.format, out: o.out, pull: o.pull, progress: progressFor(o) });
-      if (o.json) printJson("catalog", { file: r.file, entry: r.entry, commands: r.commands });
+      const r = await catalogCommand(image, { server: o.server, from: o.from, format: o.format, out: o.out, install: o.install, pull: o.pull, progress: progressFor(o) });
+      if (o.json) printJson("catalog", { file: r.file, entry: r.entry, dropped: r.dropped, commands: r.commands });
       else process.stdout.write(`wrote ${r.file}\n\nuse it with:\n${r.commands.map((c) => `  ${c}`).join("\n")}\n`);
     });
 
   program
     .command("scan")
-    .description("report every catalog server whose mounts its user cannot reach (exit 1 when any)")
-    .argument("<catalog...>", "catalog files (legacy registry: catalogs or server files)")
-    .option("--pull", "pull images that are not local (default: report them as skipped)")
-    .option("--json", "print the results as JSON")
+    .description("judge every catalog server: affected (exit 1), ok (0 when all are), unknown (4 when none is affected)")
+    .argument("<catalog...>", "catalog files (legacy registry: catalogs, server files, registry server.yaml)")
+    .option("--config <file>", "the gateway's config with the values of {{server.key}} (default ~/.docker/mcp/config.yaml)")
+    .option("--pull", "pull images that are not local (default: read their user files from the registry, nothing pulled)")
+    .option("--registry-mirror <registry=host>", "read images of REGISTRY from HOST instead, e.g. docker.io=127.0.0.1:5000 (repeatable)", collect)
+    .option("--platform <platform>", "the platform judged for multi-platform images", "linux/amd64")
+    .option("--json", "print the results as JSON: [{server, image, status, user, findings:[{target, problem, fix}], why}]")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (files: string[], o) => {
       const { scanCommand } = await import("./commands/scan.js");
-      const { formatScan } = await import("./core/scan.js");
-      const results = await scanCommand(files, { pull: o.pull === true, progress: progressFor(o) });
-      if (o.json) printJson("scan", { results });
+      const { formatScan, scanExitCode } = await import("./core/scan.js");
+      const results = await scanCommand(files, { pull: o.pull === true, config: o.config, mirrors: o.registryMirror, platform: o.platform, progress: progressFor(o) });
+      // An array (one element per server), each stamped like the other --json documents.
+      if (o.json) printJsonArray("scan", results);
       else process.stdout.write(formatScan(results));
-      process.exitCode = results.some((r) => r.status === "affected") ? EXIT.problem : EXIT.ok;
+      process.exitCode = scanExitCode(results);
     });
 
   return program;

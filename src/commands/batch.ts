@@ -15,6 +15,7 @@ import { contextKey, isUpToDate } from "../core/freshness.js";
 import { CONTEXT_LABEL, LABEL } from "../core/labels.js";
 import { manifestRef, parseReference, pickRepoDigest, rewrapTag } from "../core/reference.js";
 import { scanServer } from "../core/scan.js";
+import { readGatewayConfig, statHost } from "./scan.js";
 import { engineOrNull, inspectImage } from "../edge/engine.js";
 import { registryFacts } from "../edge/facts-source.js";
 import { readCatalogFile, templates } from "../edge/fs.js";
@@ -37,6 +38,8 @@ export interface BatchOptions {
   force?: boolean;
   progress: Progress;
   registries?: Registries;
+  /** The gateway's config file for --affected's judgement (default ~/.docker/mcp/config.yaml). */
+  config?: string;
 }
 
 export type BatchStatus = "built" | "pushed" | "up-to-date" | "not-affected" | "skipped" | "failed";
@@ -74,18 +77,26 @@ export async function batchCommand(catalogFile: string, opts: BatchOptions): Pro
   const cat = readCatalogFile(catalogFile);
   const regs = opts.registries ?? new Registries();
   const docker = await engineOrNull();
+  const gateway = readGatewayConfig(opts.config);
   const entries = Object.entries(cat.servers);
   const results: BatchResult[] = [];
   for (const [i, [server, entry]] of entries.entries()) {
     const say = (line: string) => opts.progress(`[${i + 1}/${entries.length}] ${server}: ${line}`);
-    results.push(await oneServer(server, entry, { ...opts, progress: say }, docker, regs));
+    results.push(await oneServer(server, entry, { ...opts, progress: say }, docker, regs, gateway));
     const r = results[results.length - 1]!;
     say(`${r.status}${r.detail ? ` (${r.detail})` : ""}`);
   }
   return results;
 }
 
-async function oneServer(server: string, entry: CatalogServer, opts: BatchOptions, docker: Docker | null, regs: Registries): Promise<BatchResult> {
+async function oneServer(
+  server: string,
+  entry: CatalogServer,
+  opts: BatchOptions,
+  docker: Docker | null,
+  regs: Registries,
+  gateway: ReturnType<typeof readGatewayConfig>,
+): Promise<BatchResult> {
   const image = entry.image ?? "";
   const base = { server, image, tag: "" };
   if (entry.type !== "server" || !image) return { ...base, status: "skipped", detail: `type ${entry.type}: not a container` };
@@ -110,9 +121,9 @@ async function oneServer(server: string, entry: CatalogServer, opts: BatchOption
     } else {
       facts = await registryFacts(regs, { platform: opts.platforms?.[0], digest: up.digest, progress: opts.progress }).facts(image);
     }
-    const scan = scanServer(server, entry, facts);
+    const scan = scanServer(server, entry, { config: gateway.config, configSource: gateway.source, image: { facts, via: "" }, hostStat: statHost });
     if (opts.affected && scan.status !== "affected") {
-      return res("not-affected", scan.note ?? `scan: ${scan.status}`, { upstream: up?.digest });
+      return res("not-affected", `scan: ${scan.status}${scan.why ? ` (${scan.why})` : ""}`, { upstream: up?.digest });
     }
     if (scan.status === "affected") opts.progress(`affected: ${scan.findings.map((f) => f.target).join(", ")}`);
     if (opts.push) {

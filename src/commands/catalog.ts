@@ -1,10 +1,28 @@
-/** `mcp-rewrap catalog IMAGE --server NAME`: write a gateway catalog entry that points at the rewrapped image. */
-import { resolve } from "node:path";
-import { BUILTIN, type CatalogFormat, type CatalogServer, catalogYaml, configKeys, rewrappedEntry, usageCommands } from "../core/catalog.js";
-import { UsageError } from "../core/errors.js";
+/**
+ * `mcp-rewrap catalog IMAGE --server NAME`: write a gateway catalog entry that points at the
+ * rewrapped image. Only `image` changes; the file holds only what the gateway reads (keys it
+ * would ignore are named on stderr). The tag must exist (locally or in its registry), else
+ * exit 1 with the build command. `--install` writes into ~/.docker/mcp/catalogs, the only
+ * place gateways >= 0.43.1 take local catalog files from.
+ */
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import {
+  BUILTIN,
+  type CatalogFormat,
+  type CatalogServer,
+  catalogYaml,
+  catalogsDir,
+  configKeys,
+  rewrappedEntry,
+  usageCommands,
+} from "../core/catalog.js";
+import { EXIT, UsageError } from "../core/errors.js";
 import { LABEL } from "../core/labels.js";
-import { checkTag, rewrapTag } from "../core/reference.js";
-import { readCatalogFile, writeFileAtomic } from "../edge/fs.js";
+import { checkTag, manifestRef, parseReference, rewrapTag } from "../core/reference.js";
+import { engineOrNull, inspectImage } from "../edge/engine.js";
+import { ensureDir, readCatalogFile, writeFileAtomic } from "../edge/fs.js";
+import { RegistryClient } from "../edge/registry/client.js";
 import { type CommonOptions, getFacts } from "./shared.js";
 
 export interface CatalogCommandOptions extends CommonOptions {
@@ -13,6 +31,10 @@ export interface CatalogCommandOptions extends CommonOptions {
   format: CatalogFormat;
   out?: string;
   tag?: string;
+  /** Write the file into ~/.docker/mcp/catalogs/ (where gateways >= 0.43.1 accept it). */
+  install?: boolean;
+  /** Home directory for --install and the printed commands (default: os.homedir()). */
+  home?: string;
 }
 
 export interface CatalogCommandResult {
@@ -20,9 +42,25 @@ export interface CatalogCommandResult {
   yaml: string;
   entry: CatalogServer;
   commands: string[];
+  /** Keys of the original entry the gateway does not read, left out of the file. */
+  dropped: string[];
+}
+
+/** Whether `tag` exists in the local engine or, failing that, in its registry. */
+async function tagExists(tag: string): Promise<{ found: boolean; where: string }> {
+  const d = await engineOrNull();
+  if (d && (await inspectImage(d, tag))) return { found: true, where: "the local engine" };
+  const ref = parseReference(tag);
+  try {
+    const head = await new RegistryClient(ref.registry).headManifest(ref.repository, manifestRef(ref));
+    return { found: !!head, where: ref.registry };
+  } catch (e) {
+    return { found: false, where: `${ref.registry} (${(e as Error).message})` };
+  }
 }
 
 export async function catalogCommand(image: string, opts: CatalogCommandOptions): Promise<CatalogCommandResult> {
+  if (opts.install && opts.out) throw new UsageError("give --install or --out, not both");
   let original: CatalogServer | undefined;
   if (opts.from) {
     const cat = readCatalogFile(opts.from);
@@ -38,14 +76,31 @@ export async function catalogCommand(image: string, opts: CatalogCommandOptions)
   }
   // The image argument is the rewrapped tag, or an original image whose default tag we use.
   let target = opts.tag ?? image;
+  let source = original.image ?? image;
   if (!opts.tag && !image.startsWith("mcp-rewrap/")) {
     const facts = await getFacts(image, opts).catch(() => null);
-    if (facts && !facts.config.labels[LABEL.version]) target = rewrapTag(facts.ref, { id: facts.id });
+    if (facts && !facts.config.labels[LABEL.version]) {
+      target = rewrapTag(facts.ref, { id: facts.id });
+      source = image;
+    }
   }
   checkTag(target);
+  const exists = await tagExists(target);
+  if (!exists.found) {
+    const build = `mcp-rewrap build ${source}${target === rewrapTag(source) ? "" : ` --tag ${target}`}`;
+    throw Object.assign(
+      new Error(`${target}: not built: neither the local engine nor ${exists.where} has it; run \`${build}\` first (add --push to publish it), then run catalog again`),
+      { exitCode: EXIT.problem },
+    );
+  }
   const entry = rewrappedEntry(opts.server, original, target);
-  const yaml = catalogYaml(opts.server, entry, opts.format);
-  const file = resolve(opts.out ?? `${opts.server}.${opts.format === "profile" ? "server" : "catalog"}.yaml`);
+  const { yaml, dropped } = catalogYaml(opts.server, entry, opts.format);
+  const catalogs = catalogsDir(opts.home ?? homedir());
+  const name = `${opts.server}.${opts.format === "profile" ? "server" : "catalog"}.yaml`;
+  const file = opts.install ? join(catalogs, name) : resolve(opts.out ?? name);
+  if (opts.install) ensureDir(catalogs);
   writeFileAtomic(file, yaml);
-  return { file, yaml, entry, commands: usageCommands(opts.server, file, opts.format, configKeys(entry)) };
+  if (dropped.length) opts.progress(`not written (the gateway does not read them): ${dropped.join(", ")}`);
+  const installed = file.startsWith(`${catalogs}/`);
+  return { file, yaml, entry, dropped, commands: usageCommands(opts.server, file, opts.format, configKeys(entry), { catalogs, installed }) };
 }

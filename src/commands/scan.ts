@@ -1,26 +1,205 @@
-/** `mcp-rewrap scan CATALOG...`: every catalog server whose mounts its user cannot reach. */
-import { RuntimeError } from "../core/errors.js";
-import { type ServerScan, scanServer } from "../core/scan.js";
+/**
+ * `mcp-rewrap scan CATALOG...`: every server of some catalogs, judged (src/scan.ts) from what the edges can read —
+ * the user's gateway config, the host paths it binds, and each image: from the local engine
+ * when it is there, else from its registry without pulling (config, /etc/passwd and
+ * /etc/group only, layers top-down; see edge/registry/user-files.ts). `--pull` pulls instead; one
+ * failed pull or unreadable registry makes that server `unknown`, never the whole scan fail.
+ */
+import { lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type Docker from "dockerode";
+import YAML from "yaml";
+import { UsageError } from "../core/errors.js";
+import { type ImageFacts, imageConfigFrom } from "../core/facts.js";
+import { type GatewayConfig, evaluate } from "../core/gateway-eval.js";
+import { type ImageConfigBlob, type ImageIndex, type ImageManifest, isIndex, runnableManifests } from "../core/oci.js";
+import { type Reference, manifestRef, parseReference, platformMatches } from "../core/reference.js";
+import { type HostStat, type ImageView, type ServerScan, ancestors, parseMount, scanServer } from "../core/scan.js";
+import { engineOrNull, inspectImage, readImageFacts, type Progress } from "../edge/engine.js";
 import { readCatalogFile } from "../edge/fs.js";
-import { type CommonOptions, getFacts } from "./shared.js";
+import { readRegistryFacts } from "../edge/registry/blobs.js";
+import { Registries } from "../edge/registry/client.js";
+import { readUserFiles } from "../edge/registry/user-files.js";
 
-export async function scanCommand(files: string[], opts: CommonOptions): Promise<ServerScan[]> {
+export interface ScanOptions {
+  pull?: boolean;
+  /** The gateway's config file (default ~/.docker/mcp/config.yaml). */
+  config?: string;
+  /** `docker.io=127.0.0.1:5000`: read images of a registry from another host (like containerd mirrors). */
+  mirrors?: string[];
+  platform?: string;
+  progress: Progress;
+}
+
+export const DEFAULT_GATEWAY_CONFIG = "~/.docker/mcp/config.yaml";
+
+const expandHome = (p: string) => (p === "~" || p.startsWith("~/") ? join(homedir(), p.slice(1)) : p);
+
+/** The gateway's config: `server: {key: value}` (what `docker mcp config read` prints). */
+export function readGatewayConfig(path: string | undefined): { config: GatewayConfig; source: string } {
+  const file = expandHome(path ?? DEFAULT_GATEWAY_CONFIG);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (path === undefined && code === "ENOENT") return { config: {}, source: `${DEFAULT_GATEWAY_CONFIG} (absent)` };
+    throw new UsageError(`--config ${file}: cannot read (${code ?? (e as Error).message}); give the file \`docker mcp config read\` shows`);
+  }
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (e) {
+    throw new UsageError(`--config ${file}: not valid YAML (${(e as Error).message.split("\n")[0]}); give the file \`docker mcp config read\` shows`);
+  }
+  if (doc === null || doc === undefined) doc = {};
+  if (typeof doc !== "object" || Array.isArray(doc)) throw new UsageError(`--config ${file}: expected a mapping of server names to settings`);
+  return { config: doc as GatewayConfig, source: path ?? DEFAULT_GATEWAY_CONFIG };
+}
+
+/** Host stat as a bind mount sees it (symlinks followed); a directory with its direct entries. */
+export function statHost(path: string): HostStat {
+  const p = expandHome(path);
+  try {
+    const st = statSync(p);
+    const kind = (s: { isFile(): boolean; isDirectory(): boolean }) => (s.isFile() ? "file" : s.isDirectory() ? "directory" : "other") as "file" | "directory" | "other";
+    const out: HostStat = { path: p, type: kind(st), uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 };
+    if (st.isDirectory()) {
+      out.entries = [];
+      for (const name of readdirSync(p).sort()) {
+        const e = lstatSync(join(p, name));
+        if (e.isSymbolicLink()) continue;
+        out.entries.push({ name, type: kind(e), uid: e.uid, gid: e.gid, mode: e.mode & 0o7777 });
+      }
+    }
+    return out;
+  } catch (e) {
+    return { path: p, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
+  }
+}
+
+/** `--registry-mirror docker.io=127.0.0.1:5000` -> {docker.io: 127.0.0.1:5000}. */
+export function parseMirrors(specs: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of specs) {
+    const m = /^([^=\s]+)=([^=\s]+)$/.exec(s);
+    if (!m) throw new UsageError(`--registry-mirror ${s}: give REGISTRY=HOST[:PORT], e.g. docker.io=127.0.0.1:5000`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+const mb = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`);
+
+export interface RegistryRead {
+  view: ImageView;
+  bytes: number;
+  /** The image's compressed size: manifest, config and every layer. */
+  total: number;
+}
+
+/** Reads what scan needs of `image` from its registry (or its mirror), without pulling. */
+export async function readImageFromRegistry(
+  image: string,
+  opts: {
+    regs: Registries;
+    mirrors: Record<string, string>;
+    platform: string;
+    wantDirs: string[];
+    progress: Progress;
+    /** The catalog's user: as evaluated (empty: the image's USER runs). */
+    runAs?: string;
+  },
+): Promise<RegistryRead> {
+  const ref: Reference = parseReference(image);
+  const host = opts.mirrors[ref.registry] ?? ref.registry;
+  const client = opts.regs.for(host);
+  const top = await client.getManifest(ref.repository, manifestRef(ref));
+  let bytes = top.bytes.length;
+  let total = top.bytes.length;
+  let manifest: ImageManifest;
+  if (isIndex(top.mediaType)) {
+    const d = runnableManifests(top.json as ImageIndex).find((m) => platformMatches(opts.platform, m.platform!));
+    if (!d) throw new Error(`${image} has no ${opts.platform} image`);
+    const m = await client.getManifest(ref.repository, d.digest);
+    bytes += m.bytes.length;
+    total += m.bytes.length;
+    manifest = m.json as ImageManifest;
+  } else manifest = top.json as ImageManifest;
+  const configBytes = await client.getBlob(ref.repository, manifest.config.digest);
+  bytes += configBytes.length;
+  total += configBytes.length + manifest.layers.reduce((n, l) => n + l.size, 0);
+  const blob = JSON.parse(configBytes.toString("utf8")) as ImageConfigBlob;
+  const config = imageConfigFrom(blob.config);
+  const user = (opts.runAs || config.user).split(":")[0]!;
+  const source = host === ref.registry ? ref.registry : `${host} (mirror of ${ref.registry})`;
+  if (user === "" || user === "root" || user === "0") {
+    // Root reads every mount: no user file is needed to judge it.
+    return { view: { facts: { config, passwd: "root:x:0:0:root:/root:/bin/sh\n", group: "root:x:0:\n", rootMode: null }, via: `${source}: ${mb(bytes)} of ${mb(total)} (config only: runs as root), nothing pulled` }, bytes, total };
+  }
+  const files = await readUserFiles(client, ref.repository, manifest, { wantDirs: opts.wantDirs });
+  bytes += files.layerBytes;
+  let facts: ImageView["facts"] = { config, passwd: files.passwd, group: files.group, rootMode: files.dirs["/root"]?.mode ?? null };
+  let via = `${source}: ${mb(bytes)} of ${mb(total)}, ${files.layersRead} of ${files.layers} layers opened, nothing pulled`;
+  if (files.needsFullRead) {
+    opts.progress(`${image}: /etc/passwd or /etc/group is a link; reading every layer`);
+    const full: ImageFacts = (await readRegistryFacts(client, ref, manifest, { userRef: image, pinnedDigest: top.digest })).facts;
+    bytes = total;
+    facts = full;
+    via = `${source}: every layer (${mb(total)}; /etc/passwd or /etc/group is a link), nothing pulled`;
+  }
+  return { view: { facts, dirs: files.dirs, via }, bytes, total };
+}
+
+export async function scanCommand(files: string[], opts: ScanOptions): Promise<ServerScan[]> {
+  const catalogs = files.map((f) => ({ f, cat: readCatalogFile(f) }));
+  const { config, source } = readGatewayConfig(opts.config);
+  const mirrors = parseMirrors(opts.mirrors);
+  const regs = new Registries();
+  const platform = opts.platform ?? "linux/amd64";
+  let docker: Docker | null | undefined;
+  const engine = async () => (docker === undefined ? (docker = await engineOrNull()) : docker);
   const results: ServerScan[] = [];
-  for (const f of files) {
-    const cat = readCatalogFile(f);
+  for (const { cat } of catalogs) {
     for (const [name, entry] of Object.entries(cat.servers)) {
-      if (entry.type !== "server" || !entry.image) {
-        results.push(scanServer(name, entry, null));
+      const ctx = { config, configSource: source, hostStat: statHost };
+      if (entry.type !== "server" || !entry.image || !(entry.volumes ?? []).length) {
+        results.push(scanServer(name, entry, { ...ctx, image: null }));
         continue;
       }
-      try {
-        const facts = await getFacts(entry.image, { ...opts, pull: opts.pull === true });
-        results.push(scanServer(name, entry, facts));
-      } catch (e) {
-        if (e instanceof RuntimeError && /not in the local engine/.test(e.message)) {
-          results.push(scanServer(name, entry, null, "image not local (use --pull)"));
-        } else throw e;
+      const image = entry.image;
+      // Directories whose owner and mode matter: the parents of every literal mount target.
+      const wantDirs = [...new Set((entry.volumes ?? []).flatMap((v) => {
+        const m = parseMount(v.replace(/\{\{[^}]*\}\}/g, "/x"));
+        return m && m.target.startsWith("/") ? ancestors(m.target) : [];
+      }))];
+      let view: ImageView | null = null;
+      const why: string[] = [];
+      const d = await engine();
+      if (d) {
+        try {
+          const local = await inspectImage(d, image);
+          if (local || opts.pull) {
+            if (!local) opts.progress(`pulling ${image}`);
+            const facts = await readImageFacts(d, image, { pull: opts.pull === true, progress: opts.progress });
+            view = { facts, via: local ? "the local engine" : "the local engine (pulled)" };
+          }
+        } catch (e) {
+          why.push(`${opts.pull ? "pull" : "local engine"}: ${(e as Error).message}`);
+        }
+      } else why.push("no engine");
+      if (!view) {
+        try {
+          opts.progress(`${image}: not local; reading its user files from the registry`);
+          const runAs = entry.user?.includes("{{") ? String(evaluate(entry.user, config)) : entry.user ?? "";
+          const r = await readImageFromRegistry(image, { regs, mirrors, platform, wantDirs, progress: opts.progress, runAs });
+          view = r.view;
+        } catch (e) {
+          why.push(`registry: ${(e as Error).message}`);
+        }
       }
+      results.push(scanServer(name, entry, { ...ctx, image: view, why: `the image could not be read (${why.join("; ")})` }));
     }
   }
   return results;

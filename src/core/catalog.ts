@@ -5,6 +5,9 @@
  * `docker run` line the gateway would make from an entry. Pure (edge/fs.ts reads the files).
  */
 import YAML from "yaml";
+import { SERVER_SHAPE, gatewayView, typeProblems } from "./gateway-schema.js";
+import { templateKeys } from "./gateway-eval.js";
+import { fromRegistryServer, isRegistryServer } from "./registry-server.js";
 import { UsageError } from "./errors.js";
 import type { GatewayRun } from "./gateway.js";
 
@@ -23,13 +26,6 @@ export interface CatalogServer {
   config?: unknown[];
   [key: string]: unknown;
 }
-
-/** The keys of the gateway's catalog.Server (pkg/catalog/types.go). */
-export const SERVER_FIELDS = new Set([
-  "name", "type", "image", "description", "title", "icon", "readme", "longLived", "remote", "sseEndpoint",
-  "oauth", "secrets", "env", "command", "volumes", "user", "disableNetwork", "allowHosts", "extraHosts",
-  "tools", "config", "prefix", "metadata", "policy",
-]);
 
 /** Built-in entries for servers we know, as the Docker MCP catalog describes them. */
 export const BUILTIN: Record<string, CatalogServer> = {
@@ -52,38 +48,18 @@ export const BUILTIN: Record<string, CatalogServer> = {
   },
 };
 
-/** Every problem with an entry, as `server: field: problem` sentences (empty when valid). */
+/**
+ * Every problem the gateway itself would have with an entry, as `server: field: problem`
+ * sentences (empty when none). Keys the gateway does not know are not problems: it ignores
+ * them, and so does the judgement (they are kept when the entry is read).
+ */
 export function validateServer(key: string, s: unknown): string[] {
-  const errs: string[] = [];
-  const at = (f: string, m: string) => errs.push(`${key}: ${f}: ${m}`);
   if (!s || typeof s !== "object" || Array.isArray(s)) return [`${key}: not a mapping`];
   const e = s as Record<string, unknown>;
-  for (const k of Object.keys(e)) if (!SERVER_FIELDS.has(k)) at(k, "not a field of the gateway's catalog server");
+  const errs = typeProblems(e, SERVER_SHAPE, key).map((m) => m.replace(`${key}.`, `${key}: `));
+  const at = (f: string, m: string) => errs.push(`${key}: ${f}: ${m}`);
   if (!["server", "remote", "poci"].includes(String(e.type))) at("type", `must be server, remote or poci (got ${JSON.stringify(e.type)})`);
-  if (e.name !== undefined && (typeof e.name !== "string" || !e.name)) at("name", "must be a non-empty string");
   if (e.type === "server" && (typeof e.image !== "string" || !e.image)) at("image", "required for type server");
-  const strList = (f: string) => {
-    const v = e[f];
-    if (v !== undefined && (!Array.isArray(v) || v.some((x) => typeof x !== "string"))) at(f, "must be a list of strings");
-  };
-  strList("volumes");
-  strList("command");
-  strList("allowHosts");
-  strList("extraHosts");
-  if (e.user !== undefined && typeof e.user !== "string") at("user", "must be a string");
-  for (const [f, keys] of [["env", ["name", "value"]], ["secrets", ["name", "env"]]] as const) {
-    const v = e[f];
-    if (v === undefined) continue;
-    if (!Array.isArray(v)) {
-      at(f, "must be a list");
-      continue;
-    }
-    v.forEach((item, i) => {
-      if (!item || typeof item !== "object") return at(`${f}[${i}]`, "must be a mapping");
-      for (const k of keys) if (typeof (item as Record<string, unknown>)[k] !== "string") at(`${f}[${i}].${k}`, "must be a string");
-    });
-  }
-  if (e.config !== undefined && !Array.isArray(e.config)) at("config", "must be a list");
   return errs;
 }
 
@@ -92,22 +68,6 @@ export interface ParsedCatalog {
   name?: string;
   displayName?: string;
   servers: Record<string, CatalogServer>;
-}
-
-/** docker/mcp-registry's server.yaml (name, image, about, run.volumes, config.parameters) -> a catalog server. */
-function fromRegistryServer(doc: Record<string, unknown>): CatalogServer {
-  const about = (doc.about ?? {}) as Record<string, unknown>;
-  const run = (doc.run ?? {}) as Record<string, unknown>;
-  const cfg = (doc.config ?? {}) as Record<string, unknown>;
-  const out: CatalogServer = { name: String(doc.name), type: String(doc.type ?? "server"), image: String(doc.image) };
-  if (about.title) out.title = String(about.title);
-  if (about.description) out.description = String(about.description);
-  if (Array.isArray(run.volumes)) out.volumes = run.volumes.map(String);
-  if (Array.isArray(run.command)) out.command = run.command.map(String);
-  if (typeof run.user === "string") out.user = run.user;
-  const params = cfg.parameters as Record<string, unknown> | undefined;
-  if (params) out.config = [{ name: String(doc.name), description: String(cfg.description ?? ""), ...params }];
-  return out;
 }
 
 export function parseCatalog(text: string, source: string): ParsedCatalog {
@@ -132,8 +92,8 @@ export function parseCatalog(text: string, source: string): ParsedCatalog {
       ...(typeof d.displayName === "string" ? { displayName: d.displayName } : {}),
       servers: d.registry as Record<string, CatalogServer>,
     };
-  } else if (typeof d.name === "string" && (d.run !== undefined || d.about !== undefined)) {
-    parsed = { kind: "registry-server", servers: { [d.name]: fromRegistryServer(d) } };
+  } else if (isRegistryServer(d)) {
+    parsed = { kind: "registry-server", servers: { [d.name as string]: fromRegistryServer(d) as CatalogServer } };
   } else if (typeof d.name === "string" && d.type !== undefined) {
     parsed = { kind: "server", servers: { [d.name]: d as CatalogServer } };
   } else {
@@ -144,47 +104,75 @@ export function parseCatalog(text: string, source: string): ParsedCatalog {
   return parsed;
 }
 
-/** The original entry with only `image` replaced; name, volumes and config keys are kept. */
+/**
+ * The original entry with only `image` replaced: every other field, known to the gateway or
+ * not, is kept as read (lineage goes in the image's labels, not here). A single-server file
+ * needs a name, so the server's key is added when the entry has none.
+ */
 export function rewrappedEntry(name: string, original: CatalogServer, image: string): CatalogServer {
-  const { name: _n, ...rest } = original;
-  const out: CatalogServer = { name, ...rest, image, type: original.type ?? "server" };
-  const desc = original.description ? `${original.description} ` : "";
-  out.description = `${desc}(rewrapped by mcp-rewrap: config mounted under /root works for the image's non-root user)`.trim();
-  return out;
+  return { ...(original.name === undefined ? { name } : {}), ...original, image };
 }
 
 export type CatalogFormat = "profile" | "legacy";
 
-export function catalogYaml(name: string, entry: CatalogServer, format: CatalogFormat): string {
+/**
+ * The file `catalog` writes: only what the gateway reads (yaml keys of catalog.Server), so
+ * test/go/catalogcheck's strict decoder accepts it. `dropped` lists the keys the gateway would
+ * have ignored (e.g. dateAdded, secrets[0].example), for the caller to report.
+ */
+export function catalogYaml(name: string, entry: CatalogServer, format: CatalogFormat): { yaml: string; dropped: string[] } {
   const errs = validateServer(name, entry);
   if (errs.length) throw new UsageError(`refusing to write an invalid entry:\n  ${errs.join("\n  ")}`);
+  const dropped: string[] = [];
+  const strict = gatewayView(entry, SERVER_SHAPE, "", dropped) as CatalogServer;
   const doc =
     format === "profile"
-      ? entry
-      : { name: `mcp-rewrap-${name}`, displayName: `mcp-rewrap: ${entry.title ?? name}`, registry: { [name]: entry } };
-  return YAML.stringify(doc, { lineWidth: 0 });
+      ? strict
+      : { name: `mcp-rewrap-${name}`, displayName: `mcp-rewrap: ${entry.title ?? name}`, registry: { [name]: strict } };
+  return { yaml: YAML.stringify(doc, { lineWidth: 0 }), dropped };
 }
 
-export function usageCommands(name: string, file: string, format: CatalogFormat, configKeys: string[]): string[] {
+/** Where gateways >= 0.43.1 accept local catalog files: `~/.docker/mcp/catalogs`. */
+export function catalogsDir(home: string): string {
+  return `${home.replace(/\/+$/, "")}/.docker/mcp/catalogs`;
+}
+
+/**
+ * The commands that use a written file. Gateways >= 0.43.1 refuse a local catalog path outside
+ * ~/.docker/mcp/catalogs (`file://` and `--additional-catalog` alike), so the file is named
+ * there; `installed` says whether it already is (else the first command copies it).
+ */
+export function usageCommands(
+  name: string,
+  file: string,
+  format: CatalogFormat,
+  configKeys: string[],
+  opts: { catalogs: string; installed: boolean },
+): string[] {
+  const base = file.slice(file.lastIndexOf("/") + 1);
+  const inCatalogs = opts.installed ? file : `${opts.catalogs}/${base}`;
+  const copy = opts.installed ? [] : [`mkdir -p ${opts.catalogs} && cp ${file} ${inCatalogs}`];
   if (format === "profile") {
-    const sets = configKeys.map((k) => `docker mcp profile config ${name} --set ${k}=<value>`);
     return [
-      `mkdir -p ~/.docker/mcp/catalogs && cp ${file} ~/.docker/mcp/catalogs/`,
-      `docker mcp profile create --name ${name} --server file://${file}`,
-      ...sets,
+      ...copy,
+      `docker mcp profile create --name ${name} --server file://${inCatalogs}`,
+      ...configKeys.map((k) => `docker mcp profile config ${name} --set ${k}=<value>`),
       `docker mcp gateway run --profile ${name}`,
+      `# gateways older than profiles read catalogs, not server files: write one with --format legacy`,
     ];
   }
   return [
-    `docker mcp gateway run --additional-catalog ${file} --servers ${name}`,
-    `# older gateways: docker mcp catalog import ${file} && docker mcp server enable ${name}`,
+    ...copy,
+    `docker mcp gateway run --additional-catalog ${inCatalogs} --servers ${name}`,
+    ...configKeys.map((k) => `# set ${k} in ~/.docker/mcp/config.yaml (docker mcp config write)`),
+    `# gateways < 0.43.1 also take the file where it is; older ones: docker mcp catalog import ${file} && docker mcp server enable ${name}`,
   ];
 }
 
-/** `server.key` config keys used by `{{…}}` templates in an entry. */
+/** `server.key` config keys read by templates in an entry (filters such as |volume dropped). */
 export function configKeys(entry: CatalogServer): string[] {
-  const text = JSON.stringify([entry.volumes ?? [], entry.user ?? "", entry.command ?? [], entry.env ?? []]);
-  return [...new Set([...text.matchAll(/\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g)].map((m) => m[1]!))].sort();
+  const exprs = [...(entry.volumes ?? []), entry.user ?? "", ...(entry.command ?? []), ...(entry.env ?? []).map((e) => e.value ?? "")];
+  return [...new Set(exprs.flatMap(templateKeys))].sort();
 }
 
 /** Substitutes `{{key}}` templates; an unknown key is an error naming it. */

@@ -1,8 +1,17 @@
 /**
- * Pure: a catalog entry + the facts of its image -> which mount targets the server's user
- * cannot reach, each with the command that fixes it.
+ * Pure: a catalog entry, the user's gateway config, what is known of its image and of the host
+ * paths it binds -> whether the server's user can use its mounts. Three classes:
+ *   - a target under a directory the user cannot enter (docker/mcp-gateway#284: /root);
+ *   - a host source the user cannot read though the target is reachable (#103: on Linux the
+ *     kubeconfig is 0600 and owned by the host uid, 1000, mounted for uid 1001);
+ *   - writable state (a named volume, a bind mounted rw) under a path the user cannot reach:
+ *     what the server writes would not persist.
+ * A server is `ok` only when every mount was judged; what could not be judged makes it
+ * `unknown`, with the reason.
  */
-import { bindTarget, type CatalogServer } from "./catalog.js";
+import { type Owned, type Who, describeOwned, may } from "./access.js";
+import { type GatewayConfig, evaluate, evaluateList, hasValue, templateKeys } from "./gateway-eval.js";
+import type { CatalogServer } from "./catalog.js";
 import { type ImageFacts, parsePasswd, resolveUser } from "./facts.js";
 
 export interface Finding {
@@ -11,96 +20,251 @@ export interface Finding {
   fix: string;
 }
 
+export type ScanStatus = "ok" | "affected" | "unknown";
+
 export interface ServerScan {
   server: string;
   image: string;
-  /** ok: nothing found; affected: findings; skipped: could not be judged (reason in note). */
-  status: "ok" | "affected" | "skipped";
+  status: ScanStatus;
+  /** Who the server runs as, e.g. `appuser (uid 1001, gid 1001)`. */
   user?: string;
   findings: Finding[];
-  note?: string;
+  /** Why the status is what it is when that is not the findings (ok: why nothing to find; unknown: what was missing). */
+  why?: string;
+  /** How the image was read, e.g. `registry: 41 kB of 68 MB`. */
+  via?: string;
 }
 
-const TEMPLATE = /\{\{[^}]*\}\}/;
+/** What is known of an image: its facts, and the directories read from its layers (if any). */
+export interface ImageView {
+  facts: Pick<ImageFacts, "config" | "passwd" | "group" | "rootMode">;
+  /** Owner and mode of directories read from the image (registry reads); others are assumed. */
+  dirs?: Record<string, Owned>;
+  via: string;
+}
 
-export function scanServer(name: string, entry: CatalogServer, facts: ImageFacts | null, why?: string): ServerScan {
+export type HostStat =
+  | { path: string; type: "file" | "directory" | "other"; uid: number; gid: number; mode: number; entries?: HostEntry[] }
+  | { path: string; error: string };
+
+export interface HostEntry {
+  name: string;
+  type: "file" | "directory" | "other";
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+export interface ScanContext {
+  /** The user's gateway config (server -> key -> value), as `docker mcp config read` shows it. */
+  config: GatewayConfig;
+  /** Where the config came from, for messages (e.g. `~/.docker/mcp/config.yaml`). */
+  configSource: string;
+  image: ImageView | null;
+  /** Why `image` is null. */
+  why?: string;
+  /** Stats a host path (a directory: with its direct entries). */
+  hostStat: (path: string) => HostStat;
+}
+
+export interface Mount {
+  kind: "bind" | "volume" | "anonymous";
+  source: string;
+  target: string;
+  mode: string;
+}
+
+/** A `volumes:` value after templating, as the gateway's parseDockerVolumeBind reads it. */
+export function parseMount(spec: string): Mount | null {
+  const s = spec.trim();
+  if (!s) return null;
+  // Split on ':' but keep a Windows drive letter (C:\ or C:/) with its path.
+  const parts: string[] = [];
+  let cur = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === ":" && !(cur.length === 1 && /[A-Za-z]/.test(cur) && /[\\/]/.test(s[i + 1] ?? ""))) {
+      parts.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  parts.push(cur);
+  if (parts.length === 1) return { kind: "anonymous", source: "", target: parts[0]!, mode: "" };
+  const [source = "", target = "", mode = ""] = parts.map((p) => p.trim());
+  const host = /^[/.~]/.test(source) || /^[A-Za-z]:[\\/]/.test(source) || source.startsWith("\\\\");
+  return { kind: host ? "bind" : "volume", source, target, mode };
+}
+
+const isReadOnly = (mode: string) => mode.split(",").includes("ro");
+
+/** Directories from `/` down to the parent of `target`: `/root/.kube/config` -> /, /root, /root/.kube. */
+export function ancestors(target: string): string[] {
+  const parts = target.split("/").filter(Boolean);
+  const out = ["/"];
+  for (let i = 1; i < parts.length; i++) out.push(`/${parts.slice(0, i).join("/")}`);
+  return out;
+}
+
+/** Stands for a config value that is not set (a path: no colon, so mounts still parse). */
+const UNSET = "/\u0000unset\u0000";
+
+export function scanServer(name: string, entry: CatalogServer, ctx: ScanContext): ServerScan {
   const image = entry.image ?? "";
-  if (entry.type !== "server" || !image) return { server: name, image, status: "skipped", findings: [], note: `type ${entry.type}: not a container` };
-  const targets = (entry.volumes ?? []).map(bindTarget);
-  if (!facts) return { server: name, image, status: "skipped", findings: [], note: why ?? "image not inspected" };
+  const base = { server: name, image };
+  if (entry.type === "remote") return { ...base, status: "ok", findings: [], why: "a remote server: no container, nothing mounted" };
+  if (entry.type !== "server") return { ...base, status: "unknown", findings: [], why: `type ${entry.type}: its tools' containers are not judged` };
+  if (!image) return { ...base, status: "unknown", findings: [], why: "the entry names no image" };
+  const volumes = entry.volumes ?? [];
+  if (!volumes.length) return { ...base, status: "ok", findings: [], why: "no mounts" };
+  if (!ctx.image) return { ...base, status: "unknown", findings: [], why: ctx.why ?? "the image was not read" };
+  const { facts, dirs = {}, via } = ctx.image;
 
-  let imageUser;
+  // Who runs: the catalog's user: (templated from the config), else the image's USER.
+  let userSpec = entry.user ?? "";
+  const notes: string[] = [];
+  if (userSpec.includes("{{")) {
+    const unset = templateKeys(userSpec).filter((k) => !hasValue(k, ctx.config));
+    const evaluated = String(evaluate(userSpec, ctx.config));
+    if (!evaluated && unset.length) notes.push(`${unset.join(", ")} unset: the image's user runs`);
+    userSpec = evaluated;
+  }
+  let user;
   try {
-    imageUser = resolveUser(facts);
+    user = resolveUser({ ...facts, config: { ...facts.config, user: userSpec || facts.config.user } });
   } catch (e) {
-    return { server: name, image, status: "skipped", findings: [], note: (e as Error).message };
+    return { ...base, status: "unknown", findings: [], why: (e as Error).message, via };
   }
   const users = parsePasswd(facts.passwd);
-  let uid = imageUser.uid;
-  let userLabel = `${imageUser.name} (uid ${uid}, from the image)`;
+  const nameOf = (uid: number) => users.find((u) => u.uid === uid)?.name;
+  const who: Who = { uid: user.uid, groups: user.groups };
+  const label = `${user.name} (uid ${user.uid}, gid ${user.gid}${user.groups.length > 1 ? `, groups ${user.groups.slice(1).join(",")}` : ""}${userSpec && userSpec !== facts.config.user ? `, from the catalog's user: ${entry.user}` : ""})`;
+  const done = (status: ScanStatus, findings: Finding[], why?: string): ServerScan => ({
+    ...base,
+    status,
+    user: label,
+    findings,
+    ...(why || notes.length ? { why: [why, ...notes].filter(Boolean).join("; ") } : {}),
+    via,
+  });
+  if (user.uid === 0) return done("ok", [], "runs as root: every mount is readable");
+
+  const fix = `mcp-rewrap build ${image} && mcp-rewrap catalog ${image} --server ${name} --install`;
   const findings: Finding[] = [];
-  const fixRewrap = `mcp-rewrap build ${image} && mcp-rewrap catalog ${image} --server ${name}`;
+  const unjudged: string[] = [];
 
-  if (entry.user !== undefined && entry.user !== "") {
-    if (TEMPLATE.test(entry.user)) {
-      // The uid comes from the user's config: only /root is unreachable whatever it is (short of 0).
-      userLabel = `${entry.user} (catalog user:, set by config)`;
-      for (const t of targets.filter((x) => x === "/root" || x.startsWith("/root/"))) {
+  const dirInfo = (dir: string): Owned & { assumed: boolean } => {
+    const known = dirs[dir];
+    if (known) return { ...known, assumed: false };
+    if (dir === "/root") {
+      return facts.rootMode !== null ? { uid: 0, gid: 0, mode: facts.rootMode, assumed: false } : { uid: 0, gid: 0, mode: 0o700, assumed: true };
+    }
+    // useradd -m (Debian, UMASK 022), adduser (Alpine) and Docker's own mount points: 0755.
+    const owner = users.find((u) => u.home === dir && u.uid !== 0);
+    return { uid: owner?.uid ?? 0, gid: owner?.gid ?? 0, mode: 0o755, assumed: true };
+  };
+
+  for (const expr of volumes) {
+    const unset = templateKeys(expr).filter((k) => !hasValue(k, ctx.config));
+    let specs = evaluateList([expr], ctx.config);
+    // Unset keys: a mount that evaluates to nothing is left out by the gateway; otherwise
+    // learn its target with placeholders (the source stays unknown).
+    if (unset.length && specs.some((x) => x.trim() !== "")) {
+      const probe = structuredClone(ctx.config) as GatewayConfig;
+      for (const k of unset) setKey(probe, k, `${UNSET}${k}`);
+      specs = evaluateList([expr], probe);
+    }
+
+    for (const spec of specs) {
+      const m = parseMount(spec);
+      if (!m) continue;
+      if (m.target.includes(UNSET)) {
+        unjudged.push(`${expr}: the container path comes from ${unset.join(", ")}, not set in ${ctx.configSource}`);
+        continue;
+      }
+      const writable = m.kind !== "bind" || (m.mode !== "" && !isReadOnly(m.mode));
+      const blocked = ancestors(m.target).map((d) => ({ d, info: dirInfo(d) })).find(({ info }) => !may(who, info, "x"));
+      if (blocked) {
+        const { d, info } = blocked;
+        const why = `uid ${user.uid} (${user.name}) cannot enter ${d} (${describeOwned(info, nameOf)}${info.assumed ? `; assumed, ${d} was not among the image files read` : ""})`;
         findings.push({
-          target: t,
-          problem: `only uid 0 can enter /root, and ${entry.user} is meant to be the host user's uid`,
-          fix: `mount it under the chosen user's home, or ${fixRewrap} and leave ${entry.user.replace(/[{}\s]/g, "")} empty`,
+          target: m.target,
+          problem: writable
+            ? `${why}: state would not persist (the ${m.kind === "bind" ? "writable bind" : "volume"} at ${m.target} is out of the server's reach)`
+            : `${why}, so it cannot read what is mounted at ${m.target} (docker/mcp-gateway#284)`,
+          fix,
+        });
+        continue;
+      }
+      if (m.kind !== "bind") continue;
+      if (m.source.includes(UNSET)) {
+        unjudged.push(`${m.target}: its host source comes from ${unset.join(", ")}, not set in ${ctx.configSource}; cannot check that uid ${user.uid} may read it`);
+        continue;
+      }
+      const st = ctx.hostStat(m.source);
+      if ("error" in st) {
+        unjudged.push(`${m.target}: cannot stat the host source ${m.source} (${st.error})`);
+        continue;
+      }
+      const denied = hostDenials(who, st);
+      if (denied.length) {
+        findings.push({
+          target: m.target,
+          problem: `uid ${user.uid} (${user.name}) cannot read the host's ${denied.join("; ")} though ${m.target} is reachable (docker/mcp-gateway#103)`,
+          fix,
         });
       }
-      const note = `user: ${entry.user} decides the uid; it must be able to read the files mounted at ${targets.join(", ") || "(none)"}`;
-      return { server: name, image, status: findings.length ? "affected" : "ok", user: userLabel, findings, note };
     }
-    const spec = entry.user.split(":")[0]!;
-    const byName = users.find((u) => u.name === spec);
-    uid = /^[0-9]+$/.test(spec) ? Number(spec) : byName?.uid ?? uid;
-    userLabel = `${entry.user} (uid ${uid}, from the catalog's user:)`;
   }
+  if (findings.length) return done("affected", findings);
+  if (unjudged.length) return done("unknown", [], unjudged.join("; "));
+  return done("ok", [], `uid ${user.uid} reaches every mount`);
+}
 
-  for (const t of targets) {
-    if (uid === 0) continue;
-    if (t === "/root" || t.startsWith("/root/")) {
-      const mode = facts.rootMode === null ? "0700 by default" : facts.rootMode.toString(8).padStart(4, "0");
-      if (facts.rootMode === null || (facts.rootMode & 0o001) === 0) {
-        findings.push({
-          target: t,
-          problem: `uid ${uid} cannot enter /root (mode ${mode})`,
-          fix: entry.user ? `remove user: ${entry.user}, then ${fixRewrap}` : fixRewrap,
-        });
+/** What of a host path `who` cannot read: the file; or the directory, or its direct entries. */
+export function hostDenials(who: Who, st: Extract<HostStat, { type: string }>): string[] {
+  const out: string[] = [];
+  if (st.type === "directory") {
+    if (!may(who, st, "rx")) out.push(`directory ${st.path} (${describeOwned(st)})`);
+    else {
+      for (const e of st.entries ?? []) {
+        if (!may(who, e, e.type === "directory" ? "rx" : "r")) out.push(`${st.path}/${e.name} (${describeOwned(e)})`);
       }
-      continue;
     }
-    const owner = users.find((u) => u.uid !== uid && u.uid !== 0 && u.home !== "/" && (t === u.home || t.startsWith(`${u.home}/`)));
-    if (owner) {
-      findings.push({
-        target: t,
-        problem:
-          entry.user && owner.uid === imageUser.uid
-            ? `the catalog's user: ${entry.user} (uid ${uid}) differs from the image's ${owner.name} (uid ${owner.uid}), whose home this is`
-            : `${t} is in ${owner.name}'s home (uid ${owner.uid}), not uid ${uid}'s`,
-        fix: entry.user ? `drop user: ${entry.user} or set it to ${owner.uid}` : `mount it under the home of uid ${uid}`,
-      });
-    }
+  } else if (!may(who, st, "r")) out.push(`${st.path} (${describeOwned(st)})`);
+  return out;
+}
+
+function setKey(config: GatewayConfig, key: string, value: string): void {
+  const parts = key.split(".").map((p) => p.trim());
+  let cur = config;
+  for (const p of parts.slice(0, -1)) {
+    if (!cur[p] || typeof cur[p] !== "object" || Array.isArray(cur[p])) cur[p] = {};
+    cur = cur[p] as GatewayConfig;
   }
-  return { server: name, image, status: findings.length ? "affected" : "ok", user: userLabel, findings };
+  cur[parts[parts.length - 1]!] = value;
+}
+
+/** Exit code of a scan: 0 all ok, 1 any affected, 4 none affected but some unknown. */
+export function scanExitCode(results: ServerScan[]): 0 | 1 | 4 {
+  if (results.some((r) => r.status === "affected")) return 1;
+  if (results.some((r) => r.status === "unknown")) return 4;
+  return 0;
 }
 
 export function formatScan(results: ServerScan[]): string {
   const lines: string[] = [];
   for (const r of results) {
-    const head = `${r.status === "affected" ? "AFFECTED" : r.status === "ok" ? "ok      " : "skipped "} ${r.server}  ${r.image}${r.user ? `  as ${r.user}` : ""}`;
-    lines.push(head);
-    if (r.note) lines.push(`         ${r.note}`);
+    const tag = r.status === "affected" ? "AFFECTED" : r.status === "ok" ? "ok      " : "unknown ";
+    lines.push(`${tag} ${r.server}  ${r.image}${r.user ? `  as ${r.user}` : ""}`);
+    if (r.why) lines.push(`         ${r.why}`);
     for (const f of r.findings) {
       lines.push(`         ${f.target}: ${f.problem}`);
       lines.push(`         fix: ${f.fix}`);
     }
+    if (r.via) lines.push(`         (image read from ${r.via})`);
   }
-  const affected = results.filter((r) => r.status === "affected").length;
-  lines.push("", `${affected} of ${results.length} servers affected`);
+  const n = (s: ScanStatus) => results.filter((r) => r.status === s).length;
+  lines.push("", `${results.length} servers: ${n("affected")} affected, ${n("ok")} ok, ${n("unknown")} unknown`);
   return `${lines.join("\n")}\n`;
 }
+

@@ -15,21 +15,33 @@ const ENV_FOR = CONFIG_PATHS.flatMap((p) => p.vars.map((v) => ({ rel: v.sub === 
 /** The table row a target below /root falls in. */
 export const rowOf = (target: string): ConfigPath | null => configPathOf("/root", target);
 
+/** The table row of a target below /root or below any home (/home/appuser/.kube/config: .kube). */
+export const rowAnywhere = (target: string): ConfigPath | null =>
+  rowOf(target) ?? CONFIG_PATHS.find((p) => target.endsWith(`/${p.rel}`) || target.includes(`/${p.rel}/`)) ?? null;
+
+/** The home a target is below: /root, or the server's own home (where the catalog mounts today). */
+export function homeOf(target: string, home?: string): string | null {
+  if (target.startsWith("/root/")) return "/root";
+  const h = home?.replace(/\/+$/, "");
+  return h && h !== "/root" && target.startsWith(`${h}/`) ? h : null;
+}
+
 /**
- * The variable that relocates `target` (below /root), and what to append to its value: a
- * target inside a directory variable's location keeps its remainder (`/root/.docker/config.json`
- * is `$DOCKER_CONFIG/config.json`); a target that is, or contains, a file variable's location
- * is the variable's value itself.
+ * The variable that relocates `target` (below /root, or below the server's `home`), and what to
+ * append to its value: a target inside a directory variable's location keeps its remainder
+ * (`/root/.docker/config.json` is `$DOCKER_CONFIG/config.json`); a target that is, or contains,
+ * a file variable's location is the variable's value itself.
  */
-export function envLook(target: string): { env: string; suffix: string } | null {
-  if (!target.startsWith("/root/")) return null;
-  const rel = target.slice("/root/".length);
+export function envLook(target: string, home?: string): { env: string; suffix: string } | null {
+  const base = homeOf(target, home);
+  if (!base) return null;
+  const rel = target.slice(base.length + 1);
   for (const e of ENV_FOR) {
     if (rel === e.rel || e.rel.startsWith(`${rel}/`)) return { env: e.env, suffix: "" };
     if (rel.startsWith(`${e.rel}/`)) return { env: e.env, suffix: rel.slice(e.rel.length) };
   }
   // Elsewhere in a row with one variable (/root/.kube/other): the server still reads that variable.
-  const row = rowOf(target);
+  const row = configPathOf(base, target);
   return row?.vars.length === 1 ? { env: row.vars[0]!.name, suffix: "" } : null;
 }
 
@@ -43,7 +55,7 @@ export function syntheticTarget(target: string): string {
 
 /** What verify writes into the synthetic file for `target` (with `marker` in it). */
 export function syntheticContent(target: string, marker: string): string {
-  if (rowOf(target)?.sample === "kubeconfig") {
+  if (rowAnywhere(target)?.sample === "kubeconfig") {
     return `# ${marker}\napiVersion: v1\nkind: Config\nclusters:\n- name: verify\n  cluster:\n    server: https://127.0.0.1:6443\n    insecure-skip-tls-verify: true\ncontexts:\n- name: verify\n  context:\n    cluster: verify\n    user: verify\ncurrent-context: verify\nusers:\n- name: verify\n  user:\n    token: ${marker}\n`;
   }
   return `# ${marker}\n`;
@@ -81,8 +93,10 @@ export function probeScript(targets: string[], marker: string): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const envNames = [...new Set([...ENV_FOR.map((e) => e.env), ...CONFIG_PATHS.flatMap((p) => (p.serverVar ? [p.serverVar] : []))])];
   const looks = targets.flatMap((t) => {
-    const row = rowOf(t);
-    const l = envLook(t);
+    const row = rowAnywhere(t);
+    // A target below a home other than /root (the server's own): its base is what precedes the row.
+    const base = row && !t.startsWith("/root/") ? t.slice(0, t.indexOf(`/${row.rel}`)) : undefined;
+    const l = envLook(t, base);
     return [...(row?.serverVar ? [{ env: row.serverVar, suffix: "" }] : []), ...(l ? [l] : [])];
   });
   return [
@@ -147,13 +161,16 @@ export interface Verdict {
   /** Set when the probe could not run at all. */
   error?: string;
   mcp?: { ok: boolean; tools?: number; server?: string; error?: string };
+  /** --state: persistence across two runs with a named volume. */
+  state?: StateVerdict[];
 }
 
 /** Where the server looks for the config mounted at `target`, in its order. */
 function whereServerLooks(target: string, p: ProbeResult): { label: string; path: string }[] {
   const underRoot = target.startsWith("/root/") ? target.slice("/root/".length) : null;
-  const look = envLook(target);
-  const serverVar = rowOf(target)?.serverVar;
+  const base = homeOf(target, p.home);
+  const look = envLook(target, p.home);
+  const serverVar = base ? configPathOf(base, target)?.serverVar : undefined;
   const out: { label: string; path: string }[] = [];
   if (serverVar && p.env[serverVar]) out.push({ label: serverVar, path: p.env[serverVar]! });
   else if (look && p.env[look.env]) {
@@ -198,6 +215,7 @@ export function formatVerdict(v: Verdict): string {
   else lines.push(`  runs as uid ${v.uid ?? "?"} gid ${v.gid ?? "?"}, HOME=${v.home || "(unset)"}`);
   for (const t of v.targets) lines.push(`  ${t.ok ? "ok  " : "FAIL"} ${t.target}: ${t.reason}`);
   if (v.mcp) lines.push(`  mcp  ${v.mcp.ok ? `initialize + tools/list: ${v.mcp.tools} tools from ${v.mcp.server}` : `FAIL: ${v.mcp.error}`}`);
+  for (const s of v.state ?? []) lines.push(`  ${s.ok ? "ok  " : "FAIL"} state ${s.target}: ${s.reason}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -213,6 +231,11 @@ export function formatSideBySide(a: Verdict, b: Verdict): string {
     const tb = b.targets[i];
     const target = ta?.target ?? tb?.target ?? "";
     rows.push([target, ta ? (ta.ok ? `ok: ${ta.looksAt[0]}` : `FAIL: ${ta.looksAt[0]}`) : "-", tb ? (tb.ok ? `ok: ${tb.looksAt[0]}` : `FAIL: ${tb.looksAt[0]}`) : "-"]);
+  }
+  for (let i = 0; i < Math.max(a.state?.length ?? 0, b.state?.length ?? 0); i++) {
+    const sa = a.state?.[i];
+    const sb = b.state?.[i];
+    rows.push([`state ${sa?.target ?? sb?.target ?? ""}`, sa ? (sa.ok ? "ok" : "FAIL") : "-", sb ? (sb.ok ? "ok" : "FAIL") : "-"]);
   }
   if (a.mcp || b.mcp) {
     const m = (v: Verdict) => (v.mcp ? (v.mcp.ok ? `${v.mcp.tools} tools` : "FAIL") : "-");
@@ -253,3 +276,63 @@ export function probeCommand(cfg: ImageConfigLite, script: string): { entrypoint
   return { entrypoint: "sh", args: ["-c", script] };
 }
 
+
+// --- --state: does what the server writes under TARGET survive a second run? -----------------
+
+export interface StateVerdict {
+  target: string;
+  ok: boolean;
+  /** Where the server's process wrote and read (its $HOME/REL for a target under /root). */
+  path: string;
+  reason: string;
+}
+
+/**
+ * Where the server writes the state the catalog mounts at `target`: a target under /root is the
+ * server's $HOME/REL (a non-root server writes there, not into /root); elsewhere the target.
+ * As a shell word for the probe.
+ */
+export function stateDirWord(target: string): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return target.startsWith("/root/") ? `"\${HOME:-/root}"/${q(target.slice("/root/".length))}` : q(target);
+}
+
+/** A probe run as the server: "write" leaves `marker` in a file, "read" looks for it and its owner. */
+export function stateScript(target: string, marker: string, phase: "write" | "read"): string {
+  const d = stateDirWord(target);
+  const f = '"$d/.mcp-rewrap-state"';
+  return [
+    `d=${d}`,
+    phase === "write"
+      ? `mkdir -p "$d" 2>/dev/null; if printf '%s\\n' '${marker}' > ${f} 2>/dev/null; then echo "state wrote $(id -u) - $d"; else echo "state write-failed $(id -u) - $d"; fi`
+      : `if [ -r ${f} ] && grep -q '${marker}' ${f}; then set -- $(ls -ln ${f}); echo "state read $(id -u) $3 $d"; else echo "state missing $(id -u) - $d"; fi`,
+  ].join("\n");
+}
+
+export interface StateLine {
+  kind: "wrote" | "write-failed" | "read" | "missing";
+  uid: number;
+  owner: number | null;
+  path: string;
+}
+
+export function parseStateLine(stdout: string): StateLine | null {
+  const m = /^state (wrote|write-failed|read|missing) (\d+) (\d+|-) (.*)$/m.exec(stdout);
+  if (!m) return null;
+  return { kind: m[1] as StateLine["kind"], uid: Number(m[2]), owner: m[3] === "-" ? null : Number(m[3]), path: m[4]! };
+}
+
+export function judgeState(target: string, first: StateLine | null, second: StateLine | null, volume: string): StateVerdict {
+  const path = second?.path ?? first?.path ?? target;
+  const bad = (reason: string): StateVerdict => ({ target, ok: false, path, reason });
+  if (!first) return bad("the first run did not report (the image did not run under the gateway's run line)");
+  if (first.kind !== "wrote") return bad(`the server (uid ${first.uid}) cannot write ${first.path}: permission denied`);
+  if (!second) return bad("the second run did not report");
+  if (second.kind !== "read") {
+    return bad(
+      `what the server (uid ${first.uid}) wrote at ${first.path} in the first run is gone in the second: state would not persist (the volume ${volume} is mounted at ${target}, which ${first.path === target ? "the server does not keep its state in" : "is not where the server writes"})`,
+    );
+  }
+  if (second.owner !== second.uid) return bad(`read back, but owned by uid ${second.owner}, not the server's uid ${second.uid}`);
+  return { target, ok: true, path, reason: `written in the first run and read back in the second at ${path}, owned by the server's uid ${second.uid}` };
+}

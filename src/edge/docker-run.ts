@@ -14,7 +14,22 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { RuntimeError } from "../core/errors.js";
 import { dockerCliEnv } from "./docker-context.js";
 import { gatewayRunArgs } from "../core/gateway.js";
-import { type ImageConfigLite, type MountSpec, type Verdict, isRewrapped, judge, parseProbe, probeCommand, probeScript, syntheticContent, syntheticTarget } from "../core/verdict.js";
+import {
+  type ImageConfigLite,
+  type MountSpec,
+  type StateVerdict,
+  type Verdict,
+  isRewrapped,
+  judge,
+  judgeState,
+  parseProbe,
+  parseStateLine,
+  probeCommand,
+  probeScript,
+  stateScript,
+  syntheticContent,
+  syntheticTarget,
+} from "../core/verdict.js";
 
 export function runDocker(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -115,6 +130,8 @@ export async function withMcpServer<T>(runArgs: string[], work: (client: Client)
 
 export interface VerifyOptions {
   mounts: MountSpec[];
+  /** --state targets: a named volume there, written in one run and read back in the next. */
+  state?: string[];
   name?: string;
   mcp?: boolean;
   timeoutMs?: number;
@@ -184,9 +201,44 @@ export async function runVerify(image: string, cfg: ImageConfigLite, opts: Verif
       verdict.mcp = await mcpCheck(image, syn.mounts, opts);
       verdict.ok = verdict.ok && verdict.mcp.ok;
     }
+    if (opts.state?.length) {
+      verdict.state = [];
+      for (const target of opts.state) verdict.state.push(await stateCheck(image, cfg, target, opts));
+      verdict.ok = verdict.ok && verdict.state.every((x) => x.ok);
+    }
     return verdict;
   } finally {
     syn.remove();
+  }
+}
+
+/**
+ * Two runs under the gateway's run line with the same fresh named volume at `target`: the first
+ * writes a marker as the server (through the entrypoint chain, so a shim prepares first), the
+ * second reads it back. The volume is removed afterwards.
+ */
+async function stateCheck(image: string, cfg: ImageConfigLite, target: string, opts: VerifyOptions): Promise<StateVerdict> {
+  const marker = `mcp-rewrap-state-${randomBytes(8).toString("hex")}`;
+  const volume = `mcp-rewrap-verify-state-${randomBytes(5).toString("hex")}`;
+  const run = async (phase: "write" | "read") => {
+    const probe = probeCommand(cfg, stateScript(target, marker, phase));
+    const args = gatewayRunArgs({
+      name: opts.name ?? "verify",
+      image,
+      network: "none",
+      volumes: [`${volume}:${target}`],
+      extraFlags: ["--entrypoint", probe.entrypoint],
+      command: probe.args,
+    });
+    const r = await runDocker(args, opts.timeoutMs ?? 60_000);
+    return parseStateLine(r.stdout);
+  };
+  try {
+    const first = await run("write");
+    const second = first?.kind === "wrote" ? await run("read") : null;
+    return judgeState(target, first, second, volume);
+  } finally {
+    await runDocker(["volume", "rm", "-f", volume], 30_000).catch(() => {});
   }
 }
 

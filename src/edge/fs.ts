@@ -128,6 +128,15 @@ export function foreignDockerfile(dir: string): string | null {
 }
 
 /** One file written through a temporary name. */
+/** Creates a directory and its parents (e.g. ~/.docker/mcp/catalogs for catalog --install). */
+export function ensureDir(dir: string): void {
+  try {
+    makeDirs(dir);
+  } catch (e) {
+    throw new UsageError(`${dir}: cannot create (${why(e)})`);
+  }
+}
+
 export function writeFileAtomic(file: string, content: string): void {
   try {
     writeFileSync(`${file}.mcp-rewrap-tmp`, content);

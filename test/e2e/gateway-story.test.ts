@@ -3,9 +3,10 @@
  * the original fails silently under the gateway's run line -> `verify` diagnoses it ->
  * `build` -> `verify` passes -> `catalog` writes the entry -> a run composed from that entry
  * exactly as the gateway composes it lists the five nodes through the official MCP client.
- * Plus `scan` on a catalog that mixes fine and broken entries.
+ * Plus `catalog`'s refusals and --install, and `scan` on a catalog that mixes fine and broken
+ * entries, with and without the gateway config that names the host files.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -52,7 +53,7 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(api.requests).not.toContain("GET /api/v1/nodes");
   });
 
-  it("verify diagnoses the original: names the path, the permission problem and the fix", () => {
+  it("verify diagnoses the original at both mount sites: /root (#284) and its own home with a 0600 file of uid 1000 (#103)", () => {
     const r = cli(["verify", REPLICA]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/^FAIL/);
@@ -60,9 +61,16 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(r.stdout).toMatch(/permission denied/);
     expect(r.stdout).toContain("/root is drwx------");
     expect(r.stdout).toContain(`mcp-rewrap build ${REPLICA}`);
+    const j = cli(["verify", REPLICA, "--json"]);
+    const [v] = JSON.parse(j.stdout);
+    expect(v.targets.map((t: { target: string; ok: boolean }) => [t.target, t.ok])).toEqual([
+      ["/root/.kube/config", false],
+      ["/home/appuser/.kube/config", false],
+    ]);
+    expect(v.targets[1].reason).toMatch(/the mount at \/home\/appuser\/\.kube\/config is not readable: permission denied/);
   });
 
-  it("build, then verify passes, alone, with --mcp, and side by side", () => {
+  it("build, then verify passes, alone, with --mcp, and side by side (exit: the worst verdict)", () => {
     const b = cli(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx"), "-q"]);
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout.trim()).toBe(TAG);
@@ -71,9 +79,9 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(v.code, v.stdout + v.stderr).toBe(0);
     const verdicts = JSON.parse(v.stdout);
     expect(verdicts).toHaveLength(1);
-    const verdict = verdicts[0];
-    expect(verdict).toMatchObject({ schemaVersion: 1, command: "verify", ok: true, uid: 1001, gid: 1001, home: "/home/appuser", rewrapped: true });
-    expect(verdict.targets[0]).toMatchObject({ target: "/root/.kube/config", ok: true, looksAt: ["/home/appuser/.kube/config"] });
+    expect(verdicts[0]).toMatchObject({ ok: true, uid: 1001, gid: 1001, home: "/home/appuser", rewrapped: true });
+    expect(verdicts[0].targets[0]).toMatchObject({ target: "/root/.kube/config", ok: true });
+    expect(verdicts[0].targets[1]).toMatchObject({ target: "/home/appuser/.kube/config", ok: true });
 
     const m = cli(["verify", TAG, "--mcp", "--json"]);
     expect(m.code, m.stdout + m.stderr).toBe(0);
@@ -82,10 +90,14 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(mv.mcp.tools).toBeGreaterThan(5);
     expect(mv.mcp.server).toContain("kubernetes");
 
-    const both = cli(["verify", REPLICA, TAG]);
-    expect(both.code, both.stderr).toBe(0);
-    const verdictRow = both.stdout.split("\n").find((l) => l.startsWith("verdict"));
-    expect(verdictRow).toMatch(/^verdict\s+FAIL\s+PASS$/);
+    for (const order of [[REPLICA, TAG], [TAG, REPLICA]]) {
+      const both = cli(["verify", ...order]);
+      expect(both.code, `${order.join(" ")}: the original fails, so the pair does`).toBe(1);
+      const verdictRow = both.stdout.split("\n").find((l) => l.startsWith("verdict"));
+      expect(verdictRow).toMatch(order[0] === REPLICA ? /^verdict\s+FAIL\s+PASS$/ : /^verdict\s+PASS\s+FAIL$/);
+    }
+    const pairJson = JSON.parse(cli(["verify", REPLICA, TAG, "--json"]).stdout);
+    expect(pairJson.map((x: { ok: boolean }) => x.ok)).toEqual([false, true]);
   });
 
   it("verify --mount HOST:TARGET checks a real file at a chosen target", () => {
@@ -99,9 +111,13 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
   for (const format of ["profile", "legacy"] as const) {
     it(`catalog --format ${format} writes a valid entry whose gateway run line lists the five nodes`, async () => {
       const file = join(dir, `kubernetes.${format}.yaml`);
-      const r = cli(["catalog", TAG, "--server", "kubernetes", "--format", format, "-o", file]);
+      const home = join(dir, "home");
+      const r = cli(["catalog", TAG, "--server", "kubernetes", "--format", format, "-o", file], { env: { HOME: home } });
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toContain(format === "profile" ? `docker mcp profile create --name kubernetes --server file://${file}` : `--additional-catalog ${file}`);
+      // Gateways >= 0.43.1 take local catalog files only from ~/.docker/mcp/catalogs: the commands name it there.
+      const inCatalogs = join(home, ".docker/mcp/catalogs", `kubernetes.${format}.yaml`);
+      expect(r.stdout).toContain(`cp ${file} ${inCatalogs}`);
+      expect(r.stdout).toContain(format === "profile" ? `docker mcp profile create --name kubernetes --server file://${inCatalogs}` : `--additional-catalog ${inCatalogs}`);
       const parsed = parseCatalog(readFileSync(file, "utf8"), file);
       expect(parsed.kind).toBe(format === "profile" ? "server" : "legacy");
       const entry = parsed.servers.kubernetes as CatalogServer;
@@ -137,31 +153,77 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(u.stderr).toContain("no built-in entry");
   });
 
-  it("scan flags exactly the broken entries of a mixed catalog, with the fix", () => {
-    const r = cli(["scan", join(ROOT, "test/fixtures/catalogs/mixed.yaml"), "--json"]);
+  it("catalog exits 1 with the build command when the tag exists neither locally nor in its registry, writing nothing", () => {
+    const file = join(dir, "never.yaml");
+    const r = cli(["catalog", "mcp-rewrap-test/never-built:e2e", "--server", "kubernetes", "-o", file]);
     expect(r.code, r.stderr).toBe(1);
-    const doc = JSON.parse(r.stdout);
-    expect(doc).toMatchObject({ schemaVersion: 1, command: "scan" });
-    const results = doc.results as { server: string; status: string; findings: { fix: string }[] }[];
-    const status = Object.fromEntries(results.map((x) => [x.server, x.status]));
-    expect(status).toEqual({
-      "kubernetes-root": "affected",
-      "kubernetes-home": "ok",
-      "root-image": "ok",
-      "aks-templated-user": "ok",
-      "aks-fixed-user": "affected",
-      "remote-server": "skipped",
-    });
-    const fix = results.find((x) => x.server === "kubernetes-root")!.findings[0]!.fix;
-    expect(fix).toContain(`mcp-rewrap build ${REPLICA}`);
-    const human = cli(["scan", join(ROOT, "test/fixtures/catalogs/mixed.yaml")]);
-    expect(human.stdout).toContain("2 of 6 servers affected");
+    expect(r.stderr).toMatch(/^mcp-rewrap: mcp-rewrap-test\/never-built:e2e: not built: neither the local engine nor docker\.io.* has it; run `mcp-rewrap build mcp\/kubernetes --tag mcp-rewrap-test\/never-built:e2e` first/m);
+    expect(() => readFileSync(file)).toThrow();
   });
 
-  it("scan exits 0 on a catalog with nothing affected, and 2 on malformed YAML", () => {
+  it("catalog --install writes into ~/.docker/mcp/catalogs and the commands use it there", () => {
+    const home = join(dir, "home-install");
+    const r = cli(["catalog", TAG, "--server", "kubernetes", "--install"], { env: { HOME: home } });
+    expect(r.code, r.stderr).toBe(0);
+    const file = join(home, ".docker/mcp/catalogs/kubernetes.server.yaml");
+    expect(r.stdout).toContain(`wrote ${file}`);
+    expect(r.stdout).not.toMatch(/&& cp /);
+    expect(r.stdout).toContain(`docker mcp profile create --name kubernetes --server file://${file}`);
+    expect(parseCatalog(readFileSync(file, "utf8"), file).servers.kubernetes!.image).toBe(TAG);
+  });
+
+  it("scan judges a mixed catalog: /root (#284) always; a 0600 kubeconfig of uid 1000 (#103) once the config names it", () => {
+    const mixed = join(ROOT, "test/fixtures/catalogs/mixed.yaml");
+    const r = cli(["scan", mixed, "--json", "--config", join(dir, "no-such-config.yaml")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--config .*no-such-config\.yaml: cannot read \(ENOENT\)/);
+
+    // No config (HOME without one): what depends on the host file is unknown, never ok.
+    const blind = cli(["scan", mixed, "--json"], { env: { HOME: join(dir, "empty-home") } });
+    expect(blind.code, blind.stderr).toBe(1);
+    const st = (out: string) => Object.fromEntries((JSON.parse(out) as { server: string; status: string }[]).map((x) => [x.server, x.status]));
+    expect(st(blind.stdout)).toEqual({
+      "kubernetes-root": "affected",
+      "kubernetes-home": "unknown",
+      "root-image": "ok",
+      "aks-templated-user": "unknown",
+      "aks-fixed-user": "unknown",
+      "remote-server": "ok",
+    });
+
+    const config = join(dir, "gateway-config.yaml");
+    writeFileSync(config, YAML.stringify({ "kubernetes-root": { config_path: host.file }, "kubernetes-home": { config_path: host.file }, "root-image": { dir: dir }, aks: { azure_dir: dir, kubeconfig: host.file } }));
+    const judged = cli(["scan", mixed, "--json", "--config", config]);
+    expect(judged.code, judged.stderr).toBe(1);
+    const results = JSON.parse(judged.stdout) as { server: string; status: string; user: string; findings: { target: string; problem: string; fix: string }[] }[];
+    expect(st(judged.stdout)).toEqual({
+      "kubernetes-root": "affected",
+      "kubernetes-home": "affected",
+      "root-image": "ok",
+      "aks-templated-user": "affected",
+      "aks-fixed-user": "ok",
+      "remote-server": "ok",
+    });
+    const home = results.find((x) => x.server === "kubernetes-home")!;
+    expect(home.findings[0]!.problem).toMatch(/cannot read the host's .* \(mode 0600, owner uid 1000.*#103/);
+    expect(results.find((x) => x.server === "kubernetes-root")!.findings[0]!.fix).toContain(`mcp-rewrap build ${REPLICA}`);
+    const human = cli(["scan", mixed, "--config", config]);
+    expect(human.stdout).toContain("6 servers: 3 affected, 3 ok, 0 unknown");
+  });
+
+  it("scan exits 0 when every server is ok, 4 when none is affected but some are unknown, 2 on malformed YAML", () => {
+    const pub = join(dir, "pub");
+    mkdirSync(pub, { mode: 0o755 });
+    chmodSync(pub, 0o755);
+    writeFileSync(join(pub, "config"), "kind: Config\n", { mode: 0o644 });
     const okFile = join(dir, "ok.yaml");
-    writeFileSync(okFile, YAML.stringify({ registry: { k: { type: "server", image: REPLICA, volumes: ["/x:/home/appuser/.kube/config"] } } }));
+    writeFileSync(okFile, YAML.stringify({ registry: { k: { type: "server", image: REPLICA, volumes: [`${pub}:/home/appuser/.kube`] } } }));
     expect(cli(["scan", okFile]).code).toBe(0);
+    const unknownFile = join(dir, "unknown.yaml");
+    writeFileSync(unknownFile, YAML.stringify({ registry: { k: { type: "server", image: REPLICA, volumes: ["{{k.path}}:/home/appuser/.kube/config"] } } }));
+    const u = cli(["scan", unknownFile], { env: { HOME: join(dir, "empty-home") } });
+    expect(u.code).toBe(4);
+    expect(u.stdout).toMatch(/^unknown  k /m);
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, "registry:\n  k: [unclosed\n");
     const r = cli(["scan", bad]);

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { parseCatalog } from "../../src/core/catalog.js";
+import { scanServer } from "../../src/core/scan.js";
 import { listImageDirs, readFactsFile, writeContext } from "../../src/edge/fs.js";
 import { pinnedDigest } from "../../src/core/plan.js";
 import { PUBLISH_REPO, publishTag, renderImageDir } from "../../src/commands/images.js";
@@ -23,11 +25,32 @@ const CATALOG_PIN = "sha256:ad0316b4ddcc61356d45abce4abf5b090c85cd20ffbff5dd0b6e
 describe("images/", () => {
   const dirs = listImageDirs(root);
 
-  it("has at least the kubernetes context", () => {
-    expect(dirs.map((d) => d.server)).toContain("kubernetes");
+  it("has the real affected servers: kubernetes (pinned), aks and okta-mcp-server (not pinned yet)", () => {
+    expect(dirs.map((d) => d.server)).toEqual(["aks", "kubernetes", "okta-mcp-server"]);
+    expect(dirs.filter((d) => !pinnedDigest(d.facts)).map((d) => d.server)).toEqual(["aks", "okta-mcp-server"]);
   });
 
-  for (const { server, dir, facts } of dirs) {
+  for (const { server, dir, facts } of dirs.filter((d) => !pinnedDigest(d.facts))) {
+    it(`${server}: not pinned, so only its facts.json and a README saying the digest is unknown; the facts make scan flag it`, () => {
+      expect(readdirSync(dir).sort()).toEqual(["README.md", "facts.json"]);
+      expect(readFileSync(join(dir, "README.md"), "utf8")).toMatch(/Unknown: the digest and the image ID/);
+      expect(facts.id).toBe("");
+      const real = parseCatalog(readFileSync(join(root, "../test/fixtures/real/servers", `${server}.yaml`), "utf8"), server).servers[server]!;
+      expect(readFileSync(join(dir, "README.md"), "utf8")).toContain(readFileSync(join(root, "../test/fixtures/real/servers", `${server}.yaml`), "utf8").match(/commit: ([0-9a-f]{40})/)![1]!);
+      const host = { path: "/h", type: "file" as const, uid: 1000, gid: 1000, mode: 0o600 };
+      const dirStat = { ...host, type: "directory" as const, mode: 0o700, entries: [] };
+      const r = scanServer(server, real, {
+        config: { aks: { azure_dir: "/h/.azure", kubeconfig: "/h/kubeconfig" } },
+        configSource: "test",
+        image: { facts, via: "facts.json" },
+        hostStat: (p) => (p.endsWith(".azure") ? { ...dirStat, path: p } : { ...host, path: p }),
+      });
+      expect(r.status, JSON.stringify(r)).toBe("affected");
+      expect(r.user).toMatch(server === "aks" ? /^mcp \(uid 100, gid 101/ : /^appuser \(uid 1000, gid 1000/);
+    });
+  }
+
+  for (const { server, dir, facts } of dirs.filter((d) => pinnedDigest(d.facts))) {
     it(`${server}: regenerates byte-identically from its facts.json (run \`make images\` if not)`, () => {
       const out = join(work, server);
       writeContext(out, renderImageDir(server, facts));

@@ -1,0 +1,63 @@
+/**
+ * `verify --state TARGET`: an okta-shaped image (Debian, `useradd --create-home appuser`, USER
+ * appuser; the catalog mounts a named volume at /root/.local/share/python_keyring) keeps no
+ * state: what the first run writes is gone in the second. A volume at a path the user owns in
+ * the image persists (the check can pass). Every volume verify makes is removed.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, ensureBed } from "../support/bed.js";
+import { dockerSync } from "../support/docker.js";
+
+const IMAGE = "mcp-rewrap-test/okta-shaped:e2e";
+const KEYRING = "/root/.local/share/python_keyring";
+
+describe("verify --state", () => {
+  let dir: string;
+  beforeAll(() => {
+    ensureBed();
+    dir = mkdtempSync(join(tmpdir(), "mcp-rewrap-state-"));
+    writeFileSync(
+      join(dir, "Dockerfile"),
+      [
+        "FROM mcp-rewrap-test/bookworm:latest",
+        "RUN useradd --create-home --shell /bin/sh appuser",
+        "USER appuser",
+        'ENTRYPOINT ["sh", "-c", "cat >/dev/null"]',
+        "",
+      ].join("\n"),
+    );
+    dockerSync(["build", "-q", "-t", IMAGE, dir]);
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    try {
+      dockerSync(["rmi", IMAGE]);
+    } catch {
+      /* not built */
+    }
+  });
+  const volumes = () => dockerSync(["volume", "ls", "-q", "--filter", "name=mcp-rewrap-verify-state-"]).trim();
+
+  it("an okta-shaped image loses what it writes under the /root volume: FAIL, state would not persist", () => {
+    const r = cli(["verify", IMAGE, "--mount", "/root/.kube/config", "--state", KEYRING, "--json"]);
+    expect(r.code, r.stderr).toBe(1);
+    const [v] = JSON.parse(r.stdout);
+    expect(v.state).toHaveLength(1);
+    expect(v.state[0]).toMatchObject({ target: KEYRING, ok: false, path: "/home/appuser/.local/share/python_keyring" });
+    expect(v.state[0].reason).toMatch(/gone in the second: state would not persist/);
+    const human = cli(["verify", IMAGE, "--mount", "/root/.kube/config", "--state", KEYRING]);
+    expect(human.stdout).toMatch(/^ {2}FAIL state \/root\/\.local\/share\/python_keyring: /m);
+    expect(volumes()).toBe("");
+  });
+
+  it("a volume where the user's own files are persists, owned by the user: the check can pass", () => {
+    const r = cli(["verify", IMAGE, "--mount", "/home/appuser/.kube/config", "--state", "/home/appuser", "--json"]);
+    const [v] = JSON.parse(r.stdout);
+    expect(v.state[0], r.stdout).toMatchObject({ target: "/home/appuser", ok: true, path: "/home/appuser" });
+    expect(v.state[0].reason).toMatch(/owned by the server's uid 1000/);
+    expect(volumes()).toBe("");
+  });
+});
