@@ -83,7 +83,7 @@ describe("Docker contexts", () => {
     expect(imageId(tag)).toMatch(/^sha256:/);
     const v = viaContext(["verify", tag, "--json"], "under-test", config);
     expect(v.code, v.stdout + v.stderr).toBe(0);
-    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, rewrapped: true });
+    expect(JSON.parse(v.stdout)).toMatchObject([{ command: "verify", ok: true, rewrapped: true }]);
   });
 
   it("currentContext in the config file works as DOCKER_CONTEXT does", () => {
