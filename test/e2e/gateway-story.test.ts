@@ -224,6 +224,14 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     const u = cli(["scan", unknownFile], { env: { HOME: join(dir, "empty-home") } });
     expect(u.code).toBe(4);
     expect(u.stdout).toMatch(/^unknown  k /m);
+    // --pull: one image that cannot be pulled makes that server unknown, the scan goes on.
+    const pullFile = join(dir, "pull.yaml");
+    writeFileSync(pullFile, YAML.stringify({ registry: { ghost: { type: "server", image: "mcp-rewrap-test/never-built:e2e", volumes: ["x:/root/.cache/x"] }, k: { type: "server", image: REPLICA, volumes: [`${pub}:/home/appuser/.kube`] } } }));
+    const pulled = cli(["scan", pullFile, "--pull", "--json", "-q"]);
+    expect(pulled.code, pulled.stderr).toBe(4);
+    const pr = JSON.parse(pulled.stdout) as { server: string; status: string; why?: string }[];
+    expect(pr.map((x) => [x.server, x.status])).toEqual([["ghost", "unknown"], ["k", "ok"]]);
+    expect(pr[0]!.why).toMatch(/could not be read \(pull: /);
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, "registry:\n  k: [unclosed\n");
     const r = cli(["scan", bad]);
