@@ -80,7 +80,9 @@ for engine in "${engines[@]}"; do
       engine_rc=0
       note=" ($rpc vitest worker RPC timeouts, not test failures)"
     fi
-    line="engine $label: $passed passed, $failed failed$([ "$skipped" != 0 ] && echo ", $skipped skipped") ($secs s)$note"
+    skip=""
+    if [ "$skipped" != 0 ]; then skip=", $skipped skipped"; fi
+    line="engine $label: $passed passed, $failed failed$skip ($secs s)$note"
   else
     passed=0 failed=0
     line="engine $label: vitest did not finish (exit $engine_rc; $secs s)"
