@@ -73,13 +73,16 @@ for engine in "${engines[@]}"; do
     # vitest counts "[vitest-worker]: Timeout calling onTaskUpdate" as an unhandled error when a
     # test blocks its worker for over 60 s (a synchronous CLI run on a slow engine); the tests
     # themselves passed. Only when those are the only errors and nothing failed is it a pass.
-    unhandled=$(grep -c 'Unhandled Error ⎯' "$report.log" || true)
-    rpc=$(grep -c '^Error: \[vitest-worker\]: Timeout calling "onTaskUpdate"' "$report.log" || true)
+    plain=$(sed 's/\x1b\[[0-9;]*m//g' "$report.log")
+    unhandled=$(grep -c 'Unhandled Error ⎯' <<<"$plain" || true)
+    rpc=$(grep -c '^Error: \[vitest-worker\]: Timeout calling "onTaskUpdate"' <<<"$plain" || true)
     if [ "$engine_rc" != 0 ] && [ "$failed" = 0 ] && [ "$failed_files" = 0 ] && [ "$unhandled" -gt 0 ] && [ "$unhandled" = "$rpc" ]; then
       engine_rc=0
       note=" ($rpc vitest worker RPC timeouts, not test failures)"
     fi
-    line="engine $label: $passed passed, $failed failed$([ "$skipped" != 0 ] && echo ", $skipped skipped") ($secs s)$note"
+    skip=""
+    if [ "$skipped" != 0 ]; then skip=", $skipped skipped"; fi
+    line="engine $label: $passed passed, $failed failed$skip ($secs s)$note"
   else
     passed=0 failed=0
     line="engine $label: vitest did not finish (exit $engine_rc; $secs s)"

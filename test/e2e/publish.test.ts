@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPLICA, cli, ensureBed, BUILD_JSON_KEYS } from "../support/bed.js";
+import { REPLICA, cli, cliAsync, ensureBed, BUILD_JSON_KEYS } from "../support/bed.js";
 import { docker, dockerSync } from "../support/docker.js";
 import { gzipTarEntries } from "../support/tar.js";
 import { type Fixture, type TestRegistry, ensureMultiarchBed, pushFixture, startRegistry } from "../support/registry.js";
@@ -235,7 +235,8 @@ describe("publishing to a registry", () => {
     try {
       const noProxy = { NO_PROXY: "", no_proxy: "", HTTPS_PROXY: "", https_proxy: "", http_proxy: "" };
       const tag = `${reg.host}/proxied/busybox:amd64`;
-      const r = cli(["build", fx.multi, "--platform", "linux/amd64", "--tag", tag, "--push", "--rebuild", "--json"], { env: { ...noProxy, HTTP_PROXY: proxy.url } });
+      // Asynchronously: the proxy is served by this process, which a synchronous run would starve.
+      const r = await cliAsync(["build", fx.multi, "--platform", "linux/amd64", "--tag", tag, "--push", "--rebuild", "--json"], { env: { ...noProxy, HTTP_PROXY: proxy.url } });
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).route).toBe("registry");
       expect(proxy.seen.length, "the proxy saw no registry traffic").toBeGreaterThan(0);
@@ -243,7 +244,7 @@ describe("publishing to a registry", () => {
       expect(await api(reg.host).tags("proxied/busybox")).toContain("amd64");
 
       proxy.seen.length = 0;
-      const bypass = cli(["build", fx.multi, "--platform", "linux/amd64", "--tag", tag, "--push", "--json"], { env: { ...noProxy, HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" } });
+      const bypass = await cliAsync(["build", fx.multi, "--platform", "linux/amd64", "--tag", tag, "--push", "--json"], { env: { ...noProxy, HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" } });
       expect(bypass.code, bypass.stderr).toBe(0);
       expect(proxy.seen).toEqual([]);
     } finally {
