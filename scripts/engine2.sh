@@ -132,6 +132,22 @@ EOF
 
 up() { DOCKER_HOST=$host docker info >/dev/null 2>&1; }
 
+# dockerd with --bridge=none deletes the link named docker0 at start (moby's
+# removeDefaultBridgeInterface), and this engine shares the host's network namespace (its
+# --network host containers must reach the tests' services on 127.0.0.1). docker0 belongs to the
+# system engine: remember its addresses before the start and put it back, the same, after it.
+docker0_addrs=
+remember_docker0() { docker0_addrs=$(ip -o -4 addr show dev docker0 2>/dev/null | awk '{print $4}') || docker0_addrs=; }
+restore_docker0() {
+  [ -n "$docker0_addrs" ] || return 0
+  ip link show docker0 >/dev/null 2>&1 && return 0
+  local a
+  ip link add docker0 type bridge || { log "docker0 (the system engine's bridge) was removed and could not be recreated: restart the system dockerd"; return 0; }
+  for a in $docker0_addrs; do ip addr add "$a" dev docker0 || true; done
+  ip link set docker0 up || true
+  log "put back docker0 ($docker0_addrs), the system engine's bridge, which dockerd --bridge=none removes at start"
+}
+
 pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 start() {
@@ -157,6 +173,7 @@ start() {
   for d in /tmp /root /work /home; do
     if [ -d "$d" ]; then binds+=("$d"); fi
   done
+  remember_docker0
   log "starting containerd + dockerd in a private mount namespace (log: $log_file)"
   # setsid + nohup: the engine outlives this script, make and the CI step's process group.
   # shellcheck disable=SC2016 # the script runs in the new namespace, with its own arguments
@@ -182,6 +199,7 @@ start() {
     if up; then break; fi
     sleep 0.2
   done
+  restore_docker0
   if ! up; then
     tail -n 25 "$log_file" >&2 || true
     die "engine2 did not answer \`docker info\` after ${wait}s (log: $log_file)"
