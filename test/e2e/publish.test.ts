@@ -238,7 +238,7 @@ describe("publishing to a registry", () => {
       // Asynchronously: the proxy is served by this process, which a synchronous run would starve.
       const r = await cliAsync(["build", fx.multi, "--platform", "linux/amd64", "--tag", tag, "--push", "--rebuild", "--json"], { env: { ...noProxy, HTTP_PROXY: proxy.url } });
       expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout).route).toBe("registry");
+      expect(JSON.parse(r.stdout).results[0].route).toBe("registry");
       expect(proxy.seen.length, "the proxy saw no registry traffic").toBeGreaterThan(0);
       for (const line of proxy.seen) expect(line).toContain(reg.host);
       expect(await api(reg.host).tags("proxied/busybox")).toContain("amd64");
