@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RewrapPlan } from "./plan.js";
+import { configPathLines } from "./core/config-paths.js";
 
 export interface RenderedFile {
   path: string;
@@ -75,8 +76,11 @@ export function renderContext(plan: RewrapPlan, templates: Templates, options: R
     ...plan,
     version: plan.tool.version,
     groupsCsv: plan.user.groups.join(","),
-    mountLines: plan.mounts.join("\n"),
-    envVarWords: plan.envVars.join(" "),
+    rootGroupsWords: plan.rootGroups.join(" "),
+    rootOpen: plan.rootOpen ? "1" : "",
+    configPathLines: configPathLines(),
+    pathVarWords: plan.envVars.join(" "),
+    healthFlags: plan.healthcheck ? plan.healthcheck.flags.map((f) => `${f} `).join("") : "",
     labelLines: Object.entries({ ...plan.labels, [CONTEXT_LABEL]: contextHash(plan, templates) })
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([k, v]) => labelLine(k, v)),
