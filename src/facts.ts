@@ -120,7 +120,7 @@ export const DROP_TOOLS = [
 export type DropKind = (typeof DROP_TOOLS)[number]["kind"];
 
 /** Commands the shim runs besides the drop tool. Each is found in one of the BIN_DIRS. */
-export const SHIM_COMMANDS = ["sh", "cat", "chmod", "chown", "ln", "mkdir", "mv", "rm", "tar", "tr"] as const;
+export const SHIM_COMMANDS = ["sh", "cat", "chmod", "chown", "find", "ln", "mkdir", "mv", "rm", "tar", "tr"] as const;
 export const BIN_DIRS = ["/bin", "/usr/bin", "/sbin", "/usr/sbin"] as const;
 
 export const PROBE_PATHS: string[] = [

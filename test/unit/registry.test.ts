@@ -318,7 +318,7 @@ describe("LayerTree", () => {
     const t = new LayerTree(new Set(["/etc/passwd", "/etc/group"]));
     t.applyLayer([
       { name: "bin", entry: link("usr/bin") },
-      ...["sh", "cat", "mkdir", "chmod", "chown", "ln", "mv", "rm", "tar", "tr", "setpriv"].map((c) => ({ name: `usr/bin/${c}`, entry: file("", 0o755) })),
+      ...["sh", "cat", "mkdir", "chmod", "chown", "ln", "mv", "rm", "find", "tar", "tr", "setpriv"].map((c) => ({ name: `usr/bin/${c}`, entry: file("", 0o755) })),
       { name: "root", entry: dir(0o700) },
       { name: "etc/passwd", entry: file("root:x:0:0:root:/root:/bin/sh\napp:x:1001:1001::/home/app:/bin/sh\n") },
       { name: "etc/group", entry: file("root:x:0:\napp:x:1001:\n") },

@@ -64,7 +64,7 @@ const FACT_VARS = [
   "RW_ROOT_OPEN",
   "RW_SH",
   "RW_TAR",
-  "RW_TR",
+  "RW_FIND",
   "RW_CONFIG_PATHS",
   "RW_PATH_VARS",
 ] as const;
@@ -193,7 +193,7 @@ describe("renderContext for mcp/kubernetes", () => {
         RW_ROOT_OPEN: "",
         RW_SH: "/bin/sh",
         RW_TAR: "/bin/tar",
-        RW_TR: "/bin/tr",
+        RW_FIND: "/bin/find",
         RW_CONFIG_PATHS: configPathLines(),
         RW_PATH_VARS: plan.envVars.join(" "),
       });
