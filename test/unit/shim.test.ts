@@ -134,14 +134,15 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     expect(configPathLines()).toContain(".kube KUBECONFIG config");
   });
 
-  it("rw_point_table keeps a variable the caller set elsewhere, and repoints one naming the mounted path", () => {
+  it("rw_point_table keeps a variable the caller set to an existing path, and repoints one naming the mounted path or nothing", () => {
     const r = run(
       shell,
       `rw_point_table /home/appuser/.kube/config /priv/home/.kube/config /home/appuser force; printf '%s' "$KUBECONFIG"
-       KUBECONFIG=/home/appuser/.kube/config; rw_point_table /home/appuser/.kube/config /p/c /home/appuser force; printf '|%s' "$KUBECONFIG"`,
-      { KUBECONFIG: "/etc/elsewhere" },
+       KUBECONFIG=/home/appuser/.kube/config; rw_point_table /home/appuser/.kube/config /p/c /home/appuser force; printf '|%s' "$KUBECONFIG"
+       KUBECONFIG=/root/.kube/config; rw_point_table /home/appuser/.kube/config /p/d /home/appuser force; printf '|%s' "$KUBECONFIG"`,
+      { KUBECONFIG: "/etc/hostname" },
     );
-    expect(r.stdout).toBe("/etc/elsewhere|/p/c");
+    expect(r.stdout).toBe("/etc/hostname|/p/c|/p/d");
   });
 
   it("rw_rewrite_env rewrites only elements below a prepared copy (finding 9)", () => {

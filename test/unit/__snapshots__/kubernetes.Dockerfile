@@ -7,7 +7,7 @@
 FROM mcp/kubernetes@sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210
 USER root
 COPY entrypoint.sh /usr/local/bin/mcp-rewrap-entrypoint
-LABEL io.mcp-rewrap.context="sha256:82ae11719fd0aff6c20a13931ee389ec6a4a45216238f7ab979d4e5a3a5d24ac" \
+LABEL io.mcp-rewrap.context="sha256:177b8fef49a54dfdcd101381bf5787584daa848c9aa7f18e7307e722ed4588d2" \
       io.mcp-rewrap.drop-tool="setpriv" \
       io.mcp-rewrap.user="appuser:1001:1001" \
       io.mcp-rewrap.version="9.9.9-test" \

@@ -97,12 +97,12 @@ case $1 in */volumes/?*/_data) return 0 ;; esac
 return 1
 }
 rw_in_table() {
-rw_t=$RW_CONFIG_PATHS$RW_NL
-while [ -n "$rw_t" ]; do
-rw_line=${rw_t%%"$RW_NL"*}
-rw_t=${rw_t#*"$RW_NL"}
-rw_rel=/${rw_line%% *}
-case $1 in "$rw_rel" | "$rw_rel"/*) return 0 ;; esac
+rw_it_t=$RW_CONFIG_PATHS$RW_NL
+while [ -n "$rw_it_t" ]; do
+rw_it_line=${rw_it_t%%"$RW_NL"*}
+rw_it_t=${rw_it_t#*"$RW_NL"}
+rw_it_rel=/${rw_it_line%% *}
+case $1 in "$rw_it_rel" | "$rw_it_rel"/*) return 0 ;; esac
 done
 return 1
 }
@@ -129,6 +129,11 @@ rw_say "the added groups $RW_ADDED (--group-add) cannot be given to $RW_USER by 
 fi
 }
 rw_scripts() {
+RW_FIX='case $0 in -) unset HOME ;; *) HOME=${0#+} && export HOME ;; esac
+case $1 in -) unset PWD ;; *) PWD=${1#+} && export PWD ;; esac
+case $2 in -) unset SHLVL ;; *) SHLVL=${2#+} && export SHLVL ;; esac
+shift 2
+exec "$@"'
 RW_PUT='umask 077
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mode=$1 dest=$2 src=${3-}
@@ -157,6 +162,7 @@ if ! { tar -x -o -f - -C "$tmp" && chmod -R go-rwx "$tmp"; } 2>/dev/null; then r
 fi'
 RW_LINK='umask 077
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
+[ -w /proc/self/fd/9 ] && [ -x /proc/self/fd/9 ] || exit 4
 parent=${1%/*}
 [ -d "$parent" ] || mkdir -p "$parent" 2>/dev/null || exit 3
 if [ -L "$1" ]; then rm -f "$1" || exit 3; elif [ -d "$1" ]; then rmdir "$1" 2>/dev/null || exit 3; elif [ -e "$1" ]; then exit 3; fi
@@ -259,38 +265,38 @@ eval "$1=\$2"
 case " $RW_CHANGES " in *" $1 "*) ;; *) RW_CHANGES="$RW_CHANGES $1" ;; esac
 }
 rw_point_table() {
-rw_rel=${1#"$3"}
-rw_hit=1
-rw_t=$RW_CONFIG_PATHS$RW_NL
-while [ -n "$rw_t" ]; do
-rw_line=${rw_t%%"$RW_NL"*}
-rw_t=${rw_t#*"$RW_NL"}
-rw_r=/${rw_line%% *}
-rw_v=${rw_line#* }
-rw_sub=${rw_v#* }
-rw_v=${rw_v%% *}
-if [ "$rw_sub" = . ]; then rw_at=$rw_r; else rw_at=$rw_r/$rw_sub; fi
-case $rw_at in
-"$rw_rel" | "$rw_rel"/*)
-rw_hit=0
-rw_cur=
-eval "rw_cur=\${$rw_v-}"
-if [ -n "$4" ] && [ "$rw_cur" = "$3$rw_at" ]; then
-rw_set "$rw_v" "$2${rw_at#"$rw_rel"}"
+rw_pt_rel=${1#"$3"}
+rw_pt_hit=1
+rw_pt_t=$RW_CONFIG_PATHS$RW_NL
+while [ -n "$rw_pt_t" ]; do
+rw_pt_line=${rw_pt_t%%"$RW_NL"*}
+rw_pt_t=${rw_pt_t#*"$RW_NL"}
+rw_pt_r=/${rw_pt_line%% *}
+rw_pt_v=${rw_pt_line#* }
+rw_pt_sub=${rw_pt_v#* }
+rw_pt_v=${rw_pt_v%% *}
+if [ "$rw_pt_sub" = . ]; then rw_pt_at=$rw_pt_r; else rw_pt_at=$rw_pt_r/$rw_pt_sub; fi
+case $rw_pt_at in
+"$rw_pt_rel" | "$rw_pt_rel"/*)
+rw_pt_hit=0
+rw_pt_cur=
+eval "rw_pt_cur=\${$rw_pt_v-}"
+if [ -n "$4" ] && { [ "$rw_pt_cur" = "$3$rw_pt_at" ] || { [ -n "$rw_pt_cur" ] && [ "${rw_pt_cur#*:}" = "$rw_pt_cur" ] && ! [ -e "$rw_pt_cur" ]; }; }; then
+rw_set "$rw_pt_v" "$2${rw_pt_at#"$rw_pt_rel"}"
 else
-rw_point "$rw_v" "$2${rw_at#"$rw_rel"}"
+rw_point "$rw_pt_v" "$2${rw_pt_at#"$rw_pt_rel"}"
 fi
 ;;
 esac
 done
-return "$rw_hit"
+return "$rw_pt_hit"
 }
 rw_copied() {
-rw_c=$RW_COPIED_RELS
-while [ -n "$rw_c" ]; do
-rw_r=${rw_c%%"$RW_NL"*}
-rw_c=${rw_c#*"$RW_NL"}
-case $1 in "$rw_r" | "$rw_r"/*) return 0 ;; esac
+rw_cp_c=$RW_COPIED_RELS
+while [ -n "$rw_cp_c" ]; do
+rw_cp_r=${rw_cp_c%%"$RW_NL"*}
+rw_cp_c=${rw_cp_c#*"$RW_NL"}
+case $1 in "$rw_cp_r" | "$rw_cp_r"/*) return 0 ;; esac
 done
 return 1
 }
@@ -401,12 +407,16 @@ return 1
 }
 fi
 { command exec 9<"$1"; } 2>/dev/null || return 1
-if rw_as_user "$RW_SH" -c "$RW_LINK" rw-link "$RW_HOME$2" "/proc/$$/fd/9" </dev/null 2>/dev/null; then
+rw_as_user "$RW_SH" -c "$RW_LINK" rw-link "$RW_HOME$2" "/proc/$$/fd/9" </dev/null 2>/dev/null
+case $? in
+0)
 RW_STATE_FD=9
 return 0
-fi
+;;
+4) rw_say "$1: a host directory $RW_USER (uid $RW_UID) cannot write, and mcp-rewrap never changes host files; copied instead (changes will not persist): make it writable by uid $RW_UID on the host, or use a named volume" ;;
+*) rw_say "$1: cannot make $RW_HOME$2 a link to it; copied instead (changes will not persist)" ;;
+esac
 exec 9<&-
-rw_say "$1: cannot make $RW_HOME$2 a link to it; copied instead (changes will not persist)"
 return 1
 }
 rw_prepare() {
@@ -491,11 +501,21 @@ exec 1>&3 3>&-
 trap - TERM INT HUP
 exec "$@"
 }
+rw_state_of() {
+if rw_environ_value "$1"; then RW_OUT=+$RW_OUT; else RW_OUT=-; fi
+}
 rw_exec_user() {
+if [ "$RW_DROP" = setpriv ]; then
+rw_exec_env "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS_NOW" -- "$@"
+fi
+if [ "${HOME+x}" = x ]; then rw_h=+$HOME; else rw_h=-; fi
+rw_state_of SHLVL
+set -- "$RW_OUT" "$@"
+rw_state_of PWD
+set -- "$rw_h" "$RW_OUT" "$@"
 case $RW_DROP in
-setpriv) rw_exec_env "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS_NOW" -- "$@" ;;
-su-exec | gosu) rw_exec_env "$RW_DROP_PATH" "$RW_USER_SPEC" "$RW_SH" -c 'HOME=$0 && export HOME && exec "$@"' "$HOME" "$@" ;;
-busybox-su) rw_exec_env "$RW_DROP_PATH" su -p -s "$RW_SH" -c 'exec "$0" "$@"' -- "$RW_USER" "$@" ;;
+su-exec | gosu) rw_exec_env "$RW_DROP_PATH" "$RW_USER_SPEC" "$RW_SH" -c "$RW_FIX" "$@" ;;
+busybox-su) rw_exec_env "$RW_DROP_PATH" su -p -s "$RW_SH" -c "$RW_FIX" -- "$RW_USER" "$@" ;;
 esac
 rw_say "unknown privilege-drop tool '$RW_DROP'"
 exit 125
