@@ -22,7 +22,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 VITEST_ARGS ?=
 BENCH_ARGS ?=
 # Where `make lint` renders the shim, from image facts recorded in scripts/lint/ (no engine
-# needed). To refresh them after a change to src/facts.ts: `node dist/src/cli.js generate
+# needed). To refresh them after a change to src/core/facts.ts: `node dist/src/cli.js generate
 # mcp-rewrap-test/kubernetes --out DIR` and copy DIR/facts.json (busybox: an image FROM
 # mcp-rewrap-test/busybox with a user "app" 1001, /bin/setpriv dropped from "present").
 LINT_DIR := .cache/lint

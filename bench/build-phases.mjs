@@ -1,4 +1,4 @@
-// Where `mcp-rewrap build` spends its time: the steps of buildCommand (src/app.ts), timed one
+// Where `mcp-rewrap build` spends its time: the steps of buildRoute (src/commands/routes.ts), timed one
 // after the other in a fresh node process, from the compiled modules in dist/src. Run by
 // bench/run.mjs; prints one JSON object of milliseconds on stdout:
 //   node bench/build-phases.mjs SOURCE TAG OUTDIR
@@ -18,11 +18,10 @@ const lap = (name) => {
   t = now;
 };
 
-const app = await import("../dist/src/app.js");
-const engine = await import("../dist/src/image/engine.js");
-const { buildContext } = await import("../dist/src/image/build.js");
-const { contextHash, loadTemplates } = await import("../dist/src/render.js");
-const { packageRoot } = await import("../dist/src/version.js");
+const shared = await import("../dist/src/commands/shared.js");
+const engine = await import("../dist/src/edge/engine.js");
+const { writeContext } = await import("../dist/src/edge/fs.js");
+const { isUpToDate } = await import("../dist/src/core/freshness.js");
 lap("modules");
 
 const docker = engine.connect();
@@ -32,17 +31,17 @@ lap("ping");
 const facts = await engine.readImageFacts(docker, source, { pull: false });
 lap("facts");
 
-const plan = app.planFor(facts, { progress() {}, tag });
-const files = app.render(plan, facts);
-app.writeContext(out, files);
-const want = contextHash(plan, loadTemplates(`${packageRoot()}/templates`));
+const plan = shared.planFor(facts, { tag });
+const files = shared.renderFiles(plan, facts, {});
+writeContext(out, files);
+const want = shared.keyFor(plan, {});
 lap("render");
 
 const existing = await engine.inspectImage(docker, tag);
 lap("inspect");
 
-if (existing?.Config?.Labels?.["io.mcp-rewrap.context"] !== want) throw new Error(`${tag} does not hold this rewrap: build it first`);
-await buildContext(docker, files, { tag, progress() {} });
+if (!isUpToDate(existing ? [existing.Config?.Labels ?? {}] : null, want)) throw new Error(`${tag} does not hold this rewrap: build it first`);
+await engine.buildContext(docker, files, { tag, progress() {} });
 lap("build");
 
 ms.total = performance.now();

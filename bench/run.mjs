@@ -10,7 +10,7 @@
 //   1. startup: `docker run` -> initialize -> resources/read k8s://nodes answered (official MCP
 //      SDK client, stand-in k8s API on 127.0.0.1), the rewrapped replica with a 0600 kubeconfig
 //      at /root the gateway's way vs the original replica with a 0644 kubeconfig mounted in
-//      /home/appuser by hand; both on the exact gateway run line (src/gateway.ts, network host).
+//      /home/appuser by hand; both on the exact gateway run line (src/core/gateway.ts, network host).
 //      Then a profile of the shim inside one container (whole shim, its steps, baselines).
 //   2. image size: bytes and layers the rewrap adds (image Size, RootFS.Layers, docker history).
 //   3. build: `mcp-rewrap build --rebuild` vs `DOCKER_BUILDKIT=0 docker build` of the same
@@ -234,7 +234,7 @@ function benchSize(rewrap) {
   const templates = loadTemplates(join(ROOT, "templates"));
   const template = Buffer.byteLength(templates.shim);
   // The same shim as the template reads (comments, indentation): what stripping saves.
-  const unstripped = Buffer.from(renderContext(rewrap.plan, templates, { stripShim: false }).find((f) => f.path === "entrypoint.sh").content);
+  const unstripped = Buffer.from(renderContext(rewrap.plan, templates, "sha256:bench", { stripShim: false }).find((f) => f.path === "entrypoint.sh").content);
   const instr = (s) =>
     s
       .replace(/^\/bin\/sh -c #\(nop\)\s*/, "")
@@ -642,7 +642,7 @@ function markdown(R) {
 
   lines.push("### 1. Startup", "");
   lines.push(
-    `Both images run on the Docker MCP Gateway's exact run line (\`gatewayRunArgs\`, src/gateway.ts) with \`--network host\`; the official MCP SDK client spawns \`docker run\`, initializes and reads \`k8s://nodes\` from mcp-server-kubernetes, which lists the stand-in API's five nodes (checked every run; the API served ${s.nodeRequests} node lists). Time runs from spawning \`docker run\` to the answer.`,
+    `Both images run on the Docker MCP Gateway's exact run line (\`gatewayRunArgs\`, src/core/gateway.ts) with \`--network host\`; the official MCP SDK client spawns \`docker run\`, initializes and reads \`k8s://nodes\` from mcp-server-kubernetes, which lists the stand-in API's five nodes (checked every run; the API served ${s.nodeRequests} node lists). Time runs from spawning \`docker run\` to the answer.`,
     "",
     `- A, rewrapped: \`docker ${runLine(s.runLineA)}\` (the host kubeconfig: 0600, uid 1000, as on a Linux host)`,
     `- B, original, fixed by hand: \`docker ${runLine(s.runLineB)}\` (a 0644 copy)`,
@@ -696,7 +696,7 @@ function markdown(R) {
       z.entries.map((e) => [bytes(e.size), `\`${e.what}\``]),
     ),
     "",
-    `The shim as shipped: ${bytes(z.shimBytes)}, ${bytes(z.shimGzip)} gzipped (roughly what a registry stores and a pull transfers). The renderer ships the template without comment-only lines, blank lines and indentation (\`stripShellScript\`, src/render.ts); the same shim as the template reads would be ${bytes(z.unstrippedBytes)}, ${bytes(z.unstrippedGzip)} gzipped (stripping saves ${(100 - (z.shimBytes / z.unstrippedBytes) * 100).toFixed(0)} %). The commented template, templates/entrypoint.sh.hbs: ${bytes(z.templateBytes)}.`,
+    `The shim as shipped: ${bytes(z.shimBytes)}, ${bytes(z.shimGzip)} gzipped (roughly what a registry stores and a pull transfers). The renderer ships the template without comment-only lines, blank lines and indentation (\`stripShellScript\`, src/core/render.ts); the same shim as the template reads would be ${bytes(z.unstrippedBytes)}, ${bytes(z.unstrippedGzip)} gzipped (stripping saves ${(100 - (z.shimBytes / z.unstrippedBytes) * 100).toFixed(0)} %). The commented template, templates/entrypoint.sh.hbs: ${bytes(z.templateBytes)}.`,
     "",
   );
 
@@ -766,9 +766,10 @@ async function main() {
       throw new Error(`${what} missing: run \`make bench\``);
     }
   }
-  ({ gatewayRunArgs } = await import("../dist/src/gateway.js"));
-  ({ VERSION } = await import("../dist/src/version.js"));
-  ({ loadTemplates, renderContext } = await import("../dist/src/render.js"));
+  ({ gatewayRunArgs } = await import("../dist/src/core/gateway.js"));
+  ({ VERSION } = await import("../dist/src/edge/version.js"));
+  ({ loadTemplates } = await import("../dist/src/edge/fs.js"));
+  ({ renderContext } = await import("../dist/src/core/render.js"));
   ({ NODE_NAMES, startKubeApi } = await import("../dist/bench/test/support/kube-api.js"));
   ({ writeHostKubeconfig } = await import("../dist/bench/test/support/kubeconfig.js"));
   if (!dockerQuiet(["info"])) throw new Error("no Docker engine: run `make engine` (or `make bench`)");

@@ -1,13 +1,11 @@
 #!/usr/bin/env node
-/** Command-line wiring only: parse, call src/app.ts, print, map errors to exit codes. */
+/** Command-line wiring and printing only: parse, call one src/commands/ module, print, map errors to exit codes. */
 import { Command, CommanderError } from "commander";
-import { EXIT } from "./errors.js";
-import { VERSION } from "./version.js";
-import { UsageError } from "./errors.js";
+import { EXIT, UsageError } from "./core/errors.js";
+import { VERSION } from "./edge/version.js";
 
 // The commands' modules (dockerode, handlebars, the MCP SDK, …) load only when a command runs,
 // so `--version` and `--help` start as fast as node itself allows.
-const app = () => import("./app.js");
 
 const collect = (value: string, prev: string[] = []) => [...prev, value];
 
@@ -49,8 +47,8 @@ export function makeProgram(): Command {
     .option("--no-pull", "fail instead of pulling an image that is not local")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (image: string, o) => {
-      const { inspectCommand } = await app();
-      const { formatDiagnosis } = await import("./diagnose.js");
+      const { inspectCommand } = await import("./commands/inspect.js");
+      const { formatDiagnosis } = await import("./core/diagnose.js");
       const d = await inspectCommand(image, { pull: o.pull, facts: o.facts, progress: progressFor(o) });
       if (o.json) {
         printJson({
@@ -70,7 +68,7 @@ export function makeProgram(): Command {
       .option("-t, --tag <ref>", "tag recorded in the plan (default mcp-rewrap/<name>:<tag>)")
       .option("--json", "print the result as JSON"),
   ).action(async (image: string, o) => {
-    const { generateCommand } = await app();
+    const { generateCommand } = await import("./commands/generate.js");
     const r = await generateCommand(image, { ...o, mounts: o.mount, progress: progressFor(o) });
     if (o.json) printJson({ dir: r.dir, files: r.files.map((f) => f.path), plan: r.plan });
     else process.stdout.write(`${r.dir}\n`);
@@ -94,7 +92,7 @@ export function makeProgram(): Command {
     const platforms = o.platform ? (o.platform as string[]).flatMap((p) => p.split(",")).map((p) => p.trim()).filter(Boolean) : undefined;
     if (o.catalog) {
       if (image) throw new UsageError("give either an image or --catalog, not both");
-      const { batchCommand, formatBatch } = await import("./batch.js");
+      const { batchCommand, formatBatch } = await import("./commands/batch.js");
       const results = await batchCommand(o.catalog, { ...o, mounts: o.mount, platforms, progress: progressFor(o) });
       if (o.json) printJson(results);
       else process.stdout.write(formatBatch(results));
@@ -105,14 +103,14 @@ export function makeProgram(): Command {
     if (o.affected || o.prefix) throw new UsageError("--affected and --prefix go with --catalog");
     if (platforms && !o.push) throw new UsageError("--platform goes with --push (the registry-to-registry rewrap)");
     if (o.push) {
-      const { pushCommand } = await import("./publish.js");
+      const { pushCommand } = await import("./commands/push.js");
       const r = await pushCommand(image, { ...o, mounts: o.mount, platforms, progress: progressFor(o) });
       if (o.json) {
         printJson({ image: r.tag, digest: r.digest, upToDate: r.upToDate, route: r.route, base: r.sourceDigest, platforms: r.platforms.map((p) => ({ platform: p.platform, digest: p.digest })) });
       } else process.stdout.write(`${r.tag}@${r.digest}\n`);
       return;
     }
-    const { buildCommand } = await app();
+    const { buildCommand } = await import("./commands/build.js");
     const r = await buildCommand(image, { ...o, mounts: o.mount, progress: progressFor(o) });
     if (o.json) {
       printJson({ image: r.tag, id: r.id, upToDate: r.upToDate, dir: r.dir, base: r.plan.source.from, user: r.plan.user, dropTool: r.plan.drop.kind });
@@ -129,7 +127,7 @@ export function makeProgram(): Command {
     .option("--json", "print the results as JSON")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (dir: string, o) => {
-      const { imagesCommand } = await import("./publish.js");
+      const { imagesCommand } = await import("./commands/images.js");
       const results = await imagesCommand(dir, { check: o.check, refresh: o.refresh, platform: o.platform, progress: progressFor(o) });
       if (o.json) printJson(results);
       else {
@@ -159,8 +157,8 @@ export function makeProgram(): Command {
     .action(async (image: string, second: string | undefined, o) => {
       const timeout = Number(o.timeout);
       if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${o.timeout}: give a number of seconds`);
-      const { verifyCommand } = await app();
-      const { DEFAULT_VERIFY_MOUNTS, formatSideBySide, formatVerdict, parseMountSpec } = await import("./verify.js");
+      const { verifyCommand } = await import("./commands/verify.js");
+      const { DEFAULT_VERIFY_MOUNTS, formatSideBySide, formatVerdict, parseMountSpec } = await import("./core/verdict.js");
       const mounts = o.mount ? (o.mount as string[]).map(parseMountSpec) : DEFAULT_VERIFY_MOUNTS;
       const images = second ? [image, second] : [image];
       const verdicts = await verifyCommand(images, { mounts, mcp: o.mcp, timeoutMs: timeout * 1000, pull: o.pull, progress: progressFor(o) });
@@ -183,7 +181,7 @@ export function makeProgram(): Command {
     .option("-q, --quiet", "no progress on stderr")
     .action(async (image: string, o) => {
       if (o.format !== "profile" && o.format !== "legacy") throw new UsageError(`--format ${o.format}: use profile or legacy`);
-      const { catalogCommand } = await app();
+      const { catalogCommand } = await import("./commands/catalog.js");
       const r = await catalogCommand(image, { server: o.server, from: o.from, format: o.format, out: o.out, pull: o.pull, progress: progressFor(o) });
       if (o.json) printJson({ file: r.file, entry: r.entry, commands: r.commands });
       else process.stdout.write(`wrote ${r.file}\n\nuse it with:\n${r.commands.map((c) => `  ${c}`).join("\n")}\n`);
@@ -197,8 +195,8 @@ export function makeProgram(): Command {
     .option("--json", "print the results as JSON")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (files: string[], o) => {
-      const { scanCommand } = await app();
-      const { formatScan } = await import("./scan.js");
+      const { scanCommand } = await import("./commands/scan.js");
+      const { formatScan } = await import("./core/scan.js");
       const results = await scanCommand(files, { pull: o.pull === true, progress: progressFor(o) });
       if (o.json) printJson(results);
       else process.stdout.write(formatScan(results));

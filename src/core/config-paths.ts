@@ -11,6 +11,8 @@ export interface ConfigVar {
   name: string;
   /** Where it points, relative to the config path: "." for the path itself, else a file below it. */
   sub: string;
+  /** The value may be a :-separated list (KUBECONFIG). */
+  list?: boolean;
 }
 
 export interface ConfigPath {
@@ -22,10 +24,24 @@ export interface ConfigPath {
   vars: ConfigVar[];
   /** The file a probe checks (relative to rel), e.g. "config" for .kube. */
   probe: string;
+  /** A variable the server reads before `vars` (mcp-server-kubernetes: KUBECONFIG_PATH). */
+  serverVar?: string;
+  /** What the server does when it finds no config there (for verify's verdict). */
+  whenMissing?: string;
+  /** The kind of synthetic file verify mounts for it ("kubeconfig": a minimal valid one). */
+  sample?: "kubeconfig";
 }
 
 export const CONFIG_PATHS: readonly ConfigPath[] = [
-  { rel: ".kube", tool: "kubectl / mcp-server-kubernetes", vars: [{ name: "KUBECONFIG", sub: "config" }], probe: "config" },
+  {
+    rel: ".kube",
+    tool: "kubectl / mcp-server-kubernetes",
+    vars: [{ name: "KUBECONFIG", sub: "config", list: true }],
+    probe: "config",
+    serverVar: "KUBECONFIG_PATH",
+    whenMissing: "mcp-server-kubernetes then silently falls back to a default cluster",
+    sample: "kubeconfig",
+  },
   {
     rel: ".aws",
     tool: "the AWS CLI and SDKs",
@@ -45,8 +61,7 @@ export const CONFIG_PATHS: readonly ConfigPath[] = [
  * rewrites such values to the prepared location. The table's variables, plus these.
  */
 export const PATH_VARS: readonly string[] = [
-  ...CONFIG_PATHS.flatMap((p) => p.vars.map((v) => v.name)),
-  "KUBECONFIG_PATH",
+  ...CONFIG_PATHS.flatMap((p) => [...p.vars.map((v) => v.name), ...(p.serverVar ? [p.serverVar] : [])]),
   "AWS_WEB_IDENTITY_TOKEN_FILE",
   "GOOGLE_APPLICATION_CREDENTIALS",
   "XDG_CONFIG_HOME",

@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gatewayRunArgs } from "../../src/gateway.js";
+import { gatewayRunArgs } from "../../src/core/gateway.js";
 import { ROOT, cli, type CliResult } from "../support/bed.js";
 import { docker, dockerSync } from "../support/docker.js";
 

@@ -20,7 +20,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sta
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gatewayRunArgs } from "../../src/gateway.js";
+import { gatewayRunArgs } from "../../src/core/gateway.js";
 import { ROOT, cli } from "../support/bed.js";
 import { docker, dockerSync, removeContainers, uniqueName, waitFor } from "../support/docker.js";
 

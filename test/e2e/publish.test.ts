@@ -294,7 +294,7 @@ describe("publishing to a registry", () => {
     expect((await reader.manifest("batch/busybox-root-mount", "multi")).digest).toBe(index.digest);
   });
 
-  it("build --catalog without --push builds in the engine and skips from the local tag's labels", () => {
+  it("build --catalog without --push builds in the engine, skips from the local tag's labels, and rebuilds when --mount, --env or --force change", () => {
     const catalog = join(work, "local.yaml");
     writeFileSync(
       catalog,
@@ -310,6 +310,15 @@ describe("publishing to a registry", () => {
     const second = cli(["build", "--catalog", catalog, "--affected", "--prefix", "mcp-rewrap-test-batch", "--json"]);
     expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(second.stdout)[0]).toMatchObject({ status: "up-to-date" });
+    // A changed --mount, --env or --force is a different rewrap: built again, then up to date.
+    const base = ["build", "--catalog", catalog, "--affected", "--prefix", "mcp-rewrap-test-batch", "--json"];
+    for (const extra of [["--mount", "/root/.extra"], ["--mount", "/root/.extra", "--env", "MY_CONFIG"], ["--mount", "/root/.extra", "--env", "MY_CONFIG", "--force"]]) {
+      const changed = cli([...base, ...extra]);
+      expect(changed.code, changed.stderr).toBe(0);
+      expect(JSON.parse(changed.stdout)[0], extra.join(" ")).toMatchObject({ status: "built" });
+      const again = cli([...base, ...extra]);
+      expect(JSON.parse(again.stdout)[0], extra.join(" ")).toMatchObject({ status: "up-to-date" });
+    }
   });
 
   it("images --refresh re-pins a context whose upstream moved, from registry facts; --check catches a stale file", async () => {

@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gatewayRunArgs } from "../../src/gateway.js";
+import { gatewayRunArgs } from "../../src/core/gateway.js";
 import { NODE_NAMES, startKubeApi, type KubeApi } from "../support/kube-api.js";
 import { writeHostKubeconfig, type HostKubeconfig } from "../support/kubeconfig.js";
 import { listNodesOverMcp } from "../support/mcp.js";

@@ -9,7 +9,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GATEWAY_FLAGS, gatewayRunArgs } from "../../src/gateway.js";
+import { GATEWAY_FLAGS, gatewayRunArgs } from "../../src/core/gateway.js";
 import { NODE_NAMES, startKubeApi, type KubeApi } from "../support/kube-api.js";
 import { writeHostKubeconfig, type HostKubeconfig } from "../support/kubeconfig.js";
 import { listNodesOverMcp } from "../support/mcp.js";

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PATH_VARS } from "../../src/core/config-paths.js";
-import { GATEWAY_FLAGS, gatewayRunArgs } from "../../src/gateway.js";
+import { GATEWAY_FLAGS, gatewayRunArgs } from "../../src/core/gateway.js";
 import { ROOT, cli } from "../support/bed.js";
 import { containerProcesses, dockerLogs, dockerSync, procStatus, removeContainers, uniqueName, waitFor } from "../support/docker.js";
 

@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { MEDIA, type Platform, RegistryClient, sha256 } from "../../src/image/registry.js";
+import { MEDIA, type Platform, sha256 } from "../../src/core/oci.js";
+import { RegistryClient } from "../../src/edge/registry/client.js";
 import { ROOT } from "./bed.js";
 
 export interface TestRegistry {

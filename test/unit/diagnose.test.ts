@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { diagnose, formatDiagnosis } from "../../src/diagnose.js";
-import { DEFAULT_MOUNTS } from "../../src/plan.js";
+import { diagnose, formatDiagnosis } from "../../src/core/diagnose.js";
+import { DEFAULT_MOUNTS } from "../../src/core/plan.js";
 import { KUBE_DIGEST, busyboxFacts, distrolessFacts, kubernetesFacts, rootFacts } from "./fixtures.js";
 
 const VERSION = "9.9.9-test";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ImageFacts, parseGroup, parsePasswd, parseRef, resolveUser } from "../../src/facts.js";
+import { type ImageFacts, parseGroup, parsePasswd, resolveUser } from "../../src/core/facts.js";
 import { KUBE_GROUP, KUBE_PASSWD } from "./fixtures.js";
 
 type UserFacts = Pick<ImageFacts, "config" | "passwd" | "group">;
@@ -201,20 +201,5 @@ describe("resolveUser", () => {
   it("throws on a group name the image does not define", () => {
     expect(() => resolveUser(userFacts("appuser:ghosts"))).toThrow(/group "ghosts" has no entry in its \/etc\/group/);
     expect(() => resolveUser(userFacts("4242:ghosts"))).toThrow(/ghosts/);
-  });
-});
-
-describe("parseRef", () => {
-  const hex = "a".repeat(64);
-  it.each([
-    ["mcp/kubernetes", { repo: "mcp/kubernetes", name: "kubernetes", tag: null, digest: null }],
-    ["mcp/kubernetes:1.2", { repo: "mcp/kubernetes", name: "kubernetes", tag: "1.2", digest: null }],
-    ["localhost:5000/a/b:tag", { repo: "localhost:5000/a/b", name: "b", tag: "tag", digest: null }],
-    ["localhost:5000/a/b", { repo: "localhost:5000/a/b", name: "b", tag: null, digest: null }],
-    [`repo@sha256:${hex}`, { repo: "repo", name: "repo", tag: null, digest: `sha256:${hex}` }],
-    [`repo:tag@sha256:${hex}`, { repo: "repo", name: "repo", tag: "tag", digest: `sha256:${hex}` }],
-    [`docker.io/mcp/kubernetes:latest`, { repo: "docker.io/mcp/kubernetes", name: "kubernetes", tag: "latest", digest: null }],
-  ])("parses %s", (ref, want) => {
-    expect(parseRef(ref)).toEqual(want);
   });
 });

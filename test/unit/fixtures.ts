@@ -3,8 +3,8 @@
  * for real images, so plan/render/diagnose can be exercised without a Docker engine.
  * Every factory returns a fresh object, so a test may change its copy freely.
  */
-import { BIN_DIRS, type ImageFacts, PROBE_PATHS, SHIM_COMMANDS } from "../../src/facts.js";
-import type { PlanOptions } from "../../src/plan.js";
+import { BIN_DIRS, type ImageFacts, PROBE_PATHS, SHIM_COMMANDS } from "../../src/core/facts.js";
+import type { PlanOptions } from "../../src/core/plan.js";
 
 export const KUBE_ID = `sha256:${"0123456789abcdef".repeat(4)}`;
 export const KUBE_DIGEST = `sha256:${"fedcba9876543210".repeat(4)}`;

@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { readFactsFile, writeContext } from "../../src/app.js";
-import { pinnedDigest } from "../../src/plan.js";
-import { PUBLISH_REPO, listImageDirs, publishTag, renderImageDir } from "../../src/publish.js";
+import { listImageDirs, readFactsFile, writeContext } from "../../src/edge/fs.js";
+import { pinnedDigest } from "../../src/core/plan.js";
+import { PUBLISH_REPO, publishTag, renderImageDir } from "../../src/commands/images.js";
 
 const root = fileURLToPath(new URL("../../images", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "mcp-rewrap-images-"));

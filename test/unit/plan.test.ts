@@ -1,18 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { PlanError, UsageError } from "../../src/errors.js";
-import { SHIM_COMMANDS } from "../../src/facts.js";
+import { PlanError, UsageError } from "../../src/core/errors.js";
+import { SHIM_COMMANDS } from "../../src/core/facts.js";
 import {
   DEFAULT_ENV_VARS,
   DEFAULT_MOUNTS,
-  LABEL,
   SHIM_PATH,
   checkEnvName,
   checkMountPath,
-  defaultTag,
   findDropTool,
   missingCommands,
   planRewrap,
-} from "../../src/plan.js";
+} from "../../src/core/plan.js";
+import { LABEL } from "../../src/core/labels.js";
+import { rewrapTag } from "../../src/core/reference.js";
+
+const defaultTag = (ref: string, id: string) => rewrapTag(ref, { id });
 import { KUBE_DIGEST, KUBE_ID, OPTS, busyboxFacts, kubernetesFacts, presentPaths, rootFacts, shimCommandsIn } from "./fixtures.js";
 
 /** The thrown error, so its class and message can both be checked. */
@@ -126,9 +128,8 @@ describe("planRewrap: source pinning and tags", () => {
     expect(defaultTag("index.docker.io/mcp/Kube_Rnetes:2", KUBE_ID)).toBe("mcp-rewrap/kube_rnetes:2");
   });
 
-  // defaultTag has a branch for a reference that is an image ID (`sha256:<hex>`), meant to give
-  // `sha-<12 hex>`, but parseRef reads `sha256:<hex>` as repository "sha256" with tag "<hex>",
-  // so the branch is unreachable and the tag becomes `mcp-rewrap/sha256:<all 64 hex>`.
+  // An image-ID reference (`sha256:<hex>`) is recognised by core/reference.ts (isImageId) and
+  // tagged by the ID's first 12 hex digits.
   it("tags an image-ID reference sha-<12 hex>", () => {
     expect(defaultTag(KUBE_ID, KUBE_ID)).toMatch(/:sha-[0-9a-f]{12}$/);
   });

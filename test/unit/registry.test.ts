@@ -12,21 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { planRewrap } from "../../src/plan.js";
+import { planRewrap } from "../../src/core/plan.js";
 import { gzipTarEntries } from "../support/tar.js";
-import { LayerTree, type TreeEntry, factsFrom, normalizePath } from "../../src/image/layers.js";
-import {
-  MEDIA,
-  RegistryClient,
-  credentialsFor,
-  engineAuthConfig,
-  familiarName,
-  parseChallenge,
-  parseReference,
-  registryBaseUrl,
-  sha256,
-} from "../../src/image/registry.js";
-import { mediaFamily, platformMatches, rewrapConfig, rewrapIndex, rewrapManifest, runnableManifests, shimLayer } from "../../src/image/push.js";
+import { LayerTree, type TreeEntry, factsFrom, normalizePath } from "../../src/core/layer-tree.js";
+import { RegistryClient, parseChallenge, registryBaseUrl } from "../../src/edge/registry/client.js";
+import { credentialsFor, engineAuthConfig } from "../../src/edge/registry/credentials.js";
+import { MEDIA, mediaFamily, runnableManifests, sha256 } from "../../src/core/oci.js";
+import { familiarName, parseReference, platformMatches } from "../../src/core/reference.js";
+import { rewrapConfig, rewrapIndex, rewrapManifest, shimLayer } from "../../src/core/mutate.js";
 import { OPTS, kubernetesFacts } from "./fixtures.js";
 
 const work = mkdtempSync(join(tmpdir(), "mcp-rewrap-registry-unit-"));

@@ -4,9 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import type { ImageFacts } from "../../src/facts.js";
-import { type RewrapPlan, SHIM_PATH, planRewrap } from "../../src/plan.js";
-import { CONTEXT_LABEL, type RenderedFile, contextHash, loadTemplates, renderContext, shellQuote, stableJson } from "../../src/render.js";
+import type { ImageFacts } from "../../src/core/facts.js";
+import { type RewrapPlan, SHIM_PATH, planRewrap } from "../../src/core/plan.js";
+import { type RenderedFile, renderContext, shellQuote, stableJson } from "../../src/core/render.js";
+import { CONTEXT_LABEL } from "../../src/core/labels.js";
+import { contextKeyOf } from "../../src/core/freshness.js";
+import { loadTemplates } from "../../src/edge/fs.js";
 import { KUBE_DIGEST, OPTS, kubernetesFacts } from "./fixtures.js";
 import { PATH_VARS, configPathLines } from "../../src/core/config-paths.js";
 
@@ -17,7 +20,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function render(facts: ImageFacts, opts = OPTS): { plan: RewrapPlan; files: RenderedFile[]; byPath: Record<string, RenderedFile> } {
   const plan = planRewrap(facts, opts);
-  const files = renderContext(plan, templates);
+  const files = renderContext(plan, templates, contextKeyOf(plan, {}, templates));
   return { plan, files, byPath: Object.fromEntries(files.map((f) => [f.path, f])) };
 }
 
@@ -146,17 +149,17 @@ describe("renderContext for mcp/kubernetes", () => {
     it("carries every label of the plan, sorted, JSON-quoted", () => {
       const line = ins.find((l) => l.startsWith("LABEL "))!;
       const pairs = [...line.slice("LABEL ".length).matchAll(/([\w.-]+)=("(?:[^"\\]|\\.)*")/g)].map((m) => [m[1]!, JSON.parse(m[2]!) as string]);
-      const labels = { ...plan.labels, [CONTEXT_LABEL]: contextHash(plan, templates) };
+      const labels = { ...plan.labels, [CONTEXT_LABEL]: contextKeyOf(plan, {}, templates) };
       expect(Object.fromEntries(pairs)).toEqual(labels);
       expect(pairs.map((p) => p[0])).toEqual(Object.keys(labels).sort());
     });
 
-    it("labels a context hash that changes with the plan and with the templates, not with the tag", () => {
-      const h = contextHash(plan, templates);
+    it("labels a freshness key that changes with the options and with the templates, not with the tag", () => {
+      const h = contextKeyOf(plan, {}, templates);
       expect(h).toMatch(/^sha256:[0-9a-f]{64}$/);
-      expect(contextHash({ ...plan, tag: "other/name:x" }, templates)).toBe(h);
-      expect(contextHash({ ...plan, mounts: [...plan.mounts, "/root/.extra"] }, templates)).not.toBe(h);
-      expect(contextHash(plan, { ...templates, shim: `${templates.shim}\n` })).not.toBe(h);
+      expect(contextKeyOf({ ...plan, tag: "other/name:x" }, {}, templates)).toBe(h);
+      expect(contextKeyOf(plan, { mounts: ["/root/.extra"] }, templates)).not.toBe(h);
+      expect(contextKeyOf(plan, {}, { ...templates, shim: `${templates.shim}\n` })).not.toBe(h);
     });
 
     it("omits CMD when the image has none and says when it is pinned by ID", () => {

@@ -12,8 +12,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { configPathLines } from "../../src/core/config-paths.js";
-import { planRewrap } from "../../src/plan.js";
-import { loadTemplates, renderContext } from "../../src/render.js";
+import { contextKeyOf } from "../../src/core/freshness.js";
+import { planRewrap } from "../../src/core/plan.js";
+import { renderContext } from "../../src/core/render.js";
+import { loadTemplates } from "../../src/edge/fs.js";
 import { OPTS, kubernetesFacts } from "./fixtures.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -23,7 +25,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 /** The kubernetes fixture's shim, with the tools at this machine's paths (Debian: /bin is /usr/bin). */
 function shimFile(): string {
   const plan = planRewrap(kubernetesFacts(), OPTS);
-  const shim = renderContext(plan, loadTemplates(join(repoRoot, "templates"))).find((f) => f.path === "entrypoint.sh")!.content;
+  const templates = loadTemplates(join(repoRoot, "templates"));
+  const shim = renderContext(plan, templates, contextKeyOf(plan, {}, templates)).find((f) => f.path === "entrypoint.sh")!.content;
   const file = join(work, "entrypoint.sh");
   writeFileSync(file, shim, { mode: 0o755 });
   return file;

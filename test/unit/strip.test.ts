@@ -9,9 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import type { ImageFacts } from "../../src/facts.js";
-import { planRewrap } from "../../src/plan.js";
-import { loadTemplates, renderContext, stripShellScript } from "../../src/render.js";
+import type { ImageFacts } from "../../src/core/facts.js";
+import { planRewrap } from "../../src/core/plan.js";
+import { renderContext, stripShellScript } from "../../src/core/render.js";
+import { loadTemplates } from "../../src/edge/fs.js";
 import { OPTS, busyboxFacts, kubernetesFacts } from "./fixtures.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -37,7 +38,7 @@ function parsed(script: string): string {
 function shims(facts: ImageFacts, opts = OPTS): { raw: string; shipped: string } {
   const plan = planRewrap(facts, opts);
   const pick = (files: ReturnType<typeof renderContext>) => files.find((f) => f.path === "entrypoint.sh")!.content;
-  return { raw: pick(renderContext(plan, templates, { stripShim: false })), shipped: pick(renderContext(plan, templates)) };
+  return { raw: pick(renderContext(plan, templates, "sha256:test", { stripShim: false })), shipped: pick(renderContext(plan, templates, "sha256:test")) };
 }
 
 describe("the shipped shim", () => {

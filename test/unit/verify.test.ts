@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { envLook, judge, parseProbe, probeScript } from "../../src/verify.js";
+import { envLook, judge, parseProbe, probeScript } from "../../src/core/verdict.js";
 
 const probe = (lines: string[]) => parseProbe(["MCP_REWRAP_PROBE_BEGIN", ...lines, "MCP_REWRAP_PROBE_END"].join("\n"))!;
 

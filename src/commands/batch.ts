@@ -2,25 +2,27 @@
  * `mcp-rewrap build --catalog CATALOG.yaml [--affected] [--push]`: rewraps the servers of a
  * catalog one after the other. For each server: find the upstream digest (the engine's copy,
  * else a HEAD in its registry), read back the labels of the tag it built last (from the
- * engine, or from the registry with --push) and skip when base digest and mcp-rewrap version
- * are unchanged; else read the image's facts, scan the entry (with --affected, only servers
- * scan flags are built), build or push. One server's failure is reported and the next goes on.
+ * engine, or from the registry with --push) and skip when the freshness key (base digest,
+ * mcp-rewrap version, templates, --mount/--env/--force/--platform) is unchanged; else read
+ * the image's facts, scan the entry (with --affected, only servers scan flags are built),
+ * build or push. One server's failure is reported and the next goes on.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type Docker from "dockerode";
-import { PlanError } from "./errors.js";
-import type { ImageFacts } from "./facts.js";
-import { parseRef } from "./facts.js";
-import { LABEL } from "./plan.js";
-import { VERSION } from "./version.js";
-import { buildCommand, getFacts } from "./app.js";
-import { type CatalogServer, readCatalogFile } from "./catalog.js";
-import { scanServer } from "./scan.js";
-import { engineOrNull, inspectImage, type Progress } from "./image/engine.js";
-import { Registries, parseReference } from "./image/registry.js";
-import { factsFromRegistry, pushCommand, readPublished } from "./publish.js";
+import type { CatalogServer } from "../core/catalog.js";
+import { PlanError } from "../core/errors.js";
+import type { ImageFacts } from "../core/facts.js";
+import { contextKey, isUpToDate } from "../core/freshness.js";
+import { CONTEXT_LABEL, LABEL } from "../core/labels.js";
+import { manifestRef, parseReference, pickRepoDigest, rewrapTag } from "../core/reference.js";
+import { scanServer } from "../core/scan.js";
+import { engineOrNull, inspectImage } from "../edge/engine.js";
+import { registryFacts } from "../edge/facts-source.js";
+import { readCatalogFile, templates, withTempDir } from "../edge/fs.js";
+import { readPublished } from "../edge/registry/blobs.js";
+import { Registries } from "../edge/registry/client.js";
+import { VERSION } from "../edge/version.js";
+import { buildRoute, pushRoute } from "./routes.js";
+import { type Progress, getFacts } from "./shared.js";
 
 export interface BatchOptions {
   affected?: boolean;
@@ -49,35 +51,20 @@ export interface BatchResult {
   digest?: string;
 }
 
-export function batchTag(server: string, image: string, prefix = "mcp-rewrap"): string {
-  const { tag, digest } = parseRef(image);
-  const name = server.toLowerCase().replace(/[^a-z0-9._-]/g, "-").replace(/^[._-]+/, "") || "server";
-  const t = tag ?? (digest ? `sha-${digest.replace(/^sha256:/, "").slice(0, 12)}` : "latest");
-  return `${prefix.replace(/\/+$/, "")}/${name}:${t}`;
-}
-
-
 /** The digest a rewrap of `image` would be pinned to, and where the image is. */
 async function upstreamOf(docker: Docker | null, regs: Registries, image: string): Promise<{ digest: string; local: boolean } | null> {
   const info = docker ? await inspectImage(docker, image) : null;
-  if (info) {
-    const repo = parseRef(image).repo;
-    const digests = (info.RepoDigests ?? []).map((d) => ({ repo: d.slice(0, d.indexOf("@")), digest: d.slice(d.indexOf("@") + 1) }));
-    const same = digests.find((d) => d.repo === repo || d.repo.endsWith(`/${repo}`)) ?? digests[0];
-    return { digest: same?.digest ?? info.Id, local: true };
-  }
+  if (info) return { digest: pickRepoDigest(image, info.RepoDigests ?? [])?.digest ?? info.Id, local: true };
   const ref = parseReference(image);
-  const head = await regs.for(ref.registry).headManifest(ref.repository, ref.digest ?? ref.tag!);
+  const head = await regs.for(ref.registry).headManifest(ref.repository, manifestRef(ref));
   return head ? { digest: head.digest, local: false } : null;
 }
 
-async function lastBuiltLabels(docker: Docker | null, regs: Registries, tag: string, push: boolean): Promise<Record<string, string> | null> {
-  if (push) {
-    const pub = await readPublished(regs, tag);
-    return pub ? Object.values(pub.labels)[0] ?? {} : null;
-  }
+/** The labels of each image the tag holds (engine, or registry by platform with --push); null when there is no such tag. */
+async function heldLabels(docker: Docker | null, regs: Registries, tag: string, push: boolean): Promise<Record<string, string>[] | Record<string, Record<string, string>> | null> {
+  if (push) return (await readPublished(regs, tag))?.labels ?? null;
   const info = docker ? await inspectImage(docker, tag) : null;
-  return info ? info.Config?.Labels ?? {} : null;
+  return info ? [info.Config?.Labels ?? {}] : null;
 }
 
 export async function batchCommand(catalogFile: string, opts: BatchOptions): Promise<BatchResult[]> {
@@ -99,24 +86,26 @@ async function oneServer(server: string, entry: CatalogServer, opts: BatchOption
   const image = entry.image ?? "";
   const base = { server, image, tag: "" };
   if (entry.type !== "server" || !image) return { ...base, status: "skipped", detail: `type ${entry.type}: not a container` };
-  const tag = batchTag(server, image, opts.prefix);
+  const tag = rewrapTag(image, { name: server, prefix: opts.prefix });
   const res = (status: BatchStatus, detail: string, extra: Partial<BatchResult> = {}): BatchResult => ({ ...base, tag, status, detail, ...extra });
   try {
     const up = await upstreamOf(docker, regs, image);
     if (!up && !(opts.pull && docker)) return res("failed", `${image} is neither in the local engine nor in its registry`);
     if (up && !opts.rebuild) {
-      const labels = await lastBuiltLabels(docker, regs, tag, !!opts.push).catch(() => null);
-      if (labels && labels[LABEL.baseDigest] === up.digest && labels[LABEL.version] === VERSION) {
-        return res("up-to-date", `${tag} was built from ${up.digest} by mcp-rewrap ${VERSION}`, { upstream: up.digest });
+      // THE up-to-date rule (core/freshness.ts): same base, version, templates and options.
+      const key = contextKey({ base: up.digest, mounts: opts.mounts, env: opts.env, force: opts.force, version: VERSION, templates: templates() });
+      const held = await heldLabels(docker, regs, tag, !!opts.push).catch(() => null);
+      if (isUpToDate(held, key, opts.push ? opts.platforms : undefined)) {
+        return res("up-to-date", `${tag} was built from ${up.digest} by mcp-rewrap ${VERSION} with the same options`, { upstream: up.digest });
       }
-      if (labels) opts.progress(`${tag} holds base ${labels[LABEL.baseDigest] ?? "?"}, mcp-rewrap ${labels[LABEL.version] ?? "?"}; upstream is ${up.digest}, mcp-rewrap ${VERSION}`);
+      const l = held ? (Array.isArray(held) ? held : Object.values(held))[0] : undefined;
+      if (l) opts.progress(`${tag} holds base ${l[LABEL.baseDigest] ?? "?"}, mcp-rewrap ${l[LABEL.version] ?? "?"}, key ${l[CONTEXT_LABEL]?.slice(7, 19) ?? "?"}; wanted ${up.digest}, mcp-rewrap ${VERSION}, key ${key.slice(7, 19)}`);
     }
     let facts: ImageFacts;
     if (!up || up.local) {
       facts = await getFacts(image, { pull: opts.pull === true, progress: opts.progress });
     } else {
-      const ref = parseReference(image);
-      facts = await factsFromRegistry(regs.for(ref.registry), image, up.digest, opts.platforms?.[0] ?? "linux/amd64", opts.progress);
+      facts = await registryFacts(regs, { platform: opts.platforms?.[0], digest: up.digest, progress: opts.progress }).facts(image);
     }
     const scan = scanServer(server, entry, facts);
     if (opts.affected && scan.status !== "affected") {
@@ -124,7 +113,7 @@ async function oneServer(server: string, entry: CatalogServer, opts: BatchOption
     }
     if (scan.status === "affected") opts.progress(`affected: ${scan.findings.map((f) => f.target).join(", ")}`);
     if (opts.push) {
-      const pushed = await pushCommand(image, {
+      const pushed = await pushRoute(image, {
         tag,
         platforms: opts.platforms,
         rebuild: true,
@@ -137,13 +126,10 @@ async function oneServer(server: string, entry: CatalogServer, opts: BatchOption
       });
       return res("pushed", `${pushed.route === "registry" ? "registry to registry" : "built and pushed"}: ${pushed.digest}`, { upstream: pushed.sourceDigest, digest: pushed.digest });
     }
-    const out = mkdtempSync(join(tmpdir(), "mcp-rewrap-batch-"));
-    try {
-      const built = await buildCommand(image, { tag, out, rebuild: true, mounts: opts.mounts, env: opts.env, force: opts.force, pull: opts.pull, progress: opts.progress });
+    return await withTempDir("batch", async (out) => {
+      const built = await buildRoute(image, { tag, out, rebuild: true, mounts: opts.mounts, env: opts.env, force: opts.force, pull: opts.pull, progress: opts.progress });
       return res("built", built.id, { upstream: built.plan.source.digest ?? built.plan.source.id, digest: built.id });
-    } finally {
-      rmSync(out, { recursive: true, force: true });
-    }
+    });
   } catch (e) {
     if (e instanceof PlanError) return res("skipped", e.message);
     return res("failed", (e as Error).message);

@@ -1,28 +1,19 @@
 /**
- * `verify`: run an image exactly as the gateway does, with a synthetic config mounted the
- * gateway's way, and judge from the server's own context (its user, its env, through the
- * entrypoint chain) whether the config is readable where the server will look.
- *
- * Pure: probeScript, parseProbe, judge, formatting. Edge: runVerify (docker CLI, as the
- * gateway itself uses it; temp files removed in finally).
+ * Pure, the judging half of `verify` (edge/docker-run.ts runs the image): a probe script that
+ * prints what the server's process sees (its user, its env, through the entrypoint chain), its
+ * parser, and the verdict: is the mounted config readable where the server will look? Where
+ * it looks comes from the table, core/config-paths.ts.
  */
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { RuntimeError, UsageError } from "./errors.js";
-import { gatewayRunArgs } from "./gateway.js";
-import { LABEL, SHIM_PATH } from "./plan.js";
+import { CONFIG_PATHS, type ConfigPath, configPathOf } from "./config-paths.js";
+import { UsageError } from "./errors.js";
+import { LABEL } from "./labels.js";
+import { SHIM_PATH } from "./plan.js";
 
 /** Where tools look for a config mounted at a path below /root, by variable (a file, or a directory). */
-const ENV_FOR: { rel: string; env: string }[] = [
-  { rel: ".kube/config", env: "KUBECONFIG" },
-  { rel: ".aws/credentials", env: "AWS_SHARED_CREDENTIALS_FILE" },
-  { rel: ".aws/config", env: "AWS_CONFIG_FILE" },
-  { rel: ".config/gcloud", env: "CLOUDSDK_CONFIG" },
-  { rel: ".docker", env: "DOCKER_CONFIG" },
-];
+const ENV_FOR = CONFIG_PATHS.flatMap((p) => p.vars.map((v) => ({ rel: v.sub === "." ? p.rel : `${p.rel}/${v.sub}`, env: v.name, list: !!v.list })));
+
+/** The table row a target below /root falls in. */
+export const rowOf = (target: string): ConfigPath | null => configPathOf("/root", target);
 
 /**
  * The variable that relocates `target` (below /root), and what to append to its value: a
@@ -37,7 +28,25 @@ export function envLook(target: string): { env: string; suffix: string } | null 
     if (rel === e.rel || e.rel.startsWith(`${rel}/`)) return { env: e.env, suffix: "" };
     if (rel.startsWith(`${e.rel}/`)) return { env: e.env, suffix: rel.slice(e.rel.length) };
   }
-  return null;
+  // Elsewhere in a row with one variable (/root/.kube/other): the server still reads that variable.
+  const row = rowOf(target);
+  return row?.vars.length === 1 ? { env: row.vars[0]!.name, suffix: "" } : null;
+}
+
+const isList = (env: string) => ENV_FOR.some((e) => e.env === env && e.list);
+
+/** The path verify mounts a synthetic file at for `target`: a config directory gets its probe file. */
+export function syntheticTarget(target: string): string {
+  const row = rowOf(target);
+  return row && target.replace(/\/+$/, "") === `/root/${row.rel}` && row.probe !== "." ? `${target.replace(/\/+$/, "")}/${row.probe}` : target;
+}
+
+/** What verify writes into the synthetic file for `target` (with `marker` in it). */
+export function syntheticContent(target: string, marker: string): string {
+  if (rowOf(target)?.sample === "kubeconfig") {
+    return `# ${marker}\napiVersion: v1\nkind: Config\nclusters:\n- name: verify\n  cluster:\n    server: https://127.0.0.1:6443\n    insecure-skip-tls-verify: true\ncontexts:\n- name: verify\n  context:\n    cluster: verify\n    user: verify\ncurrent-context: verify\nusers:\n- name: verify\n  user:\n    token: ${marker}\n`;
+  }
+  return `# ${marker}\n`;
 }
 
 export interface MountSpec {
@@ -46,7 +55,8 @@ export interface MountSpec {
   target: string;
 }
 
-export const DEFAULT_VERIFY_MOUNTS: MountSpec[] = [{ target: "/root/.kube/config" }];
+/** Without --mount: the table's kubeconfig (the config whose loss is silent). */
+export const DEFAULT_VERIFY_MOUNTS: MountSpec[] = CONFIG_PATHS.filter((p) => p.sample === "kubeconfig").map((p) => ({ target: `/root/${p.rel}/${p.probe}` }));
 
 export function parseMountSpec(spec: string): MountSpec {
   const i = spec.lastIndexOf(":");
@@ -69,7 +79,12 @@ export interface ProbeResult {
 /** A POSIX sh script printing what the server's process can see; one fact per line. */
 export function probeScript(targets: string[], marker: string): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const envNames = ENV_FOR.map((e) => e.env).concat("KUBECONFIG_PATH");
+  const envNames = [...new Set([...ENV_FOR.map((e) => e.env), ...CONFIG_PATHS.flatMap((p) => (p.serverVar ? [p.serverVar] : []))])];
+  const looks = targets.flatMap((t) => {
+    const row = rowOf(t);
+    const l = envLook(t);
+    return [...(row?.serverVar ? [{ env: row.serverVar, suffix: "" }] : []), ...(l ? [l] : [])];
+  });
   return [
     "echo MCP_REWRAP_PROBE_BEGIN",
     "while read -r k a b _; do case $k in Uid:) echo \"uid $b\";; Gid:) echo \"gid $b\";; esac; done </proc/self/status",
@@ -77,12 +92,13 @@ export function probeScript(targets: string[], marker: string): string {
     ...envNames.map((n) => `[ -n "\${${n}+x}" ] && echo "env ${n}=\${${n}}"`),
     `check() { if [ -f "$2" ] && [ -r "$2" ]; then if grep -q ${q(marker)} "$2" 2>/dev/null; then s=match; else s=readable; fi; elif [ -e "$2" ]; then s=unreadable; else d=\${2%/*}; while [ -n "$d" ] && ! [ -e "$d" ]; do d=\${d%/*}; done; if [ -z "$d" ] || [ -x "$d" ]; then s=missing; else s=blocked; fi; fi; echo "check $1 $s $2"; }`,
     ...targets.map((t) => `check target ${q(t)}`),
-    'if [ -n "${KUBECONFIG-}" ]; then rest=$KUBECONFIG; while :; do check kubeconfig "${rest%%:*}"; case $rest in *:*) rest=${rest#*:};; *) break;; esac; done; fi',
-    '[ -n "${KUBECONFIG_PATH-}" ] && check kubeconfig_path "$KUBECONFIG_PATH"',
-    ...targets
-      .map((t) => envLook(t))
-      .filter((l): l is { env: string; suffix: string } => !!l && l.env !== "KUBECONFIG")
-      .map((l) => `[ -n "\${${l.env}-}" ] && check ${l.env} "\$${l.env}"${q(l.suffix)}`),
+    ...looks
+      .filter((l, i, all) => all.findIndex((x) => x.env === l.env && x.suffix === l.suffix) === i)
+      .map((l) =>
+        isList(l.env)
+          ? `if [ -n "\${${l.env}-}" ]; then rest=\$${l.env}; while :; do check ${l.env} "\${rest%%:*}"${q(l.suffix)}; case $rest in *:*) rest=\${rest#*:};; *) break;; esac; done; fi`
+          : `[ -n "\${${l.env}-}" ] && check ${l.env} "\$${l.env}"${q(l.suffix)}`,
+      ),
     ...targets.filter((t) => t.startsWith("/root/")).map((t) => `check home "$HOME/${t.slice("/root/".length).replace(/"/g, '\\"')}"`),
     'echo "rootdir $(ls -ldn /root 2>/dev/null | cut -d" " -f1,3,4)"',
     "echo MCP_REWRAP_PROBE_END",
@@ -137,12 +153,13 @@ export interface Verdict {
 function whereServerLooks(target: string, p: ProbeResult): { label: string; path: string }[] {
   const underRoot = target.startsWith("/root/") ? target.slice("/root/".length) : null;
   const look = envLook(target);
-  const isKube = /(^|\/)\.kube(\/|$)/.test(target);
+  const serverVar = rowOf(target)?.serverVar;
   const out: { label: string; path: string }[] = [];
-  if (isKube) {
-    if (p.env.KUBECONFIG_PATH) out.push({ label: "kubeconfig_path", path: p.env.KUBECONFIG_PATH });
-    else if (p.env.KUBECONFIG) for (const k of p.env.KUBECONFIG.split(":")) out.push({ label: "kubeconfig", path: k });
-  } else if (look && p.env[look.env]) out.push({ label: look.env, path: `${p.env[look.env]}${look.suffix}` });
+  if (serverVar && p.env[serverVar]) out.push({ label: serverVar, path: p.env[serverVar]! });
+  else if (look && p.env[look.env]) {
+    const values = isList(look.env) ? p.env[look.env]!.split(":") : [p.env[look.env]!];
+    for (const v of values) out.push({ label: look.env, path: `${v}${look.suffix}` });
+  }
   if (!out.length) {
     if (underRoot !== null) out.push({ label: "home", path: `${p.home.replace(/\/$/, "")}/${underRoot}` });
     else out.push({ label: "target", path: target });
@@ -167,7 +184,8 @@ export function judge(image: string, rewrapped: boolean, targets: MountSpec[], p
       const rootNote = m.target.startsWith("/root/") && p.rootDir ? ` (/root is ${p.rootDir.split(" ")[0]} owned by uid ${p.rootDir.split(" ")[1] ?? "?"})` : "";
       parts.push(`the mount at ${m.target} is ${targetState === "blocked" ? "unreachable: permission denied on a parent directory" : targetState === "unreadable" ? "not readable: permission denied" : "missing"}${rootNote}`);
     }
-    if (/\.kube/.test(m.target)) parts.push("mcp-server-kubernetes then silently falls back to a default cluster");
+    const whenMissing = rowOf(m.target)?.whenMissing;
+    if (whenMissing) parts.push(whenMissing);
     parts.push(rewrapped ? "rebuild with the current mcp-rewrap, or check the shim's stderr" : `fix: mcp-rewrap build ${image}`);
     return { target: m.target, ok: false, looksAt: looks.map((l) => l.path), reason: parts.join("; ") };
   });
@@ -207,33 +225,15 @@ export function formatSideBySide(a: Verdict, b: Verdict): string {
   return `${table}\n${details ? `\n${details}` : ""}`;
 }
 
-// ---------------------------------------------------------------------------------------
-// The edge: docker CLI, exactly as the gateway runs it.
-
 export interface ImageConfigLite {
   entrypoint: string[] | null;
   labels: Record<string, string>;
   uid: number;
 }
 
-function runDocker(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("docker", args, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(e.code === "ENOENT" ? new RuntimeError("verify runs images with the docker CLI, as the gateway does, and `docker` is not on PATH") : e);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end();
-  });
+/** An image mcp-rewrap made: the shim first in its entrypoint, and our version label. */
+export function isRewrapped(cfg: Pick<ImageConfigLite, "entrypoint" | "labels">): boolean {
+  return cfg.entrypoint?.[0] === SHIM_PATH && !!cfg.labels[LABEL.version];
 }
 
 /** A script entrypoint (…sh, …entrypoint…) is kept in the chain; a program one (node, python) cannot run a probe. */
@@ -245,7 +245,7 @@ export function keepsEntrypoint(entrypoint: string[] | null): boolean {
 /** The argv after the image for the probe, and the --entrypoint to use. */
 export function probeCommand(cfg: ImageConfigLite, script: string): { entrypoint: string; args: string[] } {
   const ep = cfg.entrypoint ?? [];
-  const rewrapped = ep[0] === SHIM_PATH && !!cfg.labels[LABEL.version];
+  const rewrapped = isRewrapped(cfg);
   const original = rewrapped ? ep.slice(1) : ep;
   const chain = keepsEntrypoint(original) ? original : [];
   if (rewrapped) return { entrypoint: SHIM_PATH, args: [...chain, "sh", "-c", script] };
@@ -253,110 +253,3 @@ export function probeCommand(cfg: ImageConfigLite, script: string): { entrypoint
   return { entrypoint: "sh", args: ["-c", script] };
 }
 
-export interface VerifyOptions {
-  mounts: MountSpec[];
-  name?: string;
-  mcp?: boolean;
-  timeoutMs?: number;
-}
-
-/** Makes the synthetic host files: 0600, owned by a uid that is not the image user's. */
-export function syntheticFiles(mounts: MountSpec[], imageUid: number, marker: string): { dir: string; mounts: Required<MountSpec>[] } {
-  const dir = mkdtempSync(join(tmpdir(), "mcp-rewrap-verify-"));
-  chmodSync(dir, 0o755);
-  const owner = imageUid === 1000 ? 1002 : 1000;
-  const out = mounts.map((m, i) => {
-    if (m.host) return { host: m.host, target: m.target };
-    const file = join(dir, `file-${i}`);
-    const isKube = /\.kube/.test(m.target);
-    writeFileSync(
-      file,
-      isKube
-        ? `# ${marker}\napiVersion: v1\nkind: Config\nclusters:\n- name: verify\n  cluster:\n    server: https://127.0.0.1:6443\n    insecure-skip-tls-verify: true\ncontexts:\n- name: verify\n  context:\n    cluster: verify\n    user: verify\ncurrent-context: verify\nusers:\n- name: verify\n  user:\n    token: ${marker}\n`
-        : `# ${marker}\n`,
-      { mode: 0o600 },
-    );
-    try {
-      chownSync(file, owner, owner);
-    } catch {
-      /* not root: the file stays ours, which is still another uid than the image's */
-    }
-    const target = m.target.endsWith("/.kube") ? `${m.target}/config` : m.target;
-    return { host: file, target };
-  });
-  return { dir, mounts: out };
-}
-
-export async function runVerify(image: string, cfg: ImageConfigLite, opts: VerifyOptions): Promise<Verdict> {
-  const marker = `mcp-rewrap-verify-${randomBytes(8).toString("hex")}`;
-  const syn = syntheticFiles(opts.mounts, cfg.uid, marker);
-  const rewrapped = cfg.entrypoint?.[0] === SHIM_PATH && !!cfg.labels[LABEL.version];
-  try {
-    const targets = syn.mounts.map((m) => m.target);
-    const probe = probeCommand(cfg, probeScript(targets, marker));
-    const args = gatewayRunArgs({
-      name: opts.name ?? "verify",
-      image,
-      network: "none",
-      volumes: syn.mounts.map((m) => `${m.host}:${m.target}:ro`),
-      extraFlags: ["--entrypoint", probe.entrypoint],
-      command: probe.args,
-    });
-    const r = await runDocker(args, opts.timeoutMs ?? 60_000);
-    const parsed = parseProbe(r.stdout);
-    let verdict: Verdict;
-    if (!parsed) {
-      const why = r.stderr.trim().split("\n").filter(Boolean).slice(-3).join(" | ") || `exit code ${r.code}`;
-      verdict = {
-        image,
-        ok: false,
-        uid: null,
-        gid: null,
-        home: "",
-        rewrapped,
-        targets: syn.mounts.map((m) => ({ target: m.target, ok: false, looksAt: [], reason: "the probe did not run" })),
-        error: `the image did not run under the gateway's run line: ${why}`,
-      };
-    } else {
-      verdict = judge(image, rewrapped, syn.mounts.map((m, i) => ({ target: m.target, ...(opts.mounts[i]?.host ? { host: m.host } : {}) })), parsed);
-    }
-    if (opts.mcp) {
-      verdict.mcp = await mcpCheck(image, syn.mounts, opts);
-      verdict.ok = verdict.ok && verdict.mcp.ok;
-    }
-    return verdict;
-  } finally {
-    rmSync(syn.dir, { recursive: true, force: true });
-  }
-}
-
-async function mcpCheck(image: string, mounts: Required<MountSpec>[], opts: VerifyOptions): Promise<NonNullable<Verdict["mcp"]>> {
-  const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
-  const { StdioClientTransport } = await import("@modelcontextprotocol/sdk/client/stdio.js");
-  const name = `mcp-rewrap-verify-${randomBytes(5).toString("hex")}`;
-  const args = gatewayRunArgs({ name: opts.name ?? "verify", image, network: "none", volumes: mounts.map((m) => `${m.host}:${m.target}:ro`) });
-  const transport = new StdioClientTransport({ command: "docker", args: ["run", "--name", name, ...args.slice(1)], stderr: "pipe" });
-  let stderr = "";
-  transport.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
-  const client = new Client({ name: "mcp-rewrap-verify", version: "1" });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const work = (async () => {
-      await client.connect(transport);
-      const tools = await client.listTools();
-      const info = client.getServerVersion();
-      return { ok: true, tools: tools.tools.length, server: `${info?.name ?? "?"} ${info?.version ?? ""}`.trim() };
-    })();
-    const deadline = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`no answer within ${opts.timeoutMs ?? 60_000} ms`)), opts.timeoutMs ?? 60_000);
-    });
-    return await Promise.race([work, deadline]);
-  } catch (e) {
-    const tail = stderr.trim().split("\n").slice(-2).join(" | ");
-    return { ok: false, error: `${(e as Error).message}${tail ? ` (stderr: ${tail})` : ""}` };
-  } finally {
-    clearTimeout(timer);
-    await client.close().catch(() => {});
-    await runDocker(["rm", "-f", name], 30_000).catch(() => {});
-  }
-}

@@ -1,14 +1,13 @@
 /**
  * Pure: plan -> the files of a build context. Templates are handlebars text passed in (read
- * from templates/ at the edge by loadTemplates); the output depends on nothing else, so the
- * same plan always renders byte-identical files.
+ * from templates/ at the edge, edge/fs.ts); the output depends on nothing else, so the same
+ * plan and key always render byte-identical files. The Dockerfile writes core/mutate.ts's
+ * configChanges, the same changes the registry route applies to a config blob.
  */
 import Handlebars from "handlebars";
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { configChanges } from "./mutate.js";
 import type { RewrapPlan } from "./plan.js";
-import { configPathLines } from "./core/config-paths.js";
+import { configPathLines } from "./config-paths.js";
 
 export interface RenderedFile {
   path: string;
@@ -19,13 +18,6 @@ export interface RenderedFile {
 export interface Templates {
   dockerfile: string;
   shim: string;
-}
-
-export function loadTemplates(dir: string): Templates {
-  return {
-    dockerfile: readFileSync(join(dir, "Dockerfile.hbs"), "utf8"),
-    shim: readFileSync(join(dir, "entrypoint.sh.hbs"), "utf8"),
-  };
 }
 
 /** Single-quotes a string for POSIX sh. */
@@ -54,21 +46,14 @@ export function stableJson(value: unknown): string {
   return `${JSON.stringify(sort(value), null, 2)}\n`;
 }
 
-/** Label carrying a hash of everything the build context is made from (plan and templates). */
-export const CONTEXT_LABEL = "io.mcp-rewrap.context";
-
-/** Same plan and templates -> same hash -> an existing image with this label needs no rebuild. */
-export function contextHash(plan: RewrapPlan, templates: Templates): string {
-  const { tag: _tag, ...rest } = plan;
-  return `sha256:${createHash("sha256").update(stableJson({ plan: rest, templates })).digest("hex")}`;
-}
-
 /** renderContext options: `stripShim: false` ships the shim as the template reads (comments, indentation). */
 export interface RenderOptions {
   stripShim?: boolean;
 }
 
-export function renderContext(plan: RewrapPlan, templates: Templates, options: RenderOptions = {}): RenderedFile[] {
+/** The build context: Dockerfile, the shim, and the plan; `contextKey` is core/freshness.ts's key. */
+export function renderContext(plan: RewrapPlan, templates: Templates, contextKey: string, options: RenderOptions = {}): RenderedFile[] {
+  const changes = configChanges(plan, contextKey);
   const hb = Handlebars.create();
   hb.registerHelper("shq", (s: unknown) => new Handlebars.SafeString(shellQuote(String(s))));
   hb.registerHelper("json", (v: unknown) => JSON.stringify(v));
@@ -81,9 +66,8 @@ export function renderContext(plan: RewrapPlan, templates: Templates, options: R
     configPathLines: configPathLines(),
     pathVarWords: plan.envVars.join(" "),
     healthFlags: plan.healthcheck ? plan.healthcheck.flags.map((f) => `${f} `).join("") : "",
-    labelLines: Object.entries({ ...plan.labels, [CONTEXT_LABEL]: contextHash(plan, templates) })
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, v]) => labelLine(k, v)),
+    changes,
+    labelLines: Object.entries(changes.Labels).map(([k, v]) => labelLine(k, v)),
   };
   const opts = { noEscape: true, strict: true } as const;
   const strip = options.stripShim === false ? (s: string) => s : stripShellScript;

@@ -3,60 +3,16 @@
  * global fetch. GET/HEAD/PUT manifests, GET/HEAD blobs, monolithic and chunked blob uploads,
  * cross-repository mounts, and the two auth schemes registries use: Bearer tokens (a 401 with
  * `WWW-Authenticate: Bearer realm=…`, as Docker Hub, GHCR and distribution's token auth do)
- * and Basic (htpasswd). Credentials come from the user's Docker config (`auths`, `credsStore`,
- * `credHelpers`), the same file `docker login` writes. Loopback registries are spoken to over
- * plain http, everything else over https.
+ * and Basic (htpasswd), with credentials from edge/registry/credentials.ts. Loopback registries
+ * are spoken to over plain http, everything else over https.
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { RuntimeError, UsageError } from "../errors.js";
-
-export const MEDIA = {
-  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
-  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
-  dockerConfig: "application/vnd.docker.container.image.v1+json",
-  dockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
-  ociManifest: "application/vnd.oci.image.manifest.v1+json",
-  ociIndex: "application/vnd.oci.image.index.v1+json",
-  ociConfig: "application/vnd.oci.image.config.v1+json",
-  ociLayerGzip: "application/vnd.oci.image.layer.v1.tar+gzip",
-} as const;
+import { RuntimeError } from "../../core/errors.js";
+import { type Descriptor, type ImageIndex, type ImageManifest, MEDIA, sha256 } from "../../core/oci.js";
+import { DOCKER_HUB, familiarName } from "../../core/reference.js";
+import { type Credentials, credentialsFor, dockerConfigPath } from "./credentials.js";
 
 const MANIFEST_ACCEPT = [MEDIA.ociIndex, MEDIA.dockerList, MEDIA.ociManifest, MEDIA.dockerManifest].join(", ");
-
-export const isIndex = (mediaType: string | undefined): boolean => mediaType === MEDIA.ociIndex || mediaType === MEDIA.dockerList;
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  platform?: Platform;
-  annotations?: Record<string, string>;
-}
-
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
-
-export interface ImageManifest {
-  schemaVersion: 2;
-  mediaType?: string;
-  config: Descriptor;
-  layers: Descriptor[];
-  annotations?: Record<string, string>;
-}
-
-export interface ImageIndex {
-  schemaVersion: 2;
-  mediaType?: string;
-  manifests: Descriptor[];
-  annotations?: Record<string, string>;
-}
 
 export interface FetchedManifest {
   mediaType: string;
@@ -64,63 +20,6 @@ export interface FetchedManifest {
   /** The exact bytes: their sha256 is the digest. */
   bytes: Buffer;
   json: ImageManifest | ImageIndex;
-}
-
-// --- references -----------------------------------------------------------------------
-
-export interface Reference {
-  /** Host[:port] as written, with docker.io for Docker Hub. */
-  registry: string;
-  /** Repository path, `library/` added for official Docker Hub images. */
-  repository: string;
-  tag: string | null;
-  digest: string | null;
-}
-
-const DOCKER_HUB = "docker.io";
-
-/** Parses an image reference the way the docker CLI does (`mcp/kubernetes` -> docker.io/mcp/kubernetes:latest). */
-export function parseReference(ref: string): Reference {
-  let rest = ref.trim();
-  let digest: string | null = null;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new UsageError(`${ref}: not a valid digest (want sha256:<64 hex>)`);
-  }
-  let tag: string | null = null;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-  }
-  const slash = rest.indexOf("/");
-  const first = slash >= 0 ? rest.slice(0, slash) : "";
-  let registry = DOCKER_HUB;
-  let repository = rest;
-  if (slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost")) {
-    registry = first;
-    repository = rest.slice(slash + 1);
-  }
-  if (registry === "index.docker.io" || registry === "registry-1.docker.io") registry = DOCKER_HUB;
-  if (registry === DOCKER_HUB && !repository.includes("/")) repository = `library/${repository}`;
-  if (!repository || !/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(repository)) {
-    throw new UsageError(`${ref}: not a valid image reference`);
-  }
-  if (tag !== null && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new UsageError(`${ref}: not a valid tag`);
-  if (tag === null && digest === null) tag = "latest";
-  return { registry, repository, tag, digest };
-}
-
-/** The short name the docker CLI shows: `mcp/kubernetes`, `127.0.0.1:5000/x/y`. */
-export function familiarName(r: Pick<Reference, "registry" | "repository">): string {
-  if (r.registry !== DOCKER_HUB) return `${r.registry}/${r.repository}`;
-  return r.repository.startsWith("library/") ? r.repository.slice("library/".length) : r.repository;
-}
-
-export function formatReference(r: Reference): string {
-  return `${familiarName(r)}${r.tag ? `:${r.tag}` : ""}${r.digest ? `@${r.digest}` : ""}`;
 }
 
 export function isLoopback(host: string): boolean {
@@ -131,92 +30,6 @@ export function isLoopback(host: string): boolean {
 export function registryBaseUrl(registry: string): string {
   const host = registry === DOCKER_HUB ? "registry-1.docker.io" : registry;
   return `${isLoopback(host) ? "http" : "https"}://${host}`;
-}
-
-export const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
-
-// --- credentials ----------------------------------------------------------------------
-
-export interface Credentials {
-  username?: string;
-  password?: string;
-  /** An OAuth2 refresh token (`docker login` to registries that hand one out). */
-  identityToken?: string;
-}
-
-interface DockerConfigFile {
-  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
-  credsStore?: string;
-  credHelpers?: Record<string, string>;
-}
-
-export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.DOCKER_CONFIG || join(homedir(), ".docker"), "config.json");
-}
-
-/** The keys `docker login` may have stored a registry under, most specific first. */
-function configKeys(registry: string): string[] {
-  if (registry === DOCKER_HUB) return ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"];
-  return [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `https://${registry}/v2/`];
-}
-
-const stripKey = (k: string) => k.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
-
-/**
- * Credentials for a registry from the Docker config, or null when there are none. A
- * credential helper (`credHelpers[host]`, else `credsStore`) is asked first, as the docker CLI
- * does; a helper that has nothing for the host is not an error.
- */
-export function credentialsFor(registry: string, env: NodeJS.ProcessEnv = process.env): Credentials | null {
-  const path = dockerConfigPath(env);
-  let cfg: DockerConfigFile;
-  try {
-    cfg = JSON.parse(readFileSync(path, "utf8")) as DockerConfigFile;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new UsageError(`${path}: cannot read the Docker config (${(e as Error).message})`);
-  }
-  const keys = configKeys(registry);
-  const helper = keys.map((k) => cfg.credHelpers?.[k]).find(Boolean) ?? cfg.credsStore;
-  if (helper) {
-    const fromHelper = askHelper(helper, registry === DOCKER_HUB ? keys[0]! : registry);
-    if (fromHelper) return fromHelper;
-  }
-  const auths = cfg.auths ?? {};
-  const wanted = new Set(keys.map(stripKey));
-  const key = keys.find((k) => auths[k]) ?? Object.keys(auths).find((k) => wanted.has(stripKey(k)));
-  const entry = key ? auths[key] : undefined;
-  if (!entry) return null;
-  if (entry.identitytoken) return { ...(entry.username ? { username: entry.username } : {}), identityToken: entry.identitytoken };
-  if (entry.auth) {
-    const text = Buffer.from(entry.auth, "base64").toString("utf8");
-    const i = text.indexOf(":");
-    if (i < 0) throw new UsageError(`${path}: the "auth" of ${key} is not base64 user:password`);
-    return { username: text.slice(0, i), password: text.slice(i + 1) };
-  }
-  if (entry.username && entry.password) return { username: entry.username, password: entry.password };
-  return null;
-}
-
-function askHelper(helper: string, server: string): Credentials | null {
-  const r = spawnSync(`docker-credential-${helper}`, ["get"], { input: server, encoding: "utf8", timeout: 30_000 });
-  if (r.error || r.status !== 0) return null;
-  try {
-    const out = JSON.parse(r.stdout) as { Username?: string; Secret?: string };
-    if (!out.Secret) return null;
-    if (out.Username === "<token>") return { identityToken: out.Secret };
-    return { username: out.Username ?? "", password: out.Secret };
-  } catch {
-    return null;
-  }
-}
-
-/** The X-Registry-Auth body the Engine API wants for a push (dockerode `authconfig`). */
-export function engineAuthConfig(registry: string, creds: Credentials | null): Record<string, string> | undefined {
-  if (!creds) return undefined;
-  const serveraddress = registry === DOCKER_HUB ? "https://index.docker.io/v1/" : registry;
-  if (creds.identityToken) return { identitytoken: creds.identityToken, serveraddress };
-  return { username: creds.username ?? "", password: creds.password ?? "", serveraddress };
 }
 
 // --- the client -----------------------------------------------------------------------

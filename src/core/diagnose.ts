@@ -4,7 +4,8 @@
  */
 import { BIN_DIRS, type ImageFacts, type ResolvedUser, resolveUser } from "./facts.js";
 import { PlanError } from "./errors.js";
-import { DEFAULT_MOUNTS, chooseDropTool, findDropTool, pinnedDigest, planRewrap, platformOf } from "./plan.js";
+import { DEFAULT_MOUNTS, chooseDropTool, findDropTool, pinnedDigest, planRewrap } from "./plan.js";
+import { platformString } from "./reference.js";
 
 export interface MountReach {
   target: string;
@@ -73,7 +74,7 @@ export function diagnose(facts: ImageFacts, version: string): Diagnosis {
     ref: facts.ref,
     id: facts.id,
     digest,
-    platform: platformOf(facts),
+    platform: platformString(facts),
     user,
     entrypoint: facts.config.entrypoint,
     cmd: facts.config.cmd,

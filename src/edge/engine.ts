@@ -1,17 +1,19 @@
 /**
- * The edge: every Engine API call mcp-rewrap makes goes through here (dockerode). Errors are
+ * The engine edge: every Engine API call mcp-rewrap makes goes through here (dockerode):
+ * connect, inspect, pull, read an image's files, build a context, push a tag. Errors are
  * turned into RuntimeError/UsageError messages that name the image and the step.
  */
 import Docker from "dockerode";
-import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import * as tar from "tar-stream";
-import { RuntimeError, UsageError } from "../errors.js";
-import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS, imageConfigFrom } from "../facts.js";
+import { RuntimeError, UsageError } from "../core/errors.js";
+import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS, imageConfigFrom } from "../core/facts.js";
+import { LABEL } from "../core/labels.js";
+import { parseReference } from "../core/reference.js";
+import type { RenderedFile } from "../core/render.js";
+import { type ImageFiles, cachedImageFiles } from "./cache.js";
+import { credentialsFor, engineAuthConfig } from "./registry/credentials.js";
 
 export type Progress = (line: string) => void;
 
@@ -58,12 +60,21 @@ export const PING_TIMEOUT_MS = 10_000;
 /** The engine when one answers, else null (for commands that can also work without one). */
 export async function engineOrNull(): Promise<Docker | null> {
   try {
-    const d = connect();
-    await ping(d);
-    return d;
+    return await docker();
   } catch {
     return null;
   }
+}
+
+let shared: Docker | null = null;
+/** The engine, connected and answering (one per process). */
+export async function docker(): Promise<Docker> {
+  if (!shared) {
+    const d = connect();
+    await ping(d);
+    shared = d;
+  }
+  return shared;
 }
 
 export async function ping(docker: Docker): Promise<void> {
@@ -185,58 +196,20 @@ export async function readImageFacts(
   };
 }
 
-const PROBE_LABEL = "io.mcp-rewrap.probe";
-
-type ImageFiles = Awaited<ReturnType<typeof readFilesFromImage>>;
-
-/**
- * An image ID names immutable content, so what we read from its files never changes: cache it
- * under $MCP_REWRAP_CACHE/facts (default ~/.cache/mcp-rewrap), keyed by the ID and by what is
- * read (so a new probe list never sees an old answer). Saves creating a container on every
- * build; MCP_REWRAP_NO_CACHE=1 turns it off. A broken cache entry is ignored and rewritten.
- */
-async function cachedImageFiles(
-  imageId: string,
-  textPaths: string[],
-  probePaths: string[],
-  modePath: string,
-  read: () => Promise<ImageFiles>,
-): Promise<ImageFiles> {
-  if (process.env.MCP_REWRAP_NO_CACHE) return read();
-  const key = createHash("sha256").update(JSON.stringify({ v: 1, imageId, textPaths, probePaths, modePath })).digest("hex");
-  const dir = join(process.env.MCP_REWRAP_CACHE || join(homedir(), ".cache", "mcp-rewrap"), "facts");
-  const file = join(dir, `${key}.json`);
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as ImageFiles;
-  } catch {
-    /* not cached yet */
-  }
-  const files = await read();
-  try {
-    mkdirSync(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(files));
-    renameSync(tmp, file);
-  } catch {
-    /* a cache we cannot write is no cache */
-  }
-  return files;
-}
-
 async function readFilesFromImage(
   docker: Docker,
   imageId: string,
   textPaths: string[],
   probePaths: string[],
   modePath: string,
-): Promise<{ text: Record<string, string>; present: string[]; links: Record<string, string>; modes: Record<string, number> }> {
+): Promise<ImageFiles> {
   let container: Docker.Container;
   try {
     container = await docker.createContainer({
       Image: imageId,
       Entrypoint: ["/mcp-rewrap-probe-never-started"],
       Cmd: [],
-      Labels: { [PROBE_LABEL]: "1" },
+      Labels: { [LABEL.probe]: "1" },
       NetworkDisabled: true,
     });
   } catch (e) {
@@ -326,4 +299,120 @@ function firstTarEntry(stream: NodeJS.ReadableStream): Promise<{ type: string; l
     extract.on("error", reject);
     (stream as Readable).pipe(extract);
   });
+}
+
+// --- build a context, push a tag -------------------------------------------------------
+
+export function contextTar(files: RenderedFile[]): tar.Pack {
+  const pack = tar.pack();
+  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
+    pack.entry({ name: f.path, mode: f.mode, mtime: new Date(0), uid: 0, gid: 0, uname: "root", gname: "root" }, f.content);
+  }
+  pack.finalize();
+  return pack;
+}
+
+export interface BuildResult {
+  id: string;
+  tag: string;
+}
+
+export async function buildContext(
+  docker: Docker,
+  files: RenderedFile[],
+  opts: { tag: string; progress: Progress; platform?: string },
+): Promise<BuildResult> {
+  let stream: NodeJS.ReadableStream;
+  try {
+    stream = await docker.buildImage(contextTar(files) as unknown as NodeJS.ReadableStream, {
+      t: opts.tag,
+      rm: true,
+      forcerm: true,
+      ...(opts.platform ? { platform: opts.platform } : {}),
+    });
+  } catch (e) {
+    throw engineError(e, `building ${opts.tag}`);
+  }
+  const made: string[] = [];
+  let failure: string | null = null;
+  let built: string | null = null;
+  await followStream(docker, stream, (ev) => {
+    if (typeof ev.error === "string") failure = ev.error;
+    const aux = ev.aux as { ID?: string } | undefined;
+    if (aux?.ID) built = aux.ID;
+    if (typeof ev.stream === "string") {
+      for (const raw of ev.stream.split("\n")) {
+        const line = raw.trimEnd();
+        if (!line) continue;
+        const step = /^ ---> ([0-9a-f]{12})$/.exec(line);
+        if (step) made.push(step[1]!);
+        const ok = /^Successfully built ([0-9a-f]{12})$/.exec(line);
+        if (ok && !built) built = ok[1]!;
+        opts.progress(line);
+      }
+    }
+  }).catch((e: Error) => {
+    failure = failure ?? e.message;
+  });
+  if (failure || !built) {
+    await removeIntermediates(docker, made.slice(1));
+    throw new RuntimeError(`building ${opts.tag} failed: ${failure ?? "the engine reported no image"}`);
+  }
+  const info = await docker.getImage(opts.tag).inspect().catch((e) => {
+    throw engineError(e, `inspecting the new ${opts.tag}`);
+  });
+  return { id: info.Id, tag: opts.tag };
+}
+
+/** Removes untagged images a failed build made (the first ` ---> ` is the base, kept). */
+async function removeIntermediates(docker: Docker, ids: string[]): Promise<void> {
+  for (const id of ids.reverse()) {
+    const img = docker.getImage(id);
+    const info = await img.inspect().catch(() => null);
+    if (info && (info.RepoTags ?? []).length === 0) await img.remove({ noprune: false }).catch(() => {});
+  }
+}
+
+/** `docker push` through the Engine API; returns the pushed manifest digest. */
+export async function pushWithEngine(docker: Docker, tag: string, progress: Progress): Promise<{ digest: string | null }> {
+  const ref = parseReference(tag);
+  const auth = engineAuthConfig(ref.registry, credentialsFor(ref.registry));
+  progress(`pushing ${tag} through the engine${auth ? " (credentials from the Docker config)" : ""}`);
+  let stream: NodeJS.ReadableStream;
+  try {
+    const image = docker.getImage(tag.replace(/:[^/:@]+$/, ""));
+    stream = (await image.push({ tag: ref.tag ?? "latest", ...(auth ? { authconfig: auth } : {}) })) as NodeJS.ReadableStream;
+  } catch (e) {
+    throw engineError(e, `pushing ${tag}`);
+  }
+  let failure: string | null = null;
+  let digest: string | null = null;
+  const seen = new Set<string>();
+  await followStream(docker, stream, (ev) => {
+    if (typeof ev.error === "string") failure = ev.error;
+    const aux = ev.aux as { Digest?: string } | undefined;
+    if (aux?.Digest) digest = aux.Digest;
+    const line = [ev.id, ev.status].filter(Boolean).join(": ");
+    if (line && !/^[0-9a-f]{12}: (Pushing|Preparing|Waiting)/.test(line) && !seen.has(line)) {
+      seen.add(line);
+      progress(line);
+    }
+  }).catch((e: Error) => {
+    failure = failure ?? e.message;
+  });
+  if (failure) throw new RuntimeError(`pushing ${tag}: ${failure}`);
+  return { digest };
+}
+
+/**
+ * The rewrap a tag held before is now untagged: remove it rather than leave a dangling image
+ * per rebuild. Never forced, so an image a container still uses, or that has another tag, stays.
+ */
+export async function removeSuperseded(d: Docker, id: string, tag: string, progress: Progress): Promise<void> {
+  try {
+    await d.getImage(id).remove();
+    progress(`removed ${id.slice(0, 19)}, the rewrap ${tag} held before`);
+  } catch {
+    /* in use or tagged elsewhere: kept */
+  }
 }

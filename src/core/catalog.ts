@@ -2,9 +2,8 @@
  * Docker MCP Gateway catalogs: parse (legacy `registry:` catalogs, single-server files, and
  * docker/mcp-registry server.yaml), validate against the gateway's field set
  * (pkg/catalog/types.go), write entries that point at a rewrapped image, and compose the
- * `docker run` line the gateway would make from an entry. Pure except readCatalogFile.
+ * `docker run` line the gateway would make from an entry. Pure (edge/fs.ts reads the files).
  */
-import { readFileSync } from "node:fs";
 import YAML from "yaml";
 import { UsageError } from "./errors.js";
 import type { GatewayRun } from "./gateway.js";
@@ -141,16 +140,6 @@ export function parseCatalog(text: string, source: string): ParsedCatalog {
   const errs = Object.entries(parsed.servers).flatMap(([k, v]) => validateServer(k, v));
   if (errs.length) throw new UsageError(`${source}: invalid catalog entry:\n  ${errs.join("\n  ")}`);
   return parsed;
-}
-
-export function readCatalogFile(path: string): ParsedCatalog {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UsageError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  return parseCatalog(text, path);
 }
 
 /** The original entry with only `image` replaced; name, volumes and config keys are kept. */

@@ -251,23 +251,3 @@ function usableHome(home: string, uid: number): boolean {
   }
   return true;
 }
-
-/** Name and tag for a reference: `mcp/kubernetes:1.2` -> {repo: "mcp/kubernetes", name: "kubernetes", tag: "1.2"}. */
-export function parseRef(ref: string): { repo: string; name: string; tag: string | null; digest: string | null } {
-  if (/^sha256:[0-9a-f]{64}$/.test(ref)) return { repo: "", name: "image", tag: null, digest: null };
-  let rest = ref;
-  let digest: string | null = null;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-  }
-  let tag: string | null = null;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-  }
-  const name = rest.slice(rest.lastIndexOf("/") + 1);
-  return { repo: rest, name, tag, digest };
-}

@@ -3,30 +3,23 @@
  * here (which user, which drop tool, which mounts, entrypoint, labels, tag); rendering and
  * building only carry it out.
  */
-import { BIN_DIRS, DROP_TOOLS, type DropKind, type Healthcheck, type ImageFacts, type ResolvedUser, SHIM_COMMANDS, envValue, parseGroup, parseRef, resolveUser } from "./facts.js";
+import { CONFIG_PATHS, PATH_VARS } from "./config-paths.js";
+import { PlanError, UsageError } from "./errors.js";
+import { BIN_DIRS, DROP_TOOLS, type DropKind, type Healthcheck, type ImageFacts, type ResolvedUser, SHIM_COMMANDS, envValue, parseGroup, resolveUser } from "./facts.js";
+import { LABEL } from "./labels.js";
+import { checkImageRef, checkTag, isImageId, namesVersion, parseReference, pickRepoDigest, platformString, rewrapTag, safeComponent, shortName } from "./reference.js";
 
 type ShimCommand = (typeof SHIM_COMMANDS)[number];
-import { PlanError, UsageError } from "./errors.js";
-import { PATH_VARS } from "./core/config-paths.js";
 
 export const SHIM_PATH = "/usr/local/bin/mcp-rewrap-entrypoint";
 /** The same shim under the name that makes it run the image's HEALTHCHECK as the user. */
 export const HEALTH_PATH = "/usr/local/bin/mcp-rewrap-healthcheck";
 
-/** Where the gateway (and the registry's server entries) mount user config under /root. */
-export const DEFAULT_MOUNTS = ["/root/.kube", "/root/.aws", "/root/.config/gcloud", "/root/.docker"];
+/** Where the gateway mounts user config under /root: the table's paths (core/config-paths.ts). */
+export const DEFAULT_MOUNTS: readonly string[] = CONFIG_PATHS.map((p) => `/root/${p.rel}`);
 
-/** Variables whose value commonly names a config path; rewritten when they point into /root (THE table's). */
+/** Variables whose value commonly names a config path; rewritten when they point into /root. */
 export const DEFAULT_ENV_VARS: readonly string[] = PATH_VARS;
-
-export const LABEL = {
-  baseName: "org.opencontainers.image.base.name",
-  baseDigest: "org.opencontainers.image.base.digest",
-  source: "org.opencontainers.image.source",
-  version: "io.mcp-rewrap.version",
-  user: "io.mcp-rewrap.user",
-  drop: "io.mcp-rewrap.drop-tool",
-} as const;
 
 export interface PlanOptions {
   /** Extra paths under /root to prepare besides the defaults and what is mounted at run time. */
@@ -70,15 +63,11 @@ export interface RewrapPlan {
   /** Whether /root in the image lets other users search it. */
   rootOpen: boolean;
   /** The image's HEALTHCHECK, restated to run through the shim as the user; null when it has none. */
-  healthcheck: { flags: string[]; cmd: string[] } | null;
+  healthcheck: { flags: string[]; cmd: string[]; timing: { Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } } | null;
   labels: Record<string, string>;
   tag: string;
   /** Directory name under images/. */
   name: string;
-}
-
-export function platformOf(facts: Pick<ImageFacts, "os" | "architecture" | "variant">): string {
-  return [facts.os, facts.architecture, facts.variant].filter(Boolean).join("/");
 }
 
 export function checkMountPath(p: string): string {
@@ -88,30 +77,6 @@ export function checkMountPath(p: string): string {
   return p.replace(/\/+$/, "");
 }
 
-const REF_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-const IMAGE_REF = new RegExp(
-  `^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${REF_COMPONENT}(?:/${REF_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
-);
-
-/** An image argument: a reference (`[registry/]repo[:tag][@digest]`) or an image ID (`sha256:…` or a hex prefix). */
-export function checkImageRef(ref: string): string {
-  if (!IMAGE_REF.test(ref) && !/^(?:sha256:)?[0-9a-f]{12,64}$/.test(ref)) {
-    throw new UsageError(`${JSON.stringify(ref)}: not an image reference or ID (e.g. mcp/kubernetes:latest, a lowercase repository with an optional :tag or @sha256:digest)`);
-  }
-  return ref;
-}
-
-/** A tag the gateway will run: a valid reference, and not under mcp/ (those must be signed). */
-export function checkTag(tag: string): string {
-  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/.test(tag)) {
-    throw new UsageError(`--tag ${JSON.stringify(tag)}: not a valid image reference (lowercase repository, optional :tag)`);
-  }
-  if (/^(docker\.io\/)?mcp\//.test(tag)) {
-    throw new UsageError(`--tag ${tag}: gateways refuse local images under mcp/ (they must be signed and pinned by digest); tag it outside mcp/`);
-  }
-  return tag;
-}
-
 export function checkEnvName(n: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new UsageError(`--env ${JSON.stringify(n)}: not a variable name`);
   return n;
@@ -119,25 +84,7 @@ export function checkEnvName(n: string): string {
 
 /** The repository digest FROM is pinned to (the named repository's), or null. */
 export function pinnedDigest(facts: ImageFacts): string | null {
-  return pickDigest(facts)?.digest ?? null;
-}
-
-/** The repository digest that belongs to the given reference, else the first one. */
-function pickDigest(facts: ImageFacts): { repo: string; digest: string } | null {
-  const want = parseRef(facts.ref).repo;
-  const parsed = facts.repoDigests.map((d) => {
-    const at = d.indexOf("@");
-    return { repo: d.slice(0, at), digest: d.slice(at + 1) };
-  });
-  const same = parsed.find((d) => d.repo === want || d.repo.endsWith(`/${want}`));
-  return same ?? parsed[0] ?? null;
-}
-
-export function defaultTag(ref: string, id: string): string {
-  const { name, tag, digest } = parseRef(ref);
-  const safe = name.toLowerCase().replace(/[^a-z0-9._-]/g, "-");
-  const t = tag ?? (digest ? `sha-${digest.replace(/^sha256:/, "").slice(0, 12)}` : ref.startsWith("sha256:") ? `sha-${id.replace(/^sha256:/, "").slice(0, 12)}` : "latest");
-  return `mcp-rewrap/${safe}:${t}`;
+  return pickRepoDigest(facts.ref, facts.repoDigests)?.digest ?? null;
 }
 
 /** Which probed paths the shim needs but the image lacks. */
@@ -179,10 +126,26 @@ export function healthcheckOf(h: Healthcheck | null | undefined): RewrapPlan["he
   if (num(h.timeout, "timeout")) flags.push(`--timeout=${duration(h.timeout!)}`);
   if (num(h.startPeriod, "start period")) flags.push(`--start-period=${duration(h.startPeriod!)}`);
   if (num(h.retries, "retries")) flags.push(`--retries=${h.retries}`);
-  return { flags, cmd: [HEALTH_PATH, ...argv] };
+  const timing = {
+    ...(h.interval ? { Interval: h.interval } : {}),
+    ...(h.timeout ? { Timeout: h.timeout } : {}),
+    ...(h.startPeriod ? { StartPeriod: h.startPeriod } : {}),
+    ...(h.retries ? { Retries: h.retries } : {}),
+  };
+  return { flags, cmd: [HEALTH_PATH, ...argv], timing };
 }
 
 const SHA256 = /^sha256:[0-9a-f]{64}$/;
+
+/** A reference or image ID by the strict rule (core/reference.ts checkImageRef): no white space, no newline. */
+function isRef(s: string): boolean {
+  try {
+    checkImageRef(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Every facts field that reaches the Dockerfile, checked (a facts file is input like any other:
@@ -196,11 +159,11 @@ export function checkFactsForDockerfile(facts: ImageFacts): void {
   }
   for (const d of facts.repoDigests ?? []) {
     const at = typeof d === "string" ? d.indexOf("@") : -1;
-    if (at <= 0 || !SHA256.test(d.slice(at + 1)) || !IMAGE_REF.test(d.slice(0, at))) {
+    if (at <= 0 || !SHA256.test(d.slice(at + 1)) || !isRef(d.slice(0, at))) {
       throw new PlanError(`image facts: repository digest ${JSON.stringify(d)} is not REPOSITORY@sha256:<64 hex digits>`);
     }
   }
-  if (typeof facts.ref !== "string" || (!IMAGE_REF.test(facts.ref) && !/^(?:sha256:)?[0-9a-f]{12,64}$/.test(facts.ref))) {
+  if (typeof facts.ref !== "string" || !isRef(facts.ref)) {
     throw new PlanError(`image facts: ref ${JSON.stringify(facts.ref)} is not an image reference`);
   }
 }
@@ -335,10 +298,12 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
   }
   const healthcheck = healthcheckOf(facts.config.healthcheck);
 
-  const ref = parseRef(facts.ref);
-  const repoDigest = pickDigest(facts);
+  const isId = isImageId(facts.ref);
+  const ref = isId ? null : parseReference(facts.ref, { anyCase: true });
+  const repoDigest = pickRepoDigest(facts.ref, facts.repoDigests);
   const from = repoDigest ? `${repoDigest.repo}@${repoDigest.digest}` : facts.id;
-  const baseName = facts.ref.startsWith("sha256:") ? facts.id : ref.tag || ref.digest ? facts.ref : `${facts.ref}:latest`;
+  const baseName = !ref ? facts.id : namesVersion(facts.ref) ? facts.ref : `${facts.ref}:latest`;
+  const name = ref ? shortName(ref) : "image";
 
   const labels: Record<string, string> = {
     [LABEL.baseDigest]: repoDigest?.digest ?? facts.id,
@@ -353,12 +318,12 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     tool: { name: "mcp-rewrap", version: opts.version },
     source: {
       ref: facts.ref,
-      name: ref.name,
+      name,
       id: facts.id,
       digest: repoDigest?.digest ?? null,
       from,
       pinnedById: !repoDigest,
-      platform: platformOf(facts),
+      platform: platformString(facts),
     },
     user,
     drop,
@@ -372,7 +337,7 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     rootOpen: facts.rootMode !== null && facts.rootMode !== undefined && (facts.rootMode & 0o001) !== 0,
     healthcheck,
     labels,
-    tag: opts.tag ?? defaultTag(facts.ref, facts.id),
-    name: ref.name.toLowerCase().replace(/[^a-z0-9._-]/g, "-") || "image",
+    tag: opts.tag ?? rewrapTag(facts.ref, { id: facts.id }),
+    name: safeComponent(name),
   };
 }

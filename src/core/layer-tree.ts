@@ -1,17 +1,10 @@
 /**
- * Image facts from a registry, without an engine: the config blob gives user, env, entrypoint,
- * cmd, workdir, labels and platform; the layers, read as tar streams in order with OCI
- * whiteouts applied, give /etc/passwd, /etc/group, which probed paths exist and the mode of
- * /root. The file-system part (LayerTree) is pure and answers exactly as the engine's
- * container stat does: symlinks in parent directories are followed, the last component is not.
+ * Pure: an image's file system from its layers (OCI whiteouts applied), answering as the
+ * engine's container stat does: symlinks in parent directories are followed, the last
+ * component is not. The registry edge (edge/registry/blobs.ts) feeds it layer by layer.
  */
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
-import * as tar from "tar-stream";
-import { RuntimeError } from "../errors.js";
-import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS, imageConfigFrom } from "../facts.js";
-import { type Descriptor, type ImageManifest, type RegistryClient, familiarName, formatReference, type Reference } from "./registry.js";
+import { type ImageFacts, PROBE_PATHS, imageConfigFrom } from "./facts.js";
+import type { ImageConfigBlob } from "./oci.js";
 
 export interface TreeEntry {
   type: "file" | "directory" | "symlink" | "link" | "other";
@@ -147,76 +140,4 @@ export function factsFrom(
     present,
     rootMode: root ? root.mode & 0o7777 : null,
   };
-}
-
-export interface ImageConfigBlob {
-  architecture?: string;
-  os?: string;
-  variant?: string;
-  created?: string;
-  config?: ContainerConfigFields & { [k: string]: unknown };
-  rootfs?: { type: string; diff_ids: string[] };
-  history?: Record<string, unknown>[];
-  [k: string]: unknown;
-}
-
-/** Reads one layer blob as tar entries (gzip or plain tar), keeping content for `keep` paths. */
-export async function readLayer(
-  client: RegistryClient,
-  repo: string,
-  layer: Descriptor,
-  keep: Set<string>,
-): Promise<{ name: string; entry: TreeEntry }[]> {
-  if (/zstd/.test(layer.mediaType)) throw new RuntimeError(`layer ${layer.digest} of ${repo} is zstd-compressed, which mcp-rewrap cannot read`);
-  const web = await client.blobStream(repo, layer.digest);
-  const source = Readable.fromWeb(web as import("node:stream/web").ReadableStream<Uint8Array>);
-  const gzipped = /gzip/.test(layer.mediaType) || !/tar$/.test(layer.mediaType);
-  const out: { name: string; entry: TreeEntry }[] = [];
-  const extract = tar.extract();
-  extract.on("entry", (header, body, next) => {
-    const path = normalizePath(header.name);
-    const type = header.type === "file" || header.type === "contiguous-file" ? "file" : header.type === "directory" ? "directory" : header.type === "symlink" ? "symlink" : header.type === "link" ? "link" : "other";
-    const entry: TreeEntry = { type, mode: header.mode ?? 0, ...(header.linkname ? { linkname: header.linkname } : {}) };
-    const chunks: Buffer[] = [];
-    const want = type === "file" && keep.has(path);
-    body.on("data", (c: unknown) => {
-      if (want) chunks.push(c as Buffer);
-    });
-    body.on("end", () => {
-      if (want) entry.content = Buffer.concat(chunks);
-      out.push({ name: header.name, entry });
-      next();
-    });
-    body.resume();
-  });
-  try {
-    if (gzipped) await pipeline(source, createGunzip(), extract);
-    else await pipeline(source, extract);
-  } catch (e) {
-    throw new RuntimeError(`reading layer ${layer.digest.slice(0, 19)} of ${repo}: ${(e as Error).message}`);
-  }
-  return out;
-}
-
-/**
- * Facts of one platform image in a registry: its config, then every layer streamed once.
- * `digestRef` is what the image is pinned as (`name@sha256:…` of the index or manifest the
- * reference resolved to), recorded as its repository digest.
- */
-export async function readRegistryFacts(
-  client: RegistryClient,
-  ref: Reference,
-  manifest: ImageManifest,
-  opts: { userRef: string; pinnedDigest: string; progress?: (line: string) => void },
-): Promise<{ facts: ImageFacts; config: ImageConfigBlob; configBytes: Buffer }> {
-  const configBytes = await client.getBlob(ref.repository, manifest.config.digest);
-  const config = JSON.parse(configBytes.toString("utf8")) as ImageConfigBlob;
-  const keep = new Set(TEXT_PATHS);
-  const tree = new LayerTree(keep);
-  for (const [i, layer] of manifest.layers.entries()) {
-    opts.progress?.(`reading layer ${i + 1}/${manifest.layers.length} of ${formatReference(ref)} (${config.os}/${config.architecture}, ${(layer.size / 1e6).toFixed(1)} MB)`);
-    tree.applyLayer(await readLayer(client, ref.repository, layer, keep));
-  }
-  const facts = factsFrom(opts.userRef, manifest.config.digest, `${familiarName(ref)}@${opts.pinnedDigest}`, config, tree);
-  return { facts, config, configBytes };
 }

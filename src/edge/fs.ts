@@ -1,0 +1,149 @@
+/**
+ * The file-system edge: the package's templates, recorded facts and catalog files read in; build
+ * contexts and small results written out, each file through a temporary name; temporary
+ * directories that are removed on every exit path (see edge/cleanup.ts for signals).
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { type ParsedCatalog, parseCatalog } from "../core/catalog.js";
+import { UsageError } from "../core/errors.js";
+import type { ImageFacts } from "../core/facts.js";
+import type { RenderedFile, Templates } from "../core/render.js";
+import { packageRoot } from "./version.js";
+
+export function loadTemplates(dir: string): Templates {
+  return {
+    dockerfile: readFileSync(join(dir, "Dockerfile.hbs"), "utf8"),
+    shim: readFileSync(join(dir, "entrypoint.sh.hbs"), "utf8"),
+  };
+}
+
+let loaded: Templates | null = null;
+/** The package's templates/, read once per process. */
+export function templates(): Templates {
+  loaded ??= loadTemplates(join(packageRoot(), "templates"));
+  return loaded;
+}
+
+const why = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+/** A recorded facts file (the facts.json that generate writes); `ref` overrides the recorded reference. */
+export function readFactsFile(path: string, ref?: string): ImageFacts {
+  let facts: ImageFacts;
+  try {
+    facts = JSON.parse(readFileSync(path, "utf8")) as ImageFacts;
+  } catch (e) {
+    throw new UsageError(`--facts ${path}: ${(e as Error).message}`);
+  }
+  for (const key of ["ref", "id", "config", "present"] as const) {
+    if (!(key in facts)) throw new UsageError(`--facts ${path}: not an mcp-rewrap facts file (no "${key}")`);
+  }
+  return ref && ref !== facts.ref ? { ...facts, ref } : facts;
+}
+
+export function readCatalogFile(path: string): ParsedCatalog {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`${path}: cannot read (${why(e)})`);
+  }
+  return parseCatalog(text, path);
+}
+
+/** The folders of DIR that hold a facts.json (the committed contexts under images/), sorted. */
+export function listImageDirs(root: string): { server: string; dir: string; facts: ImageFacts }[] {
+  if (!existsSync(root)) throw new UsageError(`${root}: no such directory`);
+  return readdirSync(root)
+    .filter((n) => statSync(join(root, n)).isDirectory() && existsSync(join(root, n, "facts.json")))
+    .sort()
+    .map((server) => ({ server, dir: join(root, server), facts: readFactsFile(join(root, server, "facts.json")) }));
+}
+
+/** Files of `dir` whose bytes differ from `files` (or are missing). */
+export function staleFiles(dir: string, files: RenderedFile[]): string[] {
+  return files
+    .filter((f) => {
+      const p = join(dir, f.path);
+      return !existsSync(p) || !readFileSync(p).equals(Buffer.from(f.content));
+    })
+    .map((f) => f.path);
+}
+
+/**
+ * mkdir -p, one level at a time (Node's recursive mkdirSync never returns for a path under
+ * /proc); returns the first directory it created, or null. On failure it removes what it made.
+ */
+function makeDirs(dir: string): string | null {
+  const missing: string[] = [];
+  for (let p = dir; !existsSync(p); p = dirname(p)) {
+    missing.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  try {
+    for (const m of missing) mkdirSync(m);
+  } catch (e) {
+    if (missing[0] && existsSync(missing[0])) rmSync(missing[0], { recursive: true, force: true });
+    throw e;
+  }
+  return missing[0] ?? null;
+}
+
+/** Writes files into dir, each through a temporary name, so a failure leaves no half-written file. */
+export function writeContext(dir: string, files: RenderedFile[]): string {
+  const out = resolve(dir);
+  let created: string | null;
+  try {
+    created = makeDirs(out);
+  } catch (e) {
+    throw new UsageError(`--out ${dir}: cannot create the directory (${why(e)})`);
+  }
+  const written: string[] = [];
+  try {
+    for (const f of files) {
+      const tmp = join(out, `.${f.path}.mcp-rewrap-tmp`);
+      written.push(tmp);
+      writeFileSync(tmp, f.content, { mode: f.mode });
+      renameSync(tmp, join(out, f.path));
+    }
+  } catch (e) {
+    for (const tmp of written) rmSync(tmp, { force: true });
+    if (created) rmSync(created, { recursive: true, force: true });
+    throw new UsageError(`--out ${dir}: cannot write there (${why(e)})`);
+  }
+  return out;
+}
+
+/** One file written through a temporary name. */
+export function writeFileAtomic(file: string, content: string): void {
+  try {
+    writeFileSync(`${file}.mcp-rewrap-tmp`, content);
+    renameSync(`${file}.mcp-rewrap-tmp`, file);
+  } catch (e) {
+    rmSync(`${file}.mcp-rewrap-tmp`, { force: true });
+    throw new UsageError(`--out ${file}: cannot write (${why(e)})`);
+  }
+}
+
+/** A fresh directory under the system's temp dir, and its removal. */
+export function tempDir(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), `mcp-rewrap-${prefix}-`));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Runs `fn` with a temporary directory that is removed afterwards, whatever happens. */
+export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const t = tempDir(prefix);
+  try {
+    return await fn(t.path);
+  } finally {
+    t.remove();
+  }
+}
+
+export const pathExists = (p: string): boolean => existsSync(p);
+
+export function removePath(p: string): void {
+  rmSync(p, { recursive: true, force: true });
+}
