@@ -66,6 +66,14 @@ function freshDir(label: string): string {
 }
 
 describe.each(SHELLS)("the shim under %s", (_name, shell) => {
+  it("rw_status reads the effective uid, CapEff and the groups in one pass", () => {
+    const r = run(shell, `rw_status; printf '%s|%s|%s' "$RW_S_UID" "$RW_S_CAPEFF" "$RW_S_GROUPS"`);
+    const st = readFileSync("/proc/self/status", "utf8");
+    expect(r.stdout.split("|")[0]).toBe(String(process.geteuid!()));
+    expect(r.stdout.split("|")[1]).toMatch(/^[0-9a-f]{16}$/);
+    expect(r.stdout.split("|")[2]!.trim().split(/\s+/).filter(Boolean)).toEqual((/^Groups:[ \t]*([^\n]*)$/m.exec(st)?.[1] ?? "").trim().split(/\s+/).filter(Boolean));
+  });
+
   it("sourcing defines the functions and runs nothing", () => {
     const r = run(shell, "command -v rw_main >/dev/null && command -v rw_mounts >/dev/null && echo defined");
     expect(r).toEqual({ status: 0, stdout: "defined\n", stderr: "" });
@@ -159,9 +167,9 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
   });
 
   it("rw_groups_now adds what root has beyond its own groups (--group-add), once (finding 6)", () => {
-    const r = run(shell, `rw_status_field() { printf '0 7 1001 2001 '; }; RW_GROUPS=1001,2001; RW_ROOT_GROUPS='0'; rw_groups_now; printf '%s|%s' "$RW_GROUPS_NOW" "$RW_ADDED"`);
+    const r = run(shell, `RW_S_GROUPS='0 7 1001 2001 '; RW_GROUPS=1001,2001; RW_ROOT_GROUPS='0'; rw_groups_now; printf '%s|%s' "$RW_GROUPS_NOW" "$RW_ADDED"`);
     expect(r.stdout).toBe("1001,2001,7|7");
-    const other = run(shell, `rw_status_field() { printf '0 7 '; }; RW_DROP=gosu; RW_GROUPS=1001; RW_ROOT_GROUPS='0'; rw_groups_now`);
+    const other = run(shell, `RW_S_GROUPS='0 7 '; RW_DROP=gosu; RW_GROUPS=1001; RW_ROOT_GROUPS='0'; rw_groups_now`);
     expect(other.stderr.trim().split("\n")).toHaveLength(1);
     expect(other.stderr).toMatch(/^mcp-rewrap: the added groups 7 \(--group-add\) cannot be given to appuser by gosu/);
   });

@@ -7,7 +7,7 @@
 FROM mcp/kubernetes@sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210
 USER root
 COPY entrypoint.sh /usr/local/bin/mcp-rewrap-entrypoint
-LABEL io.mcp-rewrap.context="sha256:6cf94419e1b436f01d6eb502617febbe2cf1ff378a86475106d04eeb3da4da41" \
+LABEL io.mcp-rewrap.context="sha256:6f7c29dbd711a7625cff5f290b577d328efa9e8299112e4bfb2e97099e25e7ef" \
       io.mcp-rewrap.drop-tool="setpriv" \
       io.mcp-rewrap.user="appuser:1001:1001" \
       io.mcp-rewrap.version="9.9.9-test" \

@@ -35,24 +35,30 @@ RW_STATE_FD=
 rw_scripts
 }
 rw_say() { printf 'mcp-rewrap: %s\n' "$*" >&2; }
-rw_status_field() {
+rw_status() {
+RW_S_UID=
+RW_S_CAPEFF=0
+RW_S_GROUPS=
 while read -r rw_k rw_v1 rw_v2 rw_rest; do
-if [ "$rw_k" = "$1:" ]; then
-case ${2:-1} in
-1) printf '%s' "$rw_v1" ;;
-2) printf '%s' "$rw_v2" ;;
-*) printf '%s' "$rw_v1 $rw_v2 $rw_rest" ;;
+case $rw_k in
+Uid:) RW_S_UID=$rw_v2 ;;
+CapEff:) RW_S_CAPEFF=$rw_v1 ;;
+Groups:) RW_S_GROUPS="$rw_v1 $rw_v2 $rw_rest" ;;
 esac
-return 0
-fi
 done </proc/self/status
-return 1
 }
 rw_has_cap() {
-rw_low=${RW_CAP_EFF#"${RW_CAP_EFF%????????}"}
+rw_low=${RW_S_CAPEFF#"${RW_S_CAPEFF%????????}"}
 [ $(((0x${rw_low:-0} >> $1) & 1)) -eq 1 ]
 }
 rw_unescape() {
+case $1 in
+*\\*) ;;
+*)
+RW_OUT=$1
+return 0
+;;
+esac
 RW_OUT=
 rw_s=$1
 while :; do
@@ -117,8 +123,7 @@ esac
 rw_groups_now() {
 RW_GROUPS_NOW=$RW_GROUPS
 RW_ADDED=
-rw_all=$(rw_status_field Groups all) || rw_all=
-for rw_g in $rw_all; do
+for rw_g in $RW_S_GROUPS; do
 case " $RW_ROOT_GROUPS " in *" $rw_g "*) continue ;; esac
 case ",$RW_GROUPS_NOW," in *",$rw_g,"*) continue ;; esac
 RW_GROUPS_NOW=$RW_GROUPS_NOW,$rw_g
@@ -238,7 +243,7 @@ return 0
 3) ;;
 *) return "$rw_rc" ;;
 esac
-[ "$rw_base" = "$RW_HOME" ] && RW_HOME_WHY="$RW_HOME is not writable by $RW_USER"
+[ "$rw_base" = "$RW_HOME" ] && RW_HOME_WHY="$RW_HOME is not writable by $RW_USER (read-only filesystem?)"
 done
 return 3
 }
@@ -251,6 +256,9 @@ if "$RW_CHOWN" "$RW_UID:$RW_GID" "$RW_HOME" 2>/dev/null && "$RW_CHMOD" 0700 "$RW
 return 0
 fi
 "$RW_RM" -rf "$RW_HOME" 2>/dev/null
+RW_HOME_OK=
+RW_HOME_WHY="$RW_HOME cannot be given to $RW_USER (no CAP_CHOWN?)"
+return 0
 fi
 RW_HOME_OK=
 RW_HOME_WHY="$RW_HOME cannot be created (read-only filesystem?)"
@@ -443,7 +451,11 @@ if [ -n "$RW_NOWHERE" ]; then
 rw_say "no writable place for a copy of $RW_NOWHERE ($RW_HOME, /tmp and /dev/shm are not writable by $RW_USER); it stays unreadable for the server"
 fi
 if [ "${HOME:-/root}" = /root ]; then
+if ! [ -d "$RW_HOME" ] && [ -n "$RW_IN_PRIVATE" ]; then
+rw_set HOME "$RW_IN_PRIVATE"
+else
 rw_set HOME "$RW_HOME"
+fi
 fi
 }
 rw_why_unreadable() {
@@ -532,17 +544,19 @@ rw_exec_env "$@"
 rw_check_given() {
 case $1 in
 /root/?*)
-if [ -p "$1" ] || [ -b "$1" ] || [ -c "$1" ] || [ -S "$1" ]; then
+if ! [ -x /root ]; then
+RW_BLOCKED=${RW_BLOCKED:+$RW_BLOCKED, }"$1 (/root is not searchable by uid $RW_S_UID)"
+elif [ -p "$1" ] || [ -b "$1" ] || [ -c "$1" ] || [ -S "$1" ]; then
 RW_BLOCKED=${RW_BLOCKED:+$RW_BLOCKED, }"$1 (a FIFO, device or socket)"
 elif ! [ -r "$1" ]; then
-RW_BLOCKED=${RW_BLOCKED:+$RW_BLOCKED, }"$1 (not readable)"
+RW_BLOCKED=${RW_BLOCKED:+$RW_BLOCKED, }"$1 (not readable by uid $RW_S_UID)"
 fi
 ;;
 esac
 }
 rw_health() {
-rw_uid=$(rw_status_field Uid 2) || rw_uid=
-if [ "$rw_uid" != 0 ] || [ "$RW_UID" = 0 ]; then
+rw_status
+if [ "$RW_S_UID" != 0 ] || [ "$RW_UID" = 0 ]; then
 rw_exec_env "$@"
 fi
 rw_groups_now 2>/dev/null
@@ -565,14 +579,13 @@ if [ $# -eq 0 ]; then
 rw_say "nothing to run: the image has no ENTRYPOINT or CMD and no command was given"
 exit 127
 fi
-rw_uid=$(rw_status_field Uid 2) || rw_uid=
-if [ "$rw_uid" != 0 ]; then
-rw_as_given "${rw_uid:-unknown}" "$@"
+rw_status
+if [ "$RW_S_UID" != 0 ]; then
+rw_as_given "${RW_S_UID:-unknown}" "$@"
 fi
 if [ "$RW_UID" = 0 ]; then
 rw_exec_env "$@"
 fi
-RW_CAP_EFF=$(rw_status_field CapEff) || RW_CAP_EFF=0
 if ! rw_has_cap 7 || ! rw_has_cap 6; then
 rw_say "cannot switch to $RW_USER (uid $RW_UID): the container has no CAP_SETUID/CAP_SETGID (--cap-drop ALL, as ToolHive runs servers?); refusing to run the server as root. Add --cap-add SETUID --cap-add SETGID (and DAC_READ_SEARCH for a config only its owner can read), or run the original image with the config mounted readable under $RW_HOME"
 exit 126
