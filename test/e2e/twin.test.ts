@@ -289,6 +289,21 @@ describe("twin: the prepare phase", () => {
     }
   }, 60_000);
 
+  it("under -u, a FIFO mounted under /root is never opened: one line, and the server starts (finding 12)", async () => {
+    const fifo = join(work, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const name = uniqueName("mcp-rewrap-twin-fifo");
+    try {
+      dockerSync(["run", "-d", "-i", "--name", name, "--network", "none", "-u", "4242:4242", "-v", `${fifo}:/root/.kube/config`, rewrapTag("numeric")]);
+      await waitFor("the server", () => dockerLogs(name).includes("fixture-server: ready"), 15_000);
+      const lines = dockerLogs(name).split("\n").filter((l) => l.startsWith("mcp-rewrap:"));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain("/root/.kube/config (a FIFO, device or socket)");
+    } finally {
+      removeContainers(name);
+    }
+  }, 60_000);
+
   it("a file mounted straight under /root leaves $HOME's mode as the image has it (finding 11)", async () => {
     const netrc = join(work, "netrc");
     writeFileSync(netrc, "machine x login y\n", { mode: 0o600 });

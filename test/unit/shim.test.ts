@@ -204,7 +204,10 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     mkdirSync(join(d, "sub"));
     writeFileSync(join(d, "plain"), "a");
     writeFileSync(join(d, "new\nline"), "b");
-    writeFileSync(join(d, "x\n"), "c");
+    writeFileSync(join(d, "y\n"), "c");
+    // Finding 3: an entry that a newline-split list would read as "x" and "/etc/shadow".
+    mkdirSync(join(d, "x\n", "etc"), { recursive: true });
+    writeFileSync(join(d, "x\n", "etc", "shadow"), "not the real one");
     writeFileSync(join(d, "-n"), "d");
     writeFileSync(join(d, "*"), "e");
     writeFileSync(join(d, ".hidden"), "f");
@@ -216,7 +219,8 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     expect(r.status).toBe(0);
     expect(r.stderr.trim().split("\n")).toEqual(["mcp-rewrap: skipped 2 FIFO(s), device(s) or socket(s) in a mounted directory: not copied, never opened"]);
     const entries = r.stdout.trim().split("\n").map((l) => l.split(/\s+/).slice(5).join(" "));
-    expect(entries.sort()).toEqual(["./*", "./-n", "./.hidden", "./link -> /etc/passwd", "./new\\nline", "./plain", "./sub/", "./sub/deep", "./x\\n"]);
+    expect(entries.sort()).toEqual(["./*", "./-n", "./.hidden", "./link -> /etc/passwd", "./new\\nline", "./plain", "./sub/", "./sub/deep", "./x\\n/", "./x\\n/etc/", "./x\\n/etc/shadow", "./y\\n"]);
+    expect(r.stdout).not.toMatch(/^\S+\s+\S+\s+\S+\s+\S+\s+\S+\s+\/etc\/shadow$/m);
   });
 
   it("rw_put_first copies a tree for the user into a temporary name, then renames it; a second run replaces it", () => {
