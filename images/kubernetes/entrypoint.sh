@@ -156,7 +156,7 @@ if [ -x "$src" ] && find "$src" ! -type l | { while IFS= read -r f; do [ -r "$f"
 fi
 parent=${dest%/*}
 [ -d "$parent" ] || mkdir -p "$parent" 2>/dev/null || exit 3
-rm -rf "$tmp" 2>/dev/null
+if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -rf "$tmp" 2>/dev/null; fi
 if [ "$mode" = file ]; then
 if ! cat >"$tmp" 2>/dev/null; then [ -e "$tmp" ] || exit 3; rm -f "$tmp"; exit 4; fi
 if [ -L "$dest" ] || [ -d "$dest" ]; then rm -rf "$dest"; fi

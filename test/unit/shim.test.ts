@@ -236,7 +236,11 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     expect(readFileSync(join(home, ".kube", "d", "f"), "utf8")).toBe("two");
     expect(readdirSync(home)).toEqual([".kube"]);
     writeFileSync(join(src, "config"), "new");
+    // A temporary copy left by an interrupted start is replaced, not merged.
+    mkdirSync(join(home, ".kube.mcp-rewrap-new"));
+    writeFileSync(join(home, ".kube.mcp-rewrap-new", "stale"), "x");
     expect(run(shell, script).stdout).toBe(`rc=0 where=${home}\n`);
+    expect(existsSync(join(home, ".kube", "stale"))).toBe(false);
     expect(readFileSync(join(home, ".kube", "config"), "utf8")).toBe("new");
     expect(readdirSync(home)).toEqual([".kube"]);
   });

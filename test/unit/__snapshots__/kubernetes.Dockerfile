@@ -7,7 +7,7 @@
 FROM mcp/kubernetes@sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210
 USER root
 COPY entrypoint.sh /usr/local/bin/mcp-rewrap-entrypoint
-LABEL io.mcp-rewrap.context="sha256:6f7c29dbd711a7625cff5f290b577d328efa9e8299112e4bfb2e97099e25e7ef" \
+LABEL io.mcp-rewrap.context="sha256:1a21b810d08c0854d560d6bc82733e2e7e6e501ace2411af2753e9880335dc7a" \
       io.mcp-rewrap.drop-tool="setpriv" \
       io.mcp-rewrap.user="appuser:1001:1001" \
       io.mcp-rewrap.version="9.9.9-test" \
