@@ -399,6 +399,8 @@ rw_facts
 rw_groups_now 2>/dev/null
 RW_HOME_OK=1
 _b0=$(now); rw_put_first /tmp/many /.many-copy; _b1=$(now); echo "copy10k $(( (_b1 - _b0) / 1000 ))"
+# The same tree through a bare tar pipe on the same disk (no shim, no drop): what the disk allows.
+mkdir -p /tmp/many-bare; _b0=$(now); tar -C /tmp/many -cf - . | tar -x -o -f - -C /tmp/many-bare; _b1=$(now); echo "copy10kbare $(( (_b1 - _b0) / 1000 ))"
 exec 3>&1
 step() {
   _bs=$1; shift
@@ -552,7 +554,13 @@ function rows(R, short = false) {
     ]);
   }
   if (u && u.copy10k > 0) {
-    out.push(["7", L("Copy of a 10,000-file tree for the user (one tar pipe), in the container", "10,000-file copy"), ms(u.copy10k / 1000), "≤ 1 s", verdict(u.copy10k <= 1e6)]);
+    out.push([
+      "7",
+      L("Copy of a 10,000-file tree for the user (one tar pipe), in the container", "10,000-file copy"),
+      `${ms(u.copy10k / 1000)}${u.copy10kbare > 0 ? ` (a bare tar pipe on the same disk: ${ms(u.copy10kbare / 1000)})` : ""}`,
+      "≤ 1 s",
+      verdict(u.copy10k <= 1e6),
+    ]);
   }
   return out;
 }
