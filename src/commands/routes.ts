@@ -188,7 +188,7 @@ export async function registryRoute(source: string, opts: RegistryRouteOptions):
     const { facts, config } = await readRegistryFacts(sc, src, manifest, { userRef: source, pinnedDigest: top.digest, manifestDigest: m.digest, progress: opts.progress });
     const plan = planFor(facts, { tag: opts.tag, mounts: opts.mounts, env: opts.env, force: opts.force });
     const shim = renderContext(plan, tpl, key).find((f) => f.path === "entrypoint.sh")!;
-    const layer = await shimLayer(plan.shimPath, shim.content);
+    const layer = await shimLayer(plan.shimPath, shim.content, plan.healthcheck?.cmd[0]);
     const cfg = rewrapConfig(config, plan, key, layer);
     const cfgBytes = Buffer.from(JSON.stringify(cfg));
     opts.progress(`${pname}: ${plan.user.name} (uid ${plan.user.uid}) keeps running the server; copying ${manifest.layers.length} base layers to ${familiarName(target)}`);

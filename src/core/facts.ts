@@ -10,6 +10,18 @@ export interface ImageConfig {
   cmd: string[] | null;
   workdir: string;
   labels: Record<string, string>;
+  /** The image's HEALTHCHECK (absent in facts recorded before it was read). */
+  healthcheck?: Healthcheck | null;
+}
+
+/** A HEALTHCHECK as the Engine API and OCI configs give it (durations in nanoseconds). */
+export interface Healthcheck {
+  /** ["CMD", ...argv], ["CMD-SHELL", command] or ["NONE"]. */
+  test: string[];
+  interval?: number;
+  timeout?: number;
+  startPeriod?: number;
+  retries?: number;
 }
 
 /** The container-config fields mcp-rewrap reads; the Engine API and OCI image configs name them alike. */
@@ -20,6 +32,7 @@ export interface ContainerConfigFields {
   Cmd?: string[] | null;
   WorkingDir?: string;
   Labels?: Record<string, string> | null;
+  Healthcheck?: { Test?: string[] | null; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } | null;
 }
 
 /** ImageConfig from an Engine API or OCI container config: absent fields get the runtime's defaults. */
@@ -31,7 +44,18 @@ export function imageConfigFrom(c: ContainerConfigFields | null | undefined): Im
     cmd: c?.Cmd ?? null,
     workdir: c?.WorkingDir ?? "",
     labels: c?.Labels ?? {},
+    healthcheck: healthcheckFrom(c?.Healthcheck),
   };
+}
+
+function healthcheckFrom(h: ContainerConfigFields["Healthcheck"]): Healthcheck | null {
+  if (!h?.Test || h.Test.length === 0) return null;
+  const out: Healthcheck = { test: [...h.Test] };
+  if (h.Interval) out.interval = h.Interval;
+  if (h.Timeout) out.timeout = h.Timeout;
+  if (h.StartPeriod) out.startPeriod = h.StartPeriod;
+  if (h.Retries) out.retries = h.Retries;
+  return out;
 }
 
 export interface ImageFacts {
@@ -96,7 +120,7 @@ export const DROP_TOOLS = [
 export type DropKind = (typeof DROP_TOOLS)[number]["kind"];
 
 /** Commands the shim runs besides the drop tool. Each is found in one of the BIN_DIRS. */
-export const SHIM_COMMANDS = ["sh", "cat", "mkdir", "chmod", "chown", "ln", "mv", "rm", "find", "readlink", "sort"] as const;
+export const SHIM_COMMANDS = ["sh", "cat", "chmod", "chown", "find", "ln", "mkdir", "mv", "rm", "tar", "tr"] as const;
 export const BIN_DIRS = ["/bin", "/usr/bin", "/sbin", "/usr/sbin"] as const;
 
 export const PROBE_PATHS: string[] = [
@@ -104,31 +128,48 @@ export const PROBE_PATHS: string[] = [
   ...SHIM_COMMANDS.flatMap((c) => BIN_DIRS.map((d) => `${d}/${c}`)),
 ].filter((p, i, all) => all.indexOf(p) === i);
 
+/** Go's strconv.Atoi as moby/sys/user uses it: conversion errors give 0 (ignored, "misbehaving files"). */
+function goAtoi(s: string): number {
+  return /^[+-]?[0-9]+$/.test(s) ? Number.parseInt(s, 10) : 0;
+}
+
+/** One line split on ":" into positional fields, as moby/sys/user's parseLine: missing fields stay empty. */
+function fields(line: string, n: number): string[] {
+  const f = line.split(":");
+  return Array.from({ length: n }, (_, i) => f[i] ?? "");
+}
+
+/**
+ * /etc/passwd as the container runtime reads it (moby/sys/user ParsePasswdFilter, used by runc and
+ * moby): each line trimmed of surrounding white space, blank lines skipped, nothing else skipped
+ * (not even "#" lines); fields taken positionally, so a short line such as `app:x:1001:1001` is an
+ * entry with an empty home; a number that does not parse is 0.
+ */
 export function parsePasswd(text: string | null): PasswdEntry[] {
   if (!text) return [];
   const out: PasswdEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.trim() || line.startsWith("#")) continue;
-    const f = line.split(":");
-    if (f.length < 7) continue;
-    const uid = Number(f[2]);
-    const gid = Number(f[3]);
-    if (!Number.isInteger(uid) || !Number.isInteger(gid)) continue;
-    out.push({ name: f[0]!, uid, gid, home: f[5]!, shell: f[6]! });
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line) continue;
+    const [name, , uid, gid, , home, shell] = fields(line, 7);
+    out.push({ name: name!, uid: goAtoi(uid!), gid: goAtoi(gid!), home: home!, shell: shell! });
   }
   return out;
 }
 
+/**
+ * /etc/group as the runtime reads it (moby/sys/user ParseGroupFilter): lines trimmed, blank and
+ * "#" lines skipped, fields positional, the member list split on "," with nothing trimmed (a
+ * member written " app" is not "app").
+ */
 export function parseGroup(text: string | null): GroupEntry[] {
   if (!text) return [];
   const out: GroupEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.trim() || line.startsWith("#")) continue;
-    const f = line.split(":");
-    if (f.length < 4) continue;
-    const gid = Number(f[2]);
-    if (!Number.isInteger(gid)) continue;
-    out.push({ name: f[0]!, gid, members: f[3]!.split(",").map((m) => m.trim()).filter(Boolean) });
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const [name, , gid, list] = fields(line, 4);
+    out.push({ name: name!, gid: goAtoi(gid!), members: list ? list.split(",") : [] });
   }
   return out;
 }
@@ -141,7 +182,8 @@ export function envValue(env: string[], name: string): string | undefined {
   return undefined;
 }
 
-const isNumeric = (s: string) => /^[0-9]+$/.test(s);
+/** What moby/sys/user treats as a number in USER (strconv.Atoi succeeds). */
+const isNumeric = (s: string) => /^[+-]?[0-9]+$/.test(s);
 
 /**
  * Resolves the image's USER the way the container runtime does: by name or number against the
@@ -161,7 +203,7 @@ export function resolveUser(facts: Pick<ImageFacts, "config" | "passwd" | "group
     entry = users.find((u) => u.uid === 0);
     uid = 0;
   } else if (isNumeric(userPart)) {
-    uid = Number(userPart);
+    uid = goAtoi(userPart);
     entry = users.find((u) => u.uid === uid);
   } else {
     entry = users.find((u) => u.name === userPart);
@@ -173,12 +215,11 @@ export function resolveUser(facts: Pick<ImageFacts, "config" | "passwd" | "group
 
   let gid = entry?.gid ?? 0;
   if (groupPart !== undefined && groupPart !== "") {
-    if (isNumeric(groupPart)) gid = Number(groupPart);
-    else {
-      const g = groups.find((x) => x.name === groupPart);
-      if (!g) throw new Error(`the image's USER group "${groupPart}" has no entry in its /etc/group`);
-      gid = g.gid;
-    }
+    // A numeric group is a gid even when a group has that name (runc: "always treat it as a GID").
+    const g = isNumeric(groupPart) ? groups.find((x) => x.gid === goAtoi(groupPart)) : groups.find((x) => x.name === groupPart);
+    if (g) gid = g.gid;
+    else if (isNumeric(groupPart)) gid = goAtoi(groupPart);
+    else throw new Error(`the image's USER group "${groupPart}" has no entry in its /etc/group`);
   }
 
   const name = entry?.name ?? (uid === 0 ? "root" : String(uid));

@@ -18,6 +18,8 @@ export interface ConfigChanges {
   Entrypoint: string[];
   Cmd: string[] | null;
   Labels: Record<string, string>;
+  /** The image's HEALTHCHECK restated to run through the shim as the user (null: the image has none). */
+  Healthcheck: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } | null;
 }
 
 /** THE mutation: the shim runs first as root, then drops to the image's own user. */
@@ -29,6 +31,7 @@ export function configChanges(plan: RewrapPlan, contextKey: string): ConfigChang
     Labels: Object.fromEntries(
       Object.entries({ ...plan.labels, [CONTEXT_LABEL]: contextKey }).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     ),
+    Healthcheck: plan.healthcheck ? { ...plan.healthcheck.timing, Test: ["CMD", ...plan.healthcheck.cmd] } : null,
   };
 }
 
@@ -47,7 +50,7 @@ export interface Layer {
 }
 
 /** A tar holding one file, deterministic: fixed mtime, root-owned, no directory entries. */
-export async function tarOf(path: string, content: string | Buffer, mode: number): Promise<Buffer> {
+export async function tarOf(path: string, content: string | Buffer, mode: number, alsoAt?: string): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on("data", (c: unknown) => chunks.push(c as Buffer));
@@ -56,14 +59,15 @@ export async function tarOf(path: string, content: string | Buffer, mode: number
     pack.on("error", reject);
   });
   pack.entry({ name: path.replace(/^\/+/, ""), mode, mtime: new Date(0), uid: 0, gid: 0, uname: "root", gname: "root" }, content);
+  if (alsoAt) pack.entry({ name: alsoAt.replace(/^\/+/, ""), mode, mtime: new Date(0), uid: 0, gid: 0, uname: "root", gname: "root" }, content);
   pack.finalize();
   await done;
   return Buffer.concat(chunks);
 }
 
-/** The shim as a layer: the same file (path, mode 0755, root) the Dockerfile's COPY adds. */
-export async function shimLayer(shimPath: string, content: string): Promise<Layer> {
-  const raw = await tarOf(shimPath, content, 0o755);
+/** The shim as a layer: the same file (path, mode 0755, root) the Dockerfile's COPY adds (and its healthcheck name, when the image has a HEALTHCHECK). */
+export async function shimLayer(shimPath: string, content: string, healthPath?: string): Promise<Layer> {
+  const raw = await tarOf(shimPath, content, 0o755, healthPath);
   const blob = gzipSync(raw, { level: 9 });
   return { blob, digest: sha256(blob), diffId: sha256(raw), size: blob.length };
 }
@@ -80,6 +84,7 @@ export function rewrapConfig(base: ImageConfigBlob, plan: RewrapPlan, contextKey
   c.Entrypoint = ch.Entrypoint;
   c.Cmd = ch.Cmd;
   c.Labels = { ...(c.Labels ?? {}), ...ch.Labels };
+  if (ch.Healthcheck) (c as Record<string, unknown>).Healthcheck = ch.Healthcheck;
   cfg.config = c;
   cfg.rootfs = { type: "layers", diff_ids: [...(cfg.rootfs?.diff_ids ?? []), layer.diffId] };
   cfg.history = [...(cfg.history ?? []), { ...(cfg.created ? { created: cfg.created } : {}), created_by: historyEntry(plan), comment: "mcp-rewrap" }];

@@ -5,11 +5,15 @@
  */
 import { CONFIG_PATHS, PATH_VARS } from "./config-paths.js";
 import { PlanError, UsageError } from "./errors.js";
-import { BIN_DIRS, DROP_TOOLS, type DropKind, type ImageFacts, type ResolvedUser, SHIM_COMMANDS, envValue, parseGroup, resolveUser } from "./facts.js";
+import { BIN_DIRS, DROP_TOOLS, type DropKind, type Healthcheck, type ImageFacts, type ResolvedUser, SHIM_COMMANDS, envValue, parseGroup, resolveUser } from "./facts.js";
 import { LABEL } from "./labels.js";
-import { checkTag, isImageId, namesVersion, parseReference, pickRepoDigest, platformString, rewrapTag, safeComponent, shortName } from "./reference.js";
+import { checkImageRef, checkTag, isImageId, namesVersion, parseReference, pickRepoDigest, platformString, rewrapTag, safeComponent, shortName } from "./reference.js";
+
+type ShimCommand = (typeof SHIM_COMMANDS)[number];
 
 export const SHIM_PATH = "/usr/local/bin/mcp-rewrap-entrypoint";
+/** The same shim under the name that makes it run the image's HEALTHCHECK as the user. */
+export const HEALTH_PATH = "/usr/local/bin/mcp-rewrap-healthcheck";
 
 /** Where the gateway mounts user config under /root: the table's paths (core/config-paths.ts). */
 export const DEFAULT_MOUNTS: readonly string[] = CONFIG_PATHS.map((p) => `/root/${p.rel}`);
@@ -52,6 +56,14 @@ export interface RewrapPlan {
   cmd: string[] | null;
   mounts: string[];
   envVars: string[];
+  /** The image's tools the shim runs, by absolute path (root never searches PATH). */
+  tools: Record<ShimCommand, string>;
+  /** The groups the runtime gives root in this image (what root has beyond them was --group-add). */
+  rootGroups: number[];
+  /** Whether /root in the image lets other users search it. */
+  rootOpen: boolean;
+  /** The image's HEALTHCHECK, restated to run through the shim as the user; null when it has none. */
+  healthcheck: { flags: string[]; cmd: string[]; timing: { Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } } | null;
   labels: Record<string, string>;
   tag: string;
   /** Directory name under images/. */
@@ -76,10 +88,84 @@ export function pinnedDigest(facts: ImageFacts): string | null {
 }
 
 /** Which probed paths the shim needs but the image lacks. */
-export function missingCommands(present: string[], drop: DropKind | null): string[] {
+export function missingCommands(present: string[], _drop?: DropKind | null): string[] {
   const has = new Set(present);
-  if (drop === "busybox-su") return [];
   return SHIM_COMMANDS.filter((c) => !BIN_DIRS.some((d) => has.has(`${d}/${c}`)));
+}
+
+/** Each command the shim runs, at the first of BIN_DIRS where the image has it. */
+export function toolPaths(present: string[]): Record<ShimCommand, string> {
+  const has = new Set(present);
+  return Object.fromEntries(SHIM_COMMANDS.map((c) => [c, BIN_DIRS.map((d) => `${d}/${c}`).find((p) => has.has(p)) ?? ""])) as Record<ShimCommand, string>;
+}
+
+/** A Go duration for a Dockerfile flag, from nanoseconds. */
+function duration(ns: number): string {
+  if (ns % 1e9 === 0) return `${ns / 1e9}s`;
+  if (ns % 1e6 === 0) return `${ns / 1e6}ms`;
+  return `${ns}ns`;
+}
+
+/** The HEALTHCHECK of the derived image: the original test run by the shim as the user, same timings. */
+export function healthcheckOf(h: Healthcheck | null | undefined): RewrapPlan["healthcheck"] {
+  if (!h || !h.test.length) return null;
+  const [kind, ...rest] = h.test;
+  let argv: string[];
+  if (kind === "CMD") argv = rest;
+  else if (kind === "CMD-SHELL" && rest.length === 1) argv = ["/bin/sh", "-c", rest[0]!];
+  else if (kind === "NONE") return null;
+  else throw new PlanError(`the image's HEALTHCHECK test ${JSON.stringify(h.test)} is neither CMD, CMD-SHELL nor NONE`);
+  if (!argv.length) throw new PlanError(`the image's HEALTHCHECK ${JSON.stringify(h.test)} has no command`);
+  const flags: string[] = [];
+  const num = (v: number | undefined, what: string) => {
+    if (v === undefined) return false;
+    if (!Number.isSafeInteger(v) || v < 0) throw new PlanError(`the image's HEALTHCHECK ${what} ${JSON.stringify(v)} is not a whole number`);
+    return v > 0;
+  };
+  if (num(h.interval, "interval")) flags.push(`--interval=${duration(h.interval!)}`);
+  if (num(h.timeout, "timeout")) flags.push(`--timeout=${duration(h.timeout!)}`);
+  if (num(h.startPeriod, "start period")) flags.push(`--start-period=${duration(h.startPeriod!)}`);
+  if (num(h.retries, "retries")) flags.push(`--retries=${h.retries}`);
+  const timing = {
+    ...(h.interval ? { Interval: h.interval } : {}),
+    ...(h.timeout ? { Timeout: h.timeout } : {}),
+    ...(h.startPeriod ? { StartPeriod: h.startPeriod } : {}),
+    ...(h.retries ? { Retries: h.retries } : {}),
+  };
+  return { flags, cmd: [HEALTH_PATH, ...argv], timing };
+}
+
+const SHA256 = /^sha256:[0-9a-f]{64}$/;
+
+/** A reference or image ID by the strict rule (core/reference.ts checkImageRef): no white space, no newline. */
+function isRef(s: string): boolean {
+  try {
+    checkImageRef(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Every facts field that reaches the Dockerfile, checked (a facts file is input like any other:
+ * a newline in an ID or a digest must never add an instruction).
+ */
+export function checkFactsForDockerfile(facts: ImageFacts): void {
+  // An empty ID is allowed for facts read from a registry, where FROM is pinned by the repository digest.
+  const idOk = typeof facts.id === "string" && (SHA256.test(facts.id) || (facts.id === "" && (facts.repoDigests ?? []).length > 0));
+  if (!idOk) {
+    throw new PlanError(`image facts: id ${JSON.stringify(facts.id)} is not an image ID (sha256: and 64 lowercase hex digits)`);
+  }
+  for (const d of facts.repoDigests ?? []) {
+    const at = typeof d === "string" ? d.indexOf("@") : -1;
+    if (at <= 0 || !SHA256.test(d.slice(at + 1)) || !isRef(d.slice(0, at))) {
+      throw new PlanError(`image facts: repository digest ${JSON.stringify(d)} is not REPOSITORY@sha256:<64 hex digits>`);
+    }
+  }
+  if (typeof facts.ref !== "string" || !isRef(facts.ref)) {
+    throw new PlanError(`image facts: ref ${JSON.stringify(facts.ref)} is not an image reference`);
+  }
 }
 
 /** A symlink to busybox: an applet, not the tool of that name (busybox setpriv cannot switch users). */
@@ -149,6 +235,7 @@ export function chooseDropTool(facts: ImageFacts, user: ResolvedUser): { kind: D
 
 export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
   if (opts.tag !== undefined) checkTag(opts.tag);
+  checkFactsForDockerfile(facts);
   if (facts.config.labels[LABEL.version] && facts.config.entrypoint?.[0] === SHIM_PATH) {
     throw new PlanError(
       `${facts.ref} was already rewrapped by mcp-rewrap ${facts.config.labels[LABEL.version]}; rewrap its base ${facts.config.labels[LABEL.baseName] ?? "image"} instead`,
@@ -200,6 +287,17 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     (n, i, all) => all.indexOf(n) === i,
   );
 
+  for (const [what, v] of [["uid", user.uid], ["gid", user.gid], ...user.groups.map((g) => ["group", g] as const)] as const) {
+    if (!Number.isSafeInteger(v) || v < 0 || v > 0xfffffffe) throw new PlanError(`${facts.ref}: the image's user has ${what} ${v}, not a valid id`);
+  }
+  let root: ResolvedUser;
+  try {
+    root = resolveUser({ ...facts, config: { ...facts.config, user: "" } });
+  } catch {
+    root = { spec: "", name: "root", uid: 0, gid: 0, groups: [0], home: "/root", homeSource: "passwd", inPasswd: false };
+  }
+  const healthcheck = healthcheckOf(facts.config.healthcheck);
+
   const isId = isImageId(facts.ref);
   const ref = isId ? null : parseReference(facts.ref, { anyCase: true });
   const repoDigest = pickRepoDigest(facts.ref, facts.repoDigests);
@@ -238,6 +336,10 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     cmd: facts.config.cmd && facts.config.cmd.length ? [...facts.config.cmd] : null,
     mounts,
     envVars,
+    tools: toolPaths(facts.present),
+    rootGroups: root.groups,
+    rootOpen: facts.rootMode !== null && facts.rootMode !== undefined && (facts.rootMode & 0o001) !== 0,
+    healthcheck,
     labels,
     tag: opts.tag ?? rewrapTag(facts.ref, { id: facts.id }),
     name: safeComponent(name),

@@ -7,6 +7,7 @@
 import Handlebars from "handlebars";
 import { configChanges } from "./mutate.js";
 import type { RewrapPlan } from "./plan.js";
+import { configPathLines } from "./config-paths.js";
 
 export interface RenderedFile {
   path: string;
@@ -60,8 +61,11 @@ export function renderContext(plan: RewrapPlan, templates: Templates, contextKey
     ...plan,
     version: plan.tool.version,
     groupsCsv: plan.user.groups.join(","),
-    mountLines: plan.mounts.join("\n"),
-    envVarWords: plan.envVars.join(" "),
+    rootGroupsWords: plan.rootGroups.join(" "),
+    rootOpen: plan.rootOpen ? "1" : "",
+    configPathLines: configPathLines(),
+    pathVarWords: plan.envVars.join(" "),
+    healthFlags: plan.healthcheck ? plan.healthcheck.flags.map((f) => `${f} `).join("") : "",
     changes,
     labelLines: Object.entries(changes.Labels).map(([k, v]) => labelLine(k, v)),
   };

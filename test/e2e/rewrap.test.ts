@@ -214,7 +214,7 @@ describe("rewrapped mcp/kubernetes under the gateway's run line", () => {
     expect(res.stderr).toContain("Starting Kubernetes MCP server");
   });
 
-  it("a directory mount with a symlink out of the mount copies only what is inside", async () => {
+  it("a directory mount with a symlink out of the mount: root never follows it, the copy keeps it as a link the user cannot use to read more", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mcp-rewrap-kube-"));
     try {
       const kube = join(dir, "kube");
@@ -227,12 +227,12 @@ describe("rewrapped mcp/kubernetes under the gateway's run line", () => {
       const r = await docker(
         gatewayRun({
           volumes: [`${kube}:/root/.kube:ro`],
-          command: ["sh", "-c", "cat $HOME/.kube/config; test -e $HOME/.kube/shadow && echo LEAKED; stat -c '%a %U' $HOME/.kube/..data/config"],
+          command: ["sh", "-c", "cat $HOME/.kube/config; cat $HOME/.kube/shadow 2>/dev/null && echo LEAKED; readlink $HOME/.kube/shadow; stat -c '%a %U' $HOME/.kube/..data/config"],
         }),
       );
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout.toString()).toBe("apiVersion: v1\nkind: Config\n# via link\n600 appuser\n");
-      expect(r.stderr).toContain("mcp-rewrap: skipped /root/.kube/shadow: symlink points outside the mount");
+      expect(r.stdout.toString()).toBe("apiVersion: v1\nkind: Config\n# via link\n/etc/shadow\n600 appuser\n");
+      expect(r.stderr).not.toContain("mcp-rewrap:");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -8,22 +8,26 @@ function userFacts(user: string, env: string[] = [], passwd: string | null = KUB
   return { config: { user, env, entrypoint: null, cmd: null, workdir: "", labels: {} }, passwd, group };
 }
 
-describe("parsePasswd", () => {
-  it("parses entries and skips comments, blank lines and malformed lines", () => {
+// The runtime's own rules (moby/sys/user, used by runc and moby): lines trimmed, blank lines
+// skipped, fields positional (missing ones empty, a bad number is 0); /etc/group also skips "#"
+// lines and never trims its member names.
+describe("parsePasswd (runc's rules)", () => {
+  it("keeps short and odd lines as the runtime does; skips only blank lines", () => {
     const text = [
-      "# a comment line",
       "root:x:0:0:root:/root:/bin/bash",
       "",
       "   ",
-      "short:x:5:5:/home/short", // too few fields
-      "baduid:x:abc:5::/home/b:/bin/sh", // uid not a number
-      "badgid:x:7:1.5::/home/b:/bin/sh", // gid not an integer
-      "appuser:x:1001:1002:App User:/home/appuser:/bin/sh",
-      "#disabled:x:9:9::/:/bin/sh",
+      "short:x:5:5:/home/short", // 5 fields: the 5th is GECOS, home and shell empty
+      "baduid:x:abc:5::/home/b:/bin/sh", // uid not a number: 0
+      "  app:x:1001:1001", // finding 5: 4 fields, leading blanks trimmed
+      "#disabled:x:9:9::/:/bin/sh", // not a comment for passwd
     ].join("\n");
     expect(parsePasswd(text)).toEqual([
       { name: "root", uid: 0, gid: 0, home: "/root", shell: "/bin/bash" },
-      { name: "appuser", uid: 1001, gid: 1002, home: "/home/appuser", shell: "/bin/sh" },
+      { name: "short", uid: 5, gid: 5, home: "", shell: "" },
+      { name: "baduid", uid: 0, gid: 5, home: "/home/b", shell: "/bin/sh" },
+      { name: "app", uid: 1001, gid: 1001, home: "", shell: "" },
+      { name: "#disabled", uid: 9, gid: 9, home: "/", shell: "/bin/sh" },
     ]);
   });
 
@@ -33,26 +37,45 @@ describe("parsePasswd", () => {
   });
 });
 
-describe("parseGroup", () => {
-  it("parses members and skips comments, blank lines and malformed lines", () => {
+describe("parseGroup (runc's rules)", () => {
+  it("skips blank and # lines, keeps short lines, never trims member names", () => {
     const text = [
       "# groups",
       "root:x:0:",
       "",
-      "audio:x:29:appuser, node ,",
-      "broken:x:30", // too few fields
-      "badgid:x:zz:appuser", // gid not a number
+      "audio:x:29:appuser, node ,", // finding 6: " node " is not node
+      "broken:x:30", // no member list
+      "badgid:x:zz:appuser", // gid not a number: 0
       "users:x:100:node,appuser",
     ].join("\n");
     expect(parseGroup(text)).toEqual([
       { name: "root", gid: 0, members: [] },
-      { name: "audio", gid: 29, members: ["appuser", "node"] },
+      { name: "audio", gid: 29, members: ["appuser", " node ", ""] },
+      { name: "broken", gid: 30, members: [] },
+      { name: "badgid", gid: 0, members: ["appuser"] },
       { name: "users", gid: 100, members: ["node", "appuser"] },
     ]);
   });
 
   it("returns [] for a missing file", () => {
     expect(parseGroup(null)).toEqual([]);
+  });
+});
+
+describe("findings 5 and 6: identity as runc gives it", () => {
+  it("a 4-field passwd line is honoured: USER app gets gid 1001, not 0", () => {
+    const u = resolveUser(userFacts("app", [], "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1001\n", "root:x:0:\napp:x:1001:\n"));
+    expect([u.uid, u.gid, u.groups, u.inPasswd]).toEqual([1001, 1001, [1001], true]);
+  });
+
+  it("a member written with a leading space is not a member", () => {
+    const u = resolveUser(userFacts("app", [], "app:x:1001:1001::/home/app:/bin/sh\n", "app:x:1001:\nextra:x:2001: app\nother:x:2002:x,app\n"));
+    expect(u.groups).toEqual([1001, 2002]);
+  });
+
+  it("a numeric USER group is a gid even when a group has that number as its name", () => {
+    const u = resolveUser(userFacts("app:2001", [], "app:x:1001:1001::/home/app:/bin/sh\n", "2001:x:3000:\nreal:x:2001:\n"));
+    expect(u.gid).toBe(2001);
   });
 });
 

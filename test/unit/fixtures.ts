@@ -107,6 +107,7 @@ export function busyboxFacts(user: string): ImageFacts {
   f.config.cmd = ["/app/server"];
   f.passwd = "root:x:0:0:root:/root:/bin/sh\nmcp:x:1001:1001:Linux User,,,:/home/mcp:/sbin/nologin\n";
   f.group = "root:x:0:root\nmcp:x:1001:\n";
-  f.present = presentPaths(["/bin/busybox", "/bin/sh"]);
+  // Alpine links every applet in /bin (the shim runs them by absolute path).
+  f.present = presentPaths(["/bin/busybox", ...shimCommandsIn(["/bin"])]);
   return f;
 }

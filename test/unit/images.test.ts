@@ -88,7 +88,7 @@ describe("images/", () => {
     });
     expect(facts.passwd).toMatch(/^appuser:x:1001:1001::\/home\/appuser:/m);
     expect(facts.passwd).toMatch(/^node:x:1000:1000:/m);
-    expect(facts.present).toEqual(expect.arrayContaining(["/usr/bin/setpriv", "/bin/sh", "/usr/bin/find"]));
+    expect(facts.present).toEqual(expect.arrayContaining(["/usr/bin/setpriv", "/bin/sh", "/usr/bin/tar", "/usr/bin/tr"]));
     const dockerfile = readFileSync(join(root, "kubernetes", "Dockerfile"), "utf8");
     expect(dockerfile).toContain(`FROM mcp/kubernetes@${CATALOG_PIN}`);
     expect(dockerfile).toContain('ENTRYPOINT ["/usr/local/bin/mcp-rewrap-entrypoint","docker-entrypoint.sh"]');

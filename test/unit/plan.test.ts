@@ -214,10 +214,10 @@ describe("planRewrap: refusals", () => {
 
   it("lists the shim commands the image lacks", () => {
     const f = kubernetesFacts();
-    f.present = f.present.filter((p) => !/\/(find|readlink)$/.test(p));
+    f.present = f.present.filter((p) => !/\/(tar|tr)$/.test(p));
     const e = thrown(() => planRewrap(f, OPTS));
     expect(e).toBeInstanceOf(PlanError);
-    expect(e.message).toMatch(/lacks commands the shim needs: find, readlink \(looked in \/bin, \/usr\/bin, \/sbin, \/usr\/sbin\)/);
+    expect(e.message).toMatch(/lacks commands the shim needs: tar, tr \(looked in \/bin, \/usr\/bin, \/sbin, \/usr\/sbin\)/);
   });
 
   it("refuses an image mcp-rewrap already rewrapped", () => {
@@ -273,7 +273,8 @@ describe("drop tools and shim commands", () => {
   it("missingCommands finds each command in any bin dir", () => {
     expect(missingCommands(shimCommandsIn(["/usr/sbin"]), "setpriv")).toEqual([]);
     expect(missingCommands(["/bin/sh"], "gosu")).toEqual(SHIM_COMMANDS.filter((c) => c !== "sh"));
-    expect(missingCommands(["/bin/busybox"], "busybox-su")).toEqual([]);
+    // busybox su too: the shim runs tools by absolute path, so the applets must be linked.
+    expect(missingCommands(["/bin/busybox", "/bin/sh"], "busybox-su")).toEqual(SHIM_COMMANDS.filter((c) => c !== "sh"));
   });
 });
 
@@ -349,5 +350,35 @@ describe("planRewrap is pure", () => {
     expect(facts).toEqual(before);
     expect(opts).toEqual(optsBefore);
     expect(planRewrap(structuredClone(before), optsBefore)).toEqual(a);
+  });
+});
+
+// Finding 14: a facts file is input like any other; nothing in it may add a Dockerfile line.
+describe("facts that reach the Dockerfile are validated (finding 14)", () => {
+  const bad: [string, (f: ReturnType<typeof kubernetesFacts>) => void][] = [
+    ["an id with a newline", (f) => (f.id = `${KUBE_ID}\nRUN id`)],
+    ["an id that is not sha256 hex", (f) => (f.id = "sha256:XYZ")],
+    ["a repository digest with a newline", (f) => (f.repoDigests = [`mcp/kubernetes@${KUBE_DIGEST}\nRUN id`])],
+    ["a repository digest with a short digest", (f) => (f.repoDigests = ["mcp/kubernetes@sha256:abc"])],
+    ["a repository digest whose name has a space", (f) => (f.repoDigests = [`mcp/kube rnetes@${KUBE_DIGEST}`])],
+    ["a ref with a newline", (f) => (f.ref = "mcp/kubernetes\nRUN id")],
+  ];
+  it.each(bad)("refuses %s with a PlanError", (_what, spoil) => {
+    const f = kubernetesFacts();
+    spoil(f);
+    expect(() => planRewrap(f, OPTS)).toThrow(PlanError);
+  });
+
+  it("keeps HEALTHCHECK timings and runs its test through the shim's healthcheck name", () => {
+    const f = kubernetesFacts();
+    f.config.healthcheck = { test: ["CMD-SHELL", "curl -f localhost || exit 1"], interval: 30e9, timeout: 1.5e9, retries: 3 };
+    const p = planRewrap(f, OPTS);
+    expect(p.healthcheck).toEqual({
+      flags: ["--interval=30s", "--timeout=1500ms", "--retries=3"],
+      cmd: ["/usr/local/bin/mcp-rewrap-healthcheck", "/bin/sh", "-c", "curl -f localhost || exit 1"],
+      timing: { Interval: 30e9, Timeout: 1.5e9, Retries: 3 },
+    });
+    f.config.healthcheck = { test: ["NONE"] };
+    expect(planRewrap(f, OPTS).healthcheck).toBeNull();
   });
 });

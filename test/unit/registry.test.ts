@@ -311,14 +311,16 @@ describe("LayerTree", () => {
     const t = new LayerTree(new Set(["/etc/passwd", "/etc/group"]));
     t.applyLayer([
       { name: "bin", entry: link("usr/bin") },
-      ...["sh", "cat", "mkdir", "chmod", "chown", "ln", "mv", "rm", "find", "readlink", "sort", "setpriv"].map((c) => ({ name: `usr/bin/${c}`, entry: file("", 0o755) })),
+      ...["sh", "cat", "mkdir", "chmod", "chown", "ln", "mv", "rm", "find", "tar", "tr", "setpriv"].map((c) => ({ name: `usr/bin/${c}`, entry: file("", 0o755) })),
       { name: "root", entry: dir(0o700) },
       { name: "etc/passwd", entry: file("root:x:0:0:root:/root:/bin/sh\napp:x:1001:1001::/home/app:/bin/sh\n") },
       { name: "etc/group", entry: file("root:x:0:\napp:x:1001:\n") },
     ]);
-    const facts = factsFrom("r.example/a/b:1", "sha256:cfg", "r.example/a/b@sha256:idx", { os: "linux", architecture: "arm64", variant: "v8", config: { User: "app", Cmd: ["x"] } }, t);
-    expect(facts).toMatchObject({ id: "sha256:cfg", repoDigests: ["r.example/a/b@sha256:idx"], repoTags: ["r.example/a/b:1"], architecture: "arm64", variant: "v8", rootMode: 0o700 });
-    expect(facts.present).toEqual(expect.arrayContaining(["/usr/bin/setpriv", "/bin/setpriv", "/bin/sh", "/usr/bin/sort"]));
+    const cfg = `sha256:${"c".repeat(64)}`;
+    const idx = `sha256:${"d".repeat(64)}`;
+    const facts = factsFrom("r.example/a/b:1", cfg, `r.example/a/b@${idx}`, { os: "linux", architecture: "arm64", variant: "v8", config: { User: "app", Cmd: ["x"] } }, t);
+    expect(facts).toMatchObject({ id: cfg, repoDigests: [`r.example/a/b@${idx}`], repoTags: ["r.example/a/b:1"], architecture: "arm64", variant: "v8", rootMode: 0o700 });
+    expect(facts.present).toEqual(expect.arrayContaining(["/usr/bin/setpriv", "/bin/setpriv", "/bin/sh", "/usr/bin/tar", "/bin/tr"]));
     const plan = planRewrap(facts, OPTS);
     expect(plan.user).toMatchObject({ name: "app", uid: 1001 });
     expect(plan.source.platform).toBe("linux/arm64/v8");

@@ -11,6 +11,7 @@ import { CONTEXT_LABEL } from "../../src/core/labels.js";
 import { contextKeyOf } from "../../src/core/freshness.js";
 import { loadTemplates } from "../../src/edge/fs.js";
 import { KUBE_DIGEST, OPTS, kubernetesFacts } from "./fixtures.js";
+import { PATH_VARS, configPathLines } from "../../src/core/config-paths.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const templates = loadTemplates(join(repoRoot, "templates"));
@@ -45,16 +46,31 @@ function instructions(dockerfile: string): string[] {
     .filter((l) => l.trim() && !l.trimStart().startsWith("#"));
 }
 
-/** The "Facts about the original image" block of the shim: RW_USER= up to NL=. */
+/** The "facts about the original image" block of the shim: RW_USER= up to RW_NL=. */
 function factsBlock(shim: string): string {
   const start = shim.indexOf("\nRW_USER=");
-  const end = shim.indexOf("\nNL='");
+  const end = shim.indexOf("\nRW_NL='");
   expect(start, "shim has RW_USER=").toBeGreaterThan(0);
-  expect(end, "shim has NL= after the facts").toBeGreaterThan(start);
+  expect(end, "shim has RW_NL= after the facts").toBeGreaterThan(start);
   return shim.slice(start + 1, end + 1);
 }
 
-const FACT_VARS = ["RW_USER", "RW_UID", "RW_GID", "RW_GROUPS", "RW_HOME", "RW_DROP", "RW_DROP_PATH", "RW_MOUNTS", "RW_ENV_VARS"] as const;
+const FACT_VARS = [
+  "RW_USER",
+  "RW_UID",
+  "RW_GID",
+  "RW_GROUPS",
+  "RW_ROOT_GROUPS",
+  "RW_HOME",
+  "RW_DROP",
+  "RW_DROP_PATH",
+  "RW_ROOT_OPEN",
+  "RW_SH",
+  "RW_TAR",
+  "RW_FIND",
+  "RW_CONFIG_PATHS",
+  "RW_PATH_VARS",
+] as const;
 
 /** Sources the facts block through sh and returns each variable's exact value. */
 function evalFacts(shim: string): Record<(typeof FACT_VARS)[number], string> {
@@ -169,9 +185,15 @@ describe("renderContext for mcp/kubernetes", () => {
         RW_HOME: "/home/appuser",
         RW_DROP: "setpriv",
         RW_DROP_PATH: "/usr/bin/setpriv",
-        RW_MOUNTS: plan.mounts.join("\n"),
-        RW_ENV_VARS: plan.envVars.join(" "),
+        RW_ROOT_GROUPS: "0",
+        RW_ROOT_OPEN: "",
+        RW_SH: "/bin/sh",
+        RW_TAR: "/bin/tar",
+        RW_FIND: "/bin/find",
+        RW_CONFIG_PATHS: configPathLines(),
+        RW_PATH_VARS: plan.envVars.join(" "),
       });
+      expect(plan.envVars).toEqual(expect.arrayContaining([...PATH_VARS]));
     });
 
     it("passes shellcheck -s sh and -s dash", () => {
@@ -203,7 +225,7 @@ describe("renderContext with awkward names", () => {
   }
 
   it("renders a shim that sh -n accepts and whose facts evaluate to the exact strings", () => {
-    const { plan, byPath } = render(awkwardFacts(), { ...OPTS, mounts: ["/root/with space/it's"] });
+    const { plan, byPath } = render(awkwardFacts());
     expect(plan.user).toMatchObject({ name: "o'brien x", home, groups: [1002, 29] });
     const shim = byPath["entrypoint.sh"]!.content;
     sh(["-n", writeTemp("awkward.entrypoint.sh", shim)]);
@@ -211,8 +233,6 @@ describe("renderContext with awkward names", () => {
     expect(facts.RW_USER).toBe("o'brien x");
     expect(facts.RW_HOME).toBe(home);
     expect(facts.RW_GROUPS).toBe("1002,29");
-    expect(facts.RW_MOUNTS.split("\n")).toEqual([...plan.mounts]);
-    expect(facts.RW_MOUNTS).toContain("/root/with space/it's");
   });
 
   it("renders an ENV HOME with a quote and a space exactly", () => {

@@ -1,0 +1,415 @@
+/**
+ * The differential twin suite (issue 11): for every image of the corpus and every run mode, the
+ * original image and its rewrap are started side by side with the same flags, and what the
+ * server sees is compared, read by the host from the engine's own processes (/proc/<pid> of the
+ * server: uid, gid, groups, CapInh/Prm/Eff/Bnd/Amb, NoNewPrivs, umask, environment, argv, cwd),
+ * plus the bytes it echoes on stdout, its exit code and its answer to SIGTERM. The expected
+ * answer is always the original run by the engine, never a re-derivation.
+ *
+ * Any difference not on the documented list fails. The documented list is data (documented()
+ * below); docs/TWIN.md is rendered from it and checked (TWIN_WRITE=1 rewrites it).
+ */
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { chownSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PATH_VARS } from "../../src/core/config-paths.js";
+import { GATEWAY_FLAGS, gatewayRunArgs } from "../../src/core/gateway.js";
+import { ROOT, cli } from "../support/bed.js";
+import { containerProcesses, dockerLogs, dockerSync, procStatus, removeContainers, uniqueName, waitFor } from "../support/docker.js";
+
+// --- the corpus ------------------------------------------------------------------------------------
+
+interface Image {
+  family: string;
+  /** uid:gid the runtime gives the image's USER (for the -u mode). */
+  ids: string;
+  /** The user's home as mcp-rewrap plans it (where a home mount goes). */
+  home: string;
+  /** mcp-rewrap picks a home (the image has no usable one): HOME differs, documented. */
+  generatedHome: boolean;
+  drop: "setpriv" | "su-exec" | "gosu" | "busybox-su";
+  command?: string[];
+  /** The image sets a table variable into /root (rewritten to the copy). */
+  rootVar?: string;
+  what: string;
+}
+
+export const IMAGES: Image[] = [
+  { family: "debian", ids: "1001:1001", home: "/home/appuser", generatedHome: false, drop: "setpriv", what: "Debian, setpriv, the mcp/kubernetes shape" },
+  { family: "busybox-su", ids: "1002:1002", home: "/home/mcp", generatedHome: false, drop: "busybox-su", what: "busybox, busybox su" },
+  { family: "busybox-gosu", ids: "1003:1003", home: "/srv/app", generatedHome: false, drop: "gosu", what: "busybox + gosu, ENV HOME" },
+  { family: "busybox-su-exec", ids: "1004:1004", home: "/home/mcp-rewrap-1004", generatedHome: true, drop: "su-exec", command: ["fixture-server", "serve"], what: "busybox + su-exec, passwd home /nonexistent" },
+  { family: "numeric", ids: "4242:4242", home: "/home/mcp-rewrap-4242", generatedHome: true, drop: "setpriv", rootVar: "KUBECONFIG", what: "USER 4242:4242, no passwd entry, ENV KUBECONFIG=/root/.kube/config" },
+  { family: "custom-home", ids: "1005:3000", home: "/app", generatedHome: false, drop: "setpriv", what: "home /app, primary group not its own, shell-form ENTRYPOINT" },
+  { family: "usergroup", ids: "1001:2001", home: "/home/appuser", generatedHome: false, drop: "setpriv", what: "USER appuser:mcpextra (user:group)" },
+  {
+    family: "hostile",
+    ids: "1001:1001",
+    home: "/home/mcp-rewrap-1001",
+    generatedHome: true,
+    drop: "setpriv",
+    what: "malformed passwd line, gid in no group file, ' app' member, user-writable PATH first, HEALTHCHECK",
+  },
+];
+
+interface Mode {
+  name: string;
+  what: string;
+  /** Flags added to the gateway's run line (for both images). */
+  flags: (img: Image, kube: string) => string[];
+  /** Drop --init from the gateway's flags. */
+  noInit?: boolean;
+  /** Send SIGTERM once the server is ready instead of closing stdin. */
+  sigterm?: boolean;
+  /** The rewrap must read the mounted kubeconfig. */
+  readsConfig?: boolean;
+}
+
+const ROOT_MOUNT = (kube: string) => ["-v", `${kube}:/root/.kube/config:ro`];
+export const MODES: Mode[] = [
+  { name: "gateway", what: "the gateway's run line, nothing mounted", flags: () => [] },
+  { name: "root-mount", what: "a 0600 kubeconfig of uid 1000 at /root/.kube/config (#284)", flags: (_i, k) => ROOT_MOUNT(k), readsConfig: true },
+  { name: "home-mount", what: "the same file at $HOME/.kube/config (#103)", flags: (i, k) => ["-v", `${k}:${i.home}/.kube/config:ro`], readsConfig: true },
+  { name: "group-add", what: "--group-add 7", flags: (_i, k) => [...ROOT_MOUNT(k), "--group-add", "7"], readsConfig: true },
+  { name: "user", what: "-u <the image's uid:gid> (the catalog's user:)", flags: (i, k) => [...ROOT_MOUNT(k), "-u", i.ids] },
+  { name: "read-only", what: "--read-only", flags: (_i, k) => [...ROOT_MOUNT(k), "--read-only"], readsConfig: true },
+  { name: "cap-drop", what: "--cap-drop ALL (ToolHive)", flags: (_i, k) => [...ROOT_MOUNT(k), "--cap-drop", "ALL"] },
+  {
+    name: "shim-names",
+    what: "-e with the shim's own variable names (RW_UID=0, NL, name, PWD, SHLVL...)",
+    flags: (_i, k) => [...ROOT_MOUNT(k), "-e", "RW_UID=0", "-e", "RW_DROP=none", "-e", "NL=x", "-e", "name=n", "-e", "path=p", "-e", "PWD=/x", "-e", "SHLVL=5", "-e", "COPIED=1"],
+    readsConfig: true,
+  },
+  { name: "no-init", what: "no --init (the shim is PID 1), SIGTERM once ready", flags: (_i, k) => ROOT_MOUNT(k), noInit: true, sigterm: true, readsConfig: true },
+];
+
+/** What may differ, and why: the documented list. Empty: the twin must be identical. */
+export function documented(img: Image, mode: Mode): { refused?: string; differ: string[] } {
+  if (mode.name === "cap-drop") return { refused: "no CAP_SETUID/CAP_SETGID: the shim refuses to run the server as root (one line, exit 126)", differ: [] };
+  const differ: string[] = [];
+  if (mode.name === "user") return { differ };
+  if (img.generatedHome) differ.push("HOME");
+  if (mode.name === "home-mount" || mode.name === "read-only") differ.push("KUBECONFIG");
+  else if (img.rootVar && mode.readsConfig) differ.push(img.rootVar);
+  if (mode.name === "group-add" && img.drop !== "setpriv") differ.push("groups");
+  return { differ: [...new Set(differ)] };
+}
+
+// --- running one side ------------------------------------------------------------------------------
+
+interface Seen {
+  ready: boolean;
+  status: Record<string, string>;
+  env: Record<string, string>;
+  argv: string[];
+  cwd: string;
+  stdout: string;
+  code: number | null;
+  stderr: string;
+}
+
+const STATUS_KEYS = ["Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Umask"];
+const INPUT = Buffer.from('{"jsonrpc":"2.0","id":1,"method":"ping"}\n\u0000\u00ff binary\r\n', "latin1");
+
+function runArgs(image: string, img: Image, mode: Mode, name: string, kube: string): string[] {
+  const args = gatewayRunArgs({ name: `twin-${img.family}`, image, extraFlags: ["--name", name, "--hostname", "twin", ...mode.flags(img, kube)], ...(img.command ? { command: img.command } : {}) });
+  return mode.noInit ? args.filter((a, i) => !(a === "--init" && i <= GATEWAY_FLAGS.length)) : args;
+}
+
+/** The server's own process: the fixture-server script (not its cat child), found with docker top. */
+function serverPid(name: string): number | null {
+  const procs = containerProcesses(name);
+  const server = procs.find((p) => / \/usr\/local\/bin\/fixture-server( |$)/.test(p.cmd) && !procs.some((q) => q.pid === p.ppid && / \/usr\/local\/bin\/fixture-server( |$)/.test(q.cmd)));
+  return server?.pid ?? null;
+}
+
+async function observe(image: string, img: Image, mode: Mode, kube: string): Promise<Seen> {
+  const name = uniqueName("mcp-rewrap-twin");
+  const child: ChildProcessWithoutNullStreams = spawn("docker", runArgs(image, img, mode, name, kube), { stdio: ["pipe", "pipe", "pipe"] });
+  const out: Buffer[] = [];
+  let err = "";
+  let exited: number | null | undefined;
+  child.stdout.on("data", (c: Buffer) => out.push(c));
+  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+  child.stdin.on("error", () => {});
+  const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve((exited = code))));
+  const seen: Seen = { ready: false, status: {}, env: {}, argv: [], cwd: "", stdout: "", code: null, stderr: "" };
+  try {
+    await waitFor(`${name} ready or gone`, () => err.includes("fixture-server: ready") || exited !== undefined, 30_000);
+    if (exited === undefined) {
+      seen.ready = true;
+      const pid = await waitFor(`${name}'s server process`, () => serverPid(name), 10_000);
+      const st = procStatus(pid);
+      for (const k of STATUS_KEYS) seen.status[k] = (st[k] ?? "").replace(/\s+/g, " ");
+      for (const kv of readFileSync(`/proc/${pid}/environ`, "latin1").split("\0")) {
+        const i = kv.indexOf("=");
+        if (i > 0) seen.env[kv.slice(0, i)] = kv.slice(i + 1);
+      }
+      seen.argv = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").slice(0, -1);
+      seen.cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (mode.sigterm) {
+        dockerSync(["kill", "-s", "TERM", name]);
+      } else {
+        child.stdin.end(INPUT);
+      }
+    } else {
+      child.stdin.end();
+    }
+    // A server that ignores SIGTERM (PID 1 a shell, as the original too) is still running: that is its answer.
+    const ended = await Promise.race([closed.then((c) => ({ c })), new Promise<null>((r) => setTimeout(() => r(null), mode.sigterm ? 5_000 : 20_000))]);
+    if (!ended && !mode.sigterm) throw new Error(`${name} did not end after its stdin closed`);
+    seen.code = ended ? ended.c : -1;
+    seen.stdout = Buffer.concat(out).toString("latin1");
+    seen.stderr = err;
+    return seen;
+  } finally {
+    child.kill("SIGKILL");
+    removeContainers(name);
+  }
+}
+
+/** What the twin compares, as flat strings: a difference is a key whose values differ. */
+function facets(s: Seen): Record<string, string> {
+  const f: Record<string, string> = {
+    ready: String(s.ready),
+    code: s.code === -1 ? "still running" : String(s.code),
+    stdout: Buffer.from(s.stdout, "latin1").toString("hex"),
+    argv: JSON.stringify(s.argv),
+    cwd: s.cwd,
+    sigterm: String(s.stderr.includes("fixture-server: got SIGTERM")),
+  };
+  for (const k of STATUS_KEYS) f[k === "Groups" ? "groups" : k] = s.status[k] ?? "";
+  for (const [k, v] of Object.entries(s.env)) f[`env ${k}`] = v;
+  return f;
+}
+
+function differences(a: Record<string, string>, b: Record<string, string>): string[] {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => a[k] !== b[k]).sort();
+}
+
+// --- the suite -------------------------------------------------------------------------------------
+
+const RUN_ID = randomBytes(4).toString("hex");
+const rewrapTag = (f: string) => `mcp-rewrap-test/twin-${f}:${RUN_ID}`;
+const work = mkdtempSync(join(tmpdir(), "mcp-rewrap-twin-"));
+const kube = join(work, "kubeconfig");
+const KUBE_TEXT = `apiVersion: v1\nkind: Config\n# twin ${RUN_ID}\n`;
+const KUBE_MD5 = createHash("md5").update(KUBE_TEXT).digest("hex");
+
+beforeAll(() => {
+  execFileSync("bash", [join(ROOT, "test/bed/families.sh"), ...IMAGES.map((i) => i.family)], { stdio: ["ignore", "ignore", "inherit"], timeout: 600_000 });
+  writeFileSync(kube, KUBE_TEXT, { mode: 0o600 });
+  chownSync(kube, 1000, 1000);
+  for (const img of IMAGES) {
+    const r = cli(["build", `mcp-rewrap-test/family-${img.family}:latest`, "-t", rewrapTag(img.family), "-o", join(work, img.family), "-q"]);
+    if (r.code !== 0) throw new Error(`rewrapping ${img.family} failed: ${r.stderr}`);
+  }
+}, 900_000);
+
+afterAll(() => {
+  for (const img of IMAGES) {
+    try {
+      execFileSync("docker", ["rmi", "-f", rewrapTag(img.family)], { stdio: "ignore", timeout: 60_000 });
+    } catch {
+      /* not built */
+    }
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe.each(IMAGES)("twin: $family", (img) => {
+  it.each(MODES)(`${img.family} × $name`, async (mode) => {
+    const [orig, rew] = await Promise.all([observe(`mcp-rewrap-test/family-${img.family}:latest`, img, mode, kube), observe(rewrapTag(img.family), img, mode, kube)]);
+    const doc = documented(img, mode);
+    const shimLines = rew.stderr.split("\n").filter((l) => l.startsWith("mcp-rewrap:"));
+    expect(rew.stderr, "no secret on stderr").not.toContain("kind: Config");
+    if (doc.refused) {
+      expect(orig.ready, orig.stderr).toBe(true);
+      expect(rew.ready, rew.stderr).toBe(false);
+      expect(rew.code).toBe(126);
+      expect(shimLines, rew.stderr).toHaveLength(1);
+      expect(rew.stdout).toBe("");
+      return;
+    }
+    expect(orig.ready, `original: ${orig.stderr}`).toBe(true);
+    expect(rew.ready, `rewrap: ${rew.stderr}`).toBe(true);
+    const diff = differences(facets(orig), facets(rew)).map((k) => k.replace(/^env /, ""));
+    expect(diff, `original vs rewrap differ in more than the documented ${JSON.stringify(doc.differ)}; rewrap stderr: ${rew.stderr}`).toEqual([...doc.differ].sort());
+    for (const v of doc.differ.filter((d) => d !== "HOME" && d !== "groups")) {
+      expect(PATH_VARS, `${v} is a variable of the config table`).toContain(v);
+      expect(rew.env[v], `${v} points at a copy`).toMatch(/^(\/tmp\/mcp-rewrap-|\/dev\/shm\/mcp-rewrap-|\/home\/mcp-rewrap-)/);
+    }
+    // HOME: the home mcp-rewrap picks, or (when it could not be made) the private directory of the copies.
+    if (doc.differ.includes("HOME")) expect([img.home, `/dev/shm/mcp-rewrap-${img.ids.split(":")[0]}`, `/tmp/mcp-rewrap-${img.ids.split(":")[0]}`]).toContain(rew.env.HOME);
+    if (mode.readsConfig) expect(rew.stderr, "the rewrap reads the mounted kubeconfig").toContain(`"md5":"${KUBE_MD5}"`);
+    if (mode.sigterm) expect(rew.stderr.includes("fixture-server: got SIGTERM"), "SIGTERM answered as by the original").toBe(orig.stderr.includes("fixture-server: got SIGTERM"));
+  }, 90_000);
+});
+
+describe("twin: hostile image, after both runs", () => {
+  it("root never ran a tool the user planted in its PATH, and HEALTHCHECK runs as the user (findings 1, 2)", async () => {
+    const name = uniqueName("mcp-rewrap-twin-hc");
+    try {
+      dockerSync(["run", "-d", "-i", "--name", name, "--network", "none", "-v", `${kube}:/root/.kube/config:ro`, rewrapTag("hostile")]);
+      await waitFor("two health checks", () => dockerSync(["exec", "-u", "0", name, "/bin/cat", "/tmp/health.log"]).split("\n").filter(Boolean).length >= 2, 30_000);
+      dockerSync(["restart", "-t", "1", name]);
+      await waitFor("the restarted server", () => dockerLogs(name).split("fixture-server: ready").length > 2, 30_000);
+      await waitFor("a health check after the restart", () => dockerSync(["exec", "-u", "0", name, "/bin/cat", "/tmp/health.log"]).split("\n").filter(Boolean).length >= 3, 30_000);
+      const health = dockerSync(["exec", "-u", "0", name, "/bin/cat", "/tmp/health.log"]).split("\n").filter(Boolean);
+      const planted = dockerSync(["exec", "-u", "0", name, "/bin/cat", "/tmp/planted.log"]).split("\n").filter(Boolean);
+      expect(new Set(health)).toEqual(new Set(["1001"]));
+      expect(planted.length, "the server itself used planted tools (the log works)").toBeGreaterThan(0);
+      expect(planted.filter((l) => !l.endsWith(" 1001")), "run by root").toEqual([]);
+      const mode = dockerSync(["exec", "-u", "0", name, "/usr/bin/stat", "-c", "%U %a", "/usr/local/bin/mcp-rewrap-entrypoint", "/usr/local/bin/mcp-rewrap-healthcheck"]);
+      expect(mode.split("\n")).toEqual(["root 755", "root 755"]);
+      // Finding 4: root-only files baked under /root (no mount) are never copied to the user.
+      expect(dockerSync(["exec", "-u", "0", name, "/bin/sh", "-c", "/bin/ls -A /home/mcp-rewrap-1001; /bin/cat /root/.aws/credentials"]).split("\n")).toEqual([".kube", "baked-secret"]);
+    } finally {
+      removeContainers(name);
+    }
+  }, 120_000);
+});
+
+describe("twin: the prepare phase", () => {
+  it("SIGTERM while a 10,000-file mount is being copied ends the container promptly, without --init (finding 8)", async () => {
+    const tree = join(work, "many");
+    execFileSync("/bin/sh", ["-c", `mkdir -p '${tree}' && cd '${tree}' && for i in $(seq 0 99); do mkdir d$i; for j in $(seq 0 99); do : > d$i/f$j; done; done`]);
+    const name = uniqueName("mcp-rewrap-twin-term");
+    try {
+      dockerSync(["run", "-d", "-i", "--name", name, "--network", "none", "-v", `${tree}:/root/.kube:ro`, rewrapTag("debian")]);
+      const t0 = Date.now();
+      dockerSync(["kill", "-s", "TERM", name]);
+      await waitFor(`${name} to end`, () => dockerSync(["inspect", "-f", "{{.State.Running}}", name]) === "false", 10_000);
+      expect(Date.now() - t0).toBeLessThan(3_000);
+    } finally {
+      removeContainers(name);
+    }
+  }, 60_000);
+
+  it("under -u, a FIFO mounted under /root is never opened: one line, and the server starts (finding 12)", async () => {
+    const fifo = join(work, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const name = uniqueName("mcp-rewrap-twin-fifo");
+    try {
+      dockerSync(["run", "-d", "-i", "--name", name, "--network", "none", "-u", "4242:4242", "-v", `${fifo}:/root/.kube/config`, rewrapTag("numeric")]);
+      await waitFor("the server", () => dockerLogs(name).includes("fixture-server: ready"), 15_000);
+      const lines = dockerLogs(name).split("\n").filter((l) => l.startsWith("mcp-rewrap:"));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain("/root/.kube/config (a FIFO, device or socket)");
+    } finally {
+      removeContainers(name);
+    }
+  }, 60_000);
+
+  it("a file mounted straight under /root leaves $HOME's mode as the image has it (finding 11)", async () => {
+    const netrc = join(work, "netrc");
+    writeFileSync(netrc, "machine x login y\n", { mode: 0o600 });
+    const modes: string[] = [];
+    for (const image of ["mcp-rewrap-test/family-debian:latest", rewrapTag("debian")]) {
+      const name = uniqueName("mcp-rewrap-twin-mode");
+      try {
+        dockerSync(["run", "-d", "-i", "--name", name, "--network", "none", "-v", `${netrc}:/root/.netrc:ro`, image]);
+        await waitFor("the server", () => dockerLogs(name).includes("fixture-server: ready"), 20_000);
+        modes.push(dockerSync(["exec", "-u", "0", name, "/usr/bin/stat", "-c", "%a %u", "/home/appuser"]));
+      } finally {
+        removeContainers(name);
+      }
+    }
+    expect(modes[1]).toBe(modes[0]);
+  }, 60_000);
+});
+
+describe("writable state under /root (issue 12, item 5)", () => {
+  const seeState = async (volume: string, write: string) => {
+    const name = uniqueName("mcp-rewrap-twin-state");
+    try {
+      dockerSync(["run", "-d", "-i", "--init", "--name", name, "--network", "none", "-v", `${volume}:/root/.local/share/python_keyring`, rewrapTag("debian")]);
+      await waitFor("the server", () => dockerLogs(name).includes("fixture-server: ready"), 20_000);
+      const dir = "/home/appuser/.local/share/python_keyring";
+      const before = dockerSync(["exec", "-u", "1001", name, "/bin/sh", "-c", `/bin/cat ${dir}/token 2>/dev/null; printf '%s' '${write}' >>${dir}/token && /usr/bin/stat -c '%u' ${dir}/token`]);
+      const rootClosed = spawnSyncOk(["exec", "-u", "1001", name, "/bin/ls", "/root"]);
+      return { before, rootClosed, logs: dockerLogs(name) };
+    } finally {
+      removeContainers(name);
+    }
+  };
+
+  it("a named volume is the same storage for the user across two runs, owned by the user; /root stays closed", async () => {
+    const volume = `mcp-rewrap-twin-${RUN_ID}`;
+    try {
+      const first = await seeState(volume, "one");
+      expect(first.before).toBe("1001");
+      expect(first.rootClosed).toBe(false);
+      expect(first.logs).not.toContain("mcp-rewrap:");
+      const second = await seeState(volume, "two");
+      expect(second.before).toBe("one1001");
+    } finally {
+      execFileSync("docker", ["volume", "rm", "-f", volume], { stdio: "ignore" });
+    }
+  }, 90_000);
+
+  it("a host directory the user cannot write is never chowned: one line, and a copy", async () => {
+    const host = join(work, "state-host");
+    execFileSync("/bin/sh", ["-c", `mkdir -p '${host}' && echo kept > '${host}/token' && chmod 0755 '${host}' && chmod 0644 '${host}/token'`]);
+    const name = uniqueName("mcp-rewrap-twin-bind");
+    try {
+      dockerSync(["run", "-d", "-i", "--name", name, "--network", "none", "-v", `${host}:/root/.local/share/python_keyring`, rewrapTag("debian")]);
+      await waitFor("the server", () => dockerLogs(name).includes("fixture-server: ready"), 20_000);
+      const lines = dockerLogs(name).split("\n").filter((l) => l.startsWith("mcp-rewrap:"));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/cannot write, and mcp-rewrap never changes host files; copied instead/);
+      expect(dockerSync(["exec", "-u", "1001", name, "/bin/cat", "/home/appuser/.local/share/python_keyring/token"])).toBe("kept");
+      const st = execFileSync("stat", ["-c", "%u %a", host], { encoding: "utf8" }).trim();
+      expect(st).toBe("0 755");
+    } finally {
+      removeContainers(name);
+    }
+  }, 60_000);
+});
+
+function spawnSyncOk(args: string[]): boolean {
+  try {
+    execFileSync("docker", args, { stdio: "ignore", timeout: 30_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// --- docs/TWIN.md ------------------------------------------------------------------------------------
+
+const DOC = join(ROOT, "docs/TWIN.md");
+const BEGIN = "<!-- twin:begin (generated from test/e2e/twin.test.ts: TWIN_WRITE=1 npx vitest run test/e2e/twin.test.ts -t docs) -->";
+const END = "<!-- twin:end -->";
+
+export function twinTable(): string {
+  const cell = (img: Image, mode: Mode) => {
+    const d = documented(img, mode);
+    if (d.refused) return "refused";
+    return d.differ.length ? `documented: ${d.differ.join(", ")}` : "same";
+  };
+  const lines = [
+    `| mode | ${IMAGES.map((i) => `\`${i.family}\``).join(" | ")} |`,
+    `|---|${IMAGES.map(() => "---").join("|")}|`,
+    ...MODES.map((m) => `| \`${m.name}\`: ${m.what} | ${IMAGES.map((i) => cell(i, m)).join(" | ")} |`),
+  ];
+  const images = ["", "| image | what it is |", "|---|---|", ...IMAGES.map((i) => `| \`${i.family}\` | ${i.what} |`)];
+  return [BEGIN, ...lines, ...images, END].join("\n");
+}
+
+describe("docs", () => {
+  it("docs/TWIN.md shows this table", () => {
+    const text = readFileSync(DOC, "utf8");
+    const start = text.indexOf(BEGIN);
+    const end = text.indexOf(END);
+    if (process.env.TWIN_WRITE === "1" && start >= 0 && end > start) {
+      writeFileSync(DOC, `${text.slice(0, start)}${twinTable()}${text.slice(end + END.length)}`);
+      return;
+    }
+    expect(start, "docs/TWIN.md lacks the twin:begin marker").toBeGreaterThanOrEqual(0);
+    expect(text.slice(start, end + END.length)).toBe(twinTable());
+  });
+});
