@@ -3,7 +3,7 @@
  * Command-line wiring and printing only: parse, call one src/commands/ module, print its result
  * (text, or the --json shapes of docs/JSON.md), map errors to one stderr line and an exit code.
  */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { EXIT, UsageError } from "./core/errors.js";
 import { VERSION } from "./edge/version.js";
 import type { BatchResult } from "./commands/batch.js";
@@ -126,6 +126,15 @@ async function insecure(o: { insecureRegistry?: string[] }): Promise<void> {
   setInsecureRegistries(o.insecureRegistry);
 }
 
+/** generate/build --mount is gone: the shim prepares what the kernel lists as mounted, nothing baked. */
+function noMount(o: { mount?: string[] }): void {
+  if (o.mount?.length) {
+    throw new UsageError(
+      `--mount ${o.mount.join(", ")}: no longer an option of generate and build: the shim prepares whatever the kernel lists as mounted under /root at run time (a baked path list would copy root-only files that are not mounted); drop --mount`,
+    );
+  }
+}
+
 export function makeProgram(): Command {
   const program = new Command();
   program
@@ -138,7 +147,7 @@ export function makeProgram(): Command {
 
   const rewrapOptions = (cmd: Command) =>
     cmd
-      .option("--mount <path>", "also prepare this path under /root (repeatable)", collect)
+      .addOption(new Option("--mount <path>", "gone: the shim prepares what is mounted at run time").hideHelp().argParser(collect))
       .option("--env <name>", "also rewrite this variable when it points into /root (repeatable)", collect)
       .option("--force", "rewrap even an image that already runs as root")
       .option("--facts <file>", "use recorded image facts (from a generated facts.json) instead of the engine")
@@ -176,7 +185,8 @@ export function makeProgram(): Command {
       .option("--json", "print the result as JSON"),
   ).action(async (image: string, o) => {
     const { generateCommand } = await import("./commands/generate.js");
-    const r = await generateCommand(image, { ...o, tag: oneTag(o.tag), mounts: o.mount, progress: progressFor(o) });
+    noMount(o);
+    const r = await generateCommand(image, { ...o, tag: oneTag(o.tag), progress: progressFor(o) });
     if (o.json) printJson("generate", { dir: r.dir, files: r.files.map((f) => f.path), plan: r.plan });
     else process.stdout.write(`${r.dir}\n`);
   });
@@ -197,6 +207,7 @@ export function makeProgram(): Command {
       .option("--insecure-registry <host>", "speak plain http to this registry (host or host:port; repeatable); proxies come from HTTP(S)_PROXY/NO_PROXY", collect)
       .option("--json", "print the result as JSON"),
   ).action(async (image: string | undefined, o) => {
+    noMount(o);
     await insecure(o);
     const platforms = o.platform ? (o.platform as string[]).flatMap((p) => p.split(",")).map((p) => p.trim()).filter(Boolean) : undefined;
     const tag = oneTag(o.tag);
@@ -204,7 +215,7 @@ export function makeProgram(): Command {
       if (image) throw new UsageError("build: give either an image or --catalog, not both; see mcp-rewrap build --help");
       if (tag) throw new UsageError("build --catalog: --tag names one image; use --prefix REPO for the catalog's tags");
       const { batchCommand, formatBatch } = await import("./commands/batch.js");
-      const results = await batchCommand(o.catalog, { ...o, mounts: o.mount, platforms, progress: progressFor(o) });
+      const results = await batchCommand(o.catalog, { ...o, platforms, progress: progressFor(o) });
       if (o.json) printJson("build", { results: results.map(fromBatch) });
       else process.stdout.write(formatBatch(results));
       process.exitCode = results.some((r) => r.status === "failed") ? EXIT.runtime : EXIT.ok;
@@ -215,13 +226,13 @@ export function makeProgram(): Command {
     if (platforms && !o.push) throw new UsageError("build: --platform goes with --push (the registry-to-registry rewrap); add --push --tag REGISTRY/NAME:TAG");
     if (o.push) {
       const { pushCommand } = await import("./commands/push.js");
-      const r = await pushCommand(image, { ...o, tag, mounts: o.mount, platforms, progress: progressFor(o) });
+      const r = await pushCommand(image, { ...o, tag, platforms, progress: progressFor(o) });
       if (o.json) printJson("build", { results: [fromPush(image, r)] });
       else process.stdout.write(`${r.tag}@${r.digest}\n`);
       return;
     }
     const { buildCommand } = await import("./commands/build.js");
-    const r = await buildCommand(image, { ...o, tag, mounts: o.mount, progress: progressFor(o) });
+    const r = await buildCommand(image, { ...o, tag, progress: progressFor(o) });
     if (o.json) printJson("build", { results: [fromBuild(image, r)] });
     else process.stdout.write(`${r.tag}\n`);
   });

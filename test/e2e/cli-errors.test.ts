@@ -222,6 +222,13 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       expectFailure(c, 2, /--tag mcp\/kubernetes:local: gateways refuse local images under mcp\//);
     });
 
+    it("generate/build --mount (gone: the shim prepares only what is mounted) → 2, says to drop it, builds nothing", () => {
+      for (const verb of ["build", "generate"]) {
+        const c = run([verb, family("debian"), "--mount", "/root/.extra", "-q"], { image: family("debian") });
+        expectFailure(c, 2, /--mount \/root\/\.extra: no longer an option of generate and build: .*; drop --mount/);
+      }
+    });
+
     it("unwritable --out (a file where a directory should be) → 2, names it, builds nothing", () => {
       const parent = scratch("out");
       writeFileSync(join(parent, "file"), "");

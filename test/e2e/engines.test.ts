@@ -180,7 +180,7 @@ describe("rebuild cleanup", () => {
     build();
     const first = imageId(a);
     expect((await docker(["tag", a, b])).code).toBe(0);
-    const second = build("--mount", "/root/.cleanup-one");
+    const second = build("--env", "CLEANUP_ONE");
     expect(imageId(a)).not.toBe(first);
     expect(imageId(b), "the image another tag names must survive the rebuild").toBe(first);
     expect(second.stderr).toMatch(/kept sha256:[0-9a-f]{12}, the rewrap .* held before: .*cleanup-e2e:b-/);
@@ -190,14 +190,14 @@ describe("rebuild cleanup", () => {
     const container = `mcp-rewrap-cleanup-${RUN}`;
     containers.push(container);
     expect((await docker(["create", "--name", container, a])).code).toBe(0);
-    const third = build("--mount", "/root/.cleanup-two");
+    const third = build("--env", "CLEANUP_TWO");
     expect(imageId(a)).not.toBe(held);
     expect((await docker(["image", "inspect", held])).code, "the image a container uses must survive the rebuild").toBe(0);
     expect(third.stderr).toMatch(new RegExp(`kept sha256:[0-9a-f]{12}, the rewrap .* held before: container ${container} uses it`));
 
     // With nothing left using it, the next rebuild removes the one it replaces.
     const before = imageId(a);
-    const fourth = build("--mount", "/root/.cleanup-three");
+    const fourth = build("--env", "CLEANUP_THREE");
     expect(fourth.stderr).toMatch(/removed sha256:[0-9a-f]{12}, the rewrap .* held before/);
     expect((await docker(["image", "inspect", before])).code).not.toBe(0);
   });

@@ -242,7 +242,7 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
 
   it("a rebuild that changes the rewrap replaces the tag and removes the image it held (no dangling image)", () => {
     const before = dockerSync(["image", "inspect", "-f", "{{.Id}}", TAG]);
-    const r = cli(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx2"), "--mount", "/root/.extra"]);
+    const r = cli(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx2"), "--env", "MY_EXTRA_CONFIG"]);
     expect(r.code, r.stderr).toBe(0);
     const after = dockerSync(["image", "inspect", "-f", "{{.Id}}", TAG]);
     expect(after).not.toBe(before);

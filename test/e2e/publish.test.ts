@@ -322,7 +322,7 @@ describe("publishing to a registry", () => {
     expect((await reader.manifest("batch/busybox-root-mount", "multi")).digest).toBe(index.digest);
   });
 
-  it("build --catalog without --push builds in the engine, skips from the local tag's labels, and rebuilds when --mount, --env or --force change", () => {
+  it("build --catalog without --push builds in the engine, skips from the local tag's labels, and rebuilds when --env or --force change", () => {
     const catalog = join(work, "local.yaml");
     writeFileSync(
       catalog,
@@ -339,9 +339,9 @@ describe("publishing to a registry", () => {
     const second = cli(["build", "--catalog", catalog, "--affected", "--prefix", "mcp-rewrap-test-batch", "--json"]);
     expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(second.stdout).results[0]).toMatchObject({ status: "up-to-date" });
-    // A changed --mount, --env or --force is a different rewrap: built again, then up to date.
+    // A changed --env or --force is a different rewrap: built again, then up to date.
     const base = ["build", "--catalog", catalog, "--affected", "--prefix", "mcp-rewrap-test-batch", "--json"];
-    for (const extra of [["--mount", "/root/.extra"], ["--mount", "/root/.extra", "--env", "MY_CONFIG"], ["--mount", "/root/.extra", "--env", "MY_CONFIG", "--force"]]) {
+    for (const extra of [["--env", "MY_CONFIG"], ["--env", "MY_CONFIG", "--force"]]) {
       const changed = cli([...base, ...extra]);
       expect(changed.code, changed.stderr).toBe(0);
       expect(JSON.parse(changed.stdout).results[0], extra.join(" ")).toMatchObject({ status: "built" });
