@@ -182,6 +182,9 @@ function facets(s: Seen): Record<string, string> {
     sigterm: String(s.stderr.includes("fixture-server: got SIGTERM")),
   };
   for (const k of STATUS_KEYS) f[k === "Groups" ? "groups" : k] = s.status[k] ?? "";
+  // Groups as a set: Docker 28 (runc 1.3) lists the primary gid twice for some users
+  // ("1003 1003 2001"); the kernel checks membership, so a repeated gid grants nothing more.
+  f.groups = [...new Set((s.status.Groups ?? "").split(/\s+/).filter(Boolean))].sort((x, y) => Number(x) - Number(y)).join(" ");
   for (const [k, v] of Object.entries(s.env)) f[`env ${k}`] = v;
   return f;
 }
