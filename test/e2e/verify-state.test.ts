@@ -2,7 +2,9 @@
  * `verify --state TARGET`: an okta-shaped image (Debian, `useradd --create-home appuser`, USER
  * appuser; the catalog mounts a named volume at /root/.local/share/python_keyring) keeps no
  * state: what the first run writes is gone in the second. A volume at a path the user owns in
- * the image persists (the check can pass). Every volume verify makes is removed.
+ * the image persists (the check can pass), and so does the /root volume of the okta-shaped image's
+ * rewrap (the shim links $HOME/.local/share/python_keyring to it). Every volume verify makes is
+ * removed.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +15,7 @@ import { dockerSync } from "../support/docker.js";
 
 const IMAGE = "mcp-rewrap-test/okta-shaped:e2e";
 const KEYRING = "/root/.local/share/python_keyring";
+const REWRAPPED = "mcp-rewrap-test/okta-shaped-rewrapped:e2e";
 
 describe("verify --state", () => {
   let dir: string;
@@ -33,10 +36,12 @@ describe("verify --state", () => {
   });
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
-    try {
-      dockerSync(["rmi", IMAGE]);
-    } catch {
-      /* not built */
+    for (const image of [REWRAPPED, IMAGE]) {
+      try {
+        dockerSync(["rmi", image]);
+      } catch {
+        /* not built */
+      }
     }
   });
   const volumes = () => dockerSync(["volume", "ls", "-q", "--filter", "name=mcp-rewrap-verify-state-"]).trim();
@@ -58,6 +63,16 @@ describe("verify --state", () => {
     const [v] = JSON.parse(r.stdout);
     expect(v.state[0], r.stdout).toMatchObject({ target: "/home/appuser", ok: true, path: "/home/appuser" });
     expect(v.state[0].reason).toMatch(/owned by the server's uid 1000/);
+    expect(volumes()).toBe("");
+  });
+
+  it("the rewrap of the okta-shaped image keeps what the first run writes: PASS, owned by the user", () => {
+    const b = cli(["build", IMAGE, "--tag", REWRAPPED, "-q"]);
+    expect(b.code, b.stderr).toBe(0);
+    const r = cli(["verify", REWRAPPED, "--mount", "/root/.kube/config", "--state", KEYRING, "--json"]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const [v] = JSON.parse(r.stdout);
+    expect(v.state[0], r.stdout).toMatchObject({ target: KEYRING, ok: true });
     expect(volumes()).toBe("");
   });
 });
