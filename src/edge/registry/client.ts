@@ -11,7 +11,13 @@
  * Retry-After. Every error is one line naming the registry and what to do.
  */
 import { createHash } from "node:crypto";
-import { ProxyAgent, fetch as undiciFetch } from "undici";
+import type { ProxyAgent } from "undici";
+
+/** undici loads on the first registry request only (a no-op rebuild never makes one). */
+type Undici = Awaited<ReturnType<typeof importUndici>>;
+const importUndici = () => import("undici");
+let undiciModule: Promise<Undici> | null = null;
+const loadUndici = () => (undiciModule ??= importUndici());
 import { RuntimeError, UsageError } from "../../core/errors.js";
 import { type Descriptor, type ImageIndex, type ImageManifest, MEDIA, sha256 } from "../../core/oci.js";
 import { DOCKER_HUB, familiarName } from "../../core/reference.js";
@@ -130,14 +136,15 @@ export function proxyFor(url: URL, p: ProxyEnv): string | null {
  */
 function proxyFetch(p: ProxyEnv) {
   const agents = new Map<string, ProxyAgent>();
-  return (url: string | URL, init: RequestInit = {}): Promise<Response> => {
+  return async (url: string | URL, init: RequestInit = {}): Promise<Response> => {
+    const undici = await loadUndici();
     const proxy = proxyFor(new URL(String(url)), p);
     let dispatcher: ProxyAgent | undefined;
     if (proxy) {
       dispatcher = agents.get(proxy);
-      if (!dispatcher) agents.set(proxy, (dispatcher = new ProxyAgent(proxy)));
+      if (!dispatcher) agents.set(proxy, (dispatcher = new undici.ProxyAgent(proxy)));
     }
-    return undiciFetch(url, { ...(init as object), ...(dispatcher ? { dispatcher } : {}) } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>;
+    return (await undici.fetch(url, { ...(init as object), ...(dispatcher ? { dispatcher } : {}) } as Parameters<typeof undici.fetch>[1])) as unknown as Response;
   };
 }
 
