@@ -241,8 +241,13 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
   });
 
   it("a rebuild that changes the rewrap replaces the tag and removes the image it held (no dangling image)", () => {
+    // First a rewrap no other tag can name (a `make demo` run leaves mcp-rewrap/kubernetes:latest,
+    // the same image as a default build), so its removal is this rebuild's to make.
+    const unique = `MCP_REWRAP_STORY_${Date.now()}`;
+    const first = cli(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx1u"), "--env", unique]);
+    expect(first.code, first.stderr).toBe(0);
     const before = dockerSync(["image", "inspect", "-f", "{{.Id}}", TAG]);
-    const r = cli(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx2"), "--env", "MY_EXTRA_CONFIG"]);
+    const r = cli(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx2"), "--env", unique, "--env", "MY_EXTRA_CONFIG"]);
     expect(r.code, r.stderr).toBe(0);
     const after = dockerSync(["image", "inspect", "-f", "{{.Id}}", TAG]);
     expect(after).not.toBe(before);
