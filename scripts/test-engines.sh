@@ -3,8 +3,10 @@
 #   system   the engine DOCKER_HOST names (default: the system one), as set up by scripts/engine.sh
 #   engine2  Docker 28.x with the containerd image store beside it (scripts/engine2.sh start);
 #            no bridge network there, so TESTCONTAINERS_HOST_OVERRIDE=localhost
-# Each engine gets its test bed first (test/bed/base-images.sh, replica.sh; the e2e files build
-# the rest themselves, cached by recipe labels). Prints, after vitest's own output, one line per
+# Each engine gets its whole test bed first (test/bed/base-images.sh, replica.sh, families.sh,
+# multiarch.sh; cached by recipe labels): the e2e files' own calls to them then find it built,
+# so no test file blocks its vitest worker for minutes on a fresh machine (which vitest reports
+# as a "Timeout calling" error, a failure here). Prints, after vitest's own output, one line per
 # engine and a final plain sum:
 #   engine docker 20.10.24+dfsg1 (overlay2): 336 passed, 0 failed (182 s)
 #   engine docker 28.5.2+dfsg4 (containerd store): 336 passed, 0 failed (301 s)
@@ -63,7 +65,7 @@ for engine in "${engines[@]}"; do
   # The time counts from when the lock is held (waiting for another checkout's run is not ours).
   set +e
   # shellcheck disable=SC2016 # expanded by the inner bash
-  "${lock[@]}" bash -c 'date +%s >"$0.start"; bash test/bed/base-images.sh && bash test/bed/replica.sh && npx vitest run "$@"' "$report" \
+  "${lock[@]}" bash -c 'date +%s >"$0.start"; bash test/bed/base-images.sh && bash test/bed/replica.sh && bash test/bed/families.sh && bash test/bed/multiarch.sh && npx vitest run "$@"' "$report" \
     --reporter=default --reporter=./scripts/vitest-json-report.mjs --outputFile.json="$report" "${extra[@]}" </dev/null 2>&1 | tee "$report.log"
   engine_rc=${PIPESTATUS[0]}
   set -e
