@@ -15,6 +15,7 @@ RW_ROOT_OPEN=''
 RW_SH='/bin/sh'
 RW_CHMOD='/bin/chmod'
 RW_CHOWN='/bin/chown'
+RW_CAT='/bin/cat'
 RW_MKDIR='/bin/mkdir'
 RW_RM='/bin/rm'
 RW_FIND='/bin/find'
@@ -32,6 +33,13 @@ RW_NL='
 RW_CHANGES=
 RW_SEEN=
 RW_STATE_FD=
+RW_LATE=
+RW_LATE_FD=4
+RW_UNDEFER=
+RW_DEFERRED_RELS=
+RW_HOME_MP=
+RW_HOME_MOPTS=
+RW_MPICK=
 rw_scripts
 }
 rw_say() { printf 'mcp-rewrap: %s\n' "$*" >&2; }
@@ -43,6 +51,7 @@ RW_NL='
 RW_S_UID=
 RW_S_CAPEFF=0
 RW_S_GROUPS=
+RW_S_UMASK=
 RW_MOUNTINFO=
 RW_E_KNOWN=
 RW_E_HAS=' '
@@ -79,8 +88,13 @@ CapEff:*)
 rw_words ${rw_l#CapEff:} && RW_S_CAPEFF=$RW_OUT
 ;;
 Groups:*) RW_S_GROUPS=${rw_l#Groups:} ;;
+Umask:*)
+# shellcheck disable=SC2086
+rw_words ${rw_l#Umask:} && RW_S_UMASK=$RW_OUT
+;;
 esac
 done
+case $RW_S_UMASK in '' | *[!0-7]*) RW_S_UMASK= ;; esac
 IFS=$rw_ifs
 [ -z "$rw_f" ] || set +f
 case $rw_blob in
@@ -207,6 +221,22 @@ set -- $rw_mt
 IFS=' 	
 '
 for rw_ml; do
+if [ -n "$RW_MPICK" ]; then
+case $rw_ml in
+*\\*) ;;
+*)
+rw_p=${rw_ml#* }
+rw_p=${rw_p#* }
+rw_p=${rw_p#* }
+rw_p=${rw_p#* }
+rw_p=${rw_p%% *}
+case $rw_p in
+/root/?* | "$RW_MPICK"/?*) ;;
+*) case $RW_MPICK/ in "${rw_p%/}"/*) ;; *) continue ;; esac ;;
+esac
+;;
+esac
+fi
 # shellcheck disable=SC2086
 rw_mount_line $rw_ml
 done
@@ -477,6 +507,14 @@ done
 done
 }
 rw_prepare_mount() {
+case $RW_HOME in
+"$1" | "${1%/}"/*)
+if [ ${#1} -ge ${#RW_HOME_MP} ]; then
+RW_HOME_MP=$1
+RW_HOME_MOPTS=$3
+fi
+;;
+esac
 case $1 in
 /root/?*) rw_list=ROOT ;;
 "$RW_HOME"/?*) rw_list=HOME ;;
@@ -496,6 +534,84 @@ rw_kind=bind
 fi
 rw_prepare_one "$rw_list" "$rw_kind" "$1"
 }
+rw_copy_root() {
+rw_check=
+[ -n "$RW_ROOT_OPEN" ] && rw_check=$1
+rw_put_first "$1" "$2" "$rw_check"
+case $? in
+0)
+RW_COPIED_RELS=$RW_COPIED_RELS$2$RW_NL
+if [ "$RW_WHERE" != "$RW_HOME" ]; then
+RW_IN_PRIVATE=$RW_WHERE
+rw_point_table "$1" "$RW_WHERE$2" /root ""
+fi
+;;
+5) ;;
+4) RW_FAILED="${RW_FAILED:+$RW_FAILED, }$1" ;;
+6) ;;
+*) RW_NOWHERE="${RW_NOWHERE:+$RW_NOWHERE, }$1" ;;
+esac
+}
+rw_quote() {
+RW_OUT=
+rw_q=$1
+while :; do
+case $rw_q in
+*\'*)
+RW_OUT="$RW_OUT${rw_q%%\'*}'\\''"
+rw_q=${rw_q#*\'}
+;;
+*)
+RW_OUT="'$RW_OUT$rw_q'"
+return 0
+;;
+esac
+done
+}
+rw_defer() {
+[ "$RW_DROP" = setpriv ] && [ -n "$RW_S_UMASK" ] && [ -n "$RW_HOME_OK" ] && [ "$RW_LATE_FD" -le 7 ] || return 1
+[ -n "$RW_CAT" ] && [ -n "$RW_MKDIR" ] && [ -n "$RW_RM" ] || return 1
+[ -f "$1" ] && ! [ -L "$1" ] || return 1
+rw_dd=$RW_HOME$2
+if [ -e "$rw_dd" ] || [ -L "$rw_dd" ]; then
+! [ -O "$rw_dd" ] || return 1
+fi
+rw_da=${rw_dd%/*}
+while [ -n "$rw_da" ] && ! [ -e "$rw_da" ] && ! [ -L "$rw_da" ]; do rw_da=${rw_da%/*}; done
+[ -n "$rw_da" ] && [ -d "$rw_da" ] && ! [ -L "$rw_da" ] && ! [ -O "$rw_da" ] || return 1
+{ eval "command exec $RW_LATE_FD<\"\$1\""; } 2>/dev/null || return 1
+rw_quote "$rw_dd"
+rw_qd=$RW_OUT
+rw_quote "${rw_dd%/*}"
+rw_qp=$RW_OUT
+rw_quote "mcp-rewrap: cannot copy $1 to $rw_dd for $RW_USER; the server starts without it"
+rw_qm=$RW_OUT
+rw_quote "$RW_CAT"
+rw_qc=$RW_OUT
+rw_quote "$RW_MKDIR"
+rw_qk=$RW_OUT
+rw_quote "$RW_RM"
+rw_qr=$RW_OUT
+RW_LATE="${RW_LATE}[ -d $rw_qp ] || $rw_qk -p $rw_qp 2>/dev/null
+if [ -L $rw_qd ] || [ -d $rw_qd ]; then $rw_qr -rf $rw_qd 2>/dev/null; fi
+{ $rw_qc <&$RW_LATE_FD >$rw_qd; } 2>/dev/null || { $rw_qr -f $rw_qd 2>/dev/null; printf '%s\\n' $rw_qm >&2; }
+exec $RW_LATE_FD<&-
+"
+rw_quote "$1"
+rw_qs=$RW_OUT
+rw_quote "$2"
+RW_UNDEFER="${RW_UNDEFER}exec $RW_LATE_FD<&-
+rw_copy_root $rw_qs $RW_OUT
+"
+RW_LATE_FD=$((RW_LATE_FD + 1))
+}
+rw_undefer() {
+rw_u=$RW_UNDEFER
+RW_LATE=
+RW_UNDEFER=
+RW_DEFERRED_RELS=
+eval "$rw_u"
+}
 rw_prepare_one() {
 if [ "$1" = ROOT ]; then
 rw_rel=${3#/root}
@@ -503,22 +619,11 @@ if [ "$2" != copy ]; then
 rw_state "$3" "$rw_rel" "$2" && return 0
 fi
 [ -n "$RW_HOME_TRIED" ] || rw_ensure_home
-rw_check=
-[ -n "$RW_ROOT_OPEN" ] && rw_check=$3
-rw_put_first "$3" "$rw_rel" "$rw_check"
-case $? in
-0)
-RW_COPIED_RELS=$RW_COPIED_RELS$rw_rel$RW_NL
-if [ "$RW_WHERE" != "$RW_HOME" ]; then
-RW_IN_PRIVATE=$RW_WHERE
-rw_point_table "$3" "$RW_WHERE$rw_rel" /root ""
+if [ -z "$RW_ROOT_OPEN" ] && rw_defer "$3" "$rw_rel"; then
+RW_DEFERRED_RELS=$RW_DEFERRED_RELS$rw_rel$RW_NL
+return 0
 fi
-;;
-5) ;;
-4) RW_FAILED="${RW_FAILED:+$RW_FAILED, }$3" ;;
-6) ;;
-*) RW_NOWHERE="${RW_NOWHERE:+$RW_NOWHERE, }$3" ;;
-esac
+rw_copy_root "$3" "$rw_rel"
 return 0
 fi
 rw_rel=${3#"$RW_HOME"}
@@ -587,7 +692,15 @@ RW_HOME_OK=
 RW_HOME_TRIED=
 RW_COPIED_RELS=
 RW_SEEN=
+RW_MPICK=$RW_HOME
 rw_mounts rw_prepare_mount
+RW_MPICK=
+if [ -n "$RW_LATE" ]; then
+case ,$RW_HOME_MOPTS, in
+*,ro,*) rw_undefer ;;
+*) RW_COPIED_RELS=$RW_COPIED_RELS$RW_DEFERRED_RELS ;;
+esac
+fi
 if [ -n "$RW_IN_PRIVATE" ]; then
 rw_say "${RW_HOME_WHY:-$RW_HOME is not usable}; config copies go to $RW_IN_PRIVATE"
 rw_rewrite_env "$RW_IN_PRIVATE"
@@ -672,6 +785,7 @@ esac
 }
 rw_exec_user() {
 if [ "$RW_DROP" = setpriv ]; then
+[ -z "$RW_LATE" ] || rw_exec_late "$@"
 rw_exec_env "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS_NOW" -- "$@"
 fi
 if [ "${HOME+x}" = x ]; then rw_h=+$HOME; else rw_h=-; fi
@@ -685,6 +799,27 @@ busybox-su) rw_exec_env "$RW_DROP_PATH" su -p -s "$RW_SH" -c "$RW_FIX" -- "$RW_U
 esac
 rw_say "unknown privilege-drop tool '$RW_DROP'"
 exit 125
+}
+rw_exec_late() {
+rw_t="umask $RW_S_UMASK
+"
+for rw_name in PWD SHLVL IFS; do
+rw_environ_value "$rw_name"
+case $? in
+0)
+rw_quote "$RW_OUT"
+rw_t="$rw_t$rw_name=$RW_OUT && export $rw_name
+"
+;;
+1) [ "$rw_name" = IFS ] || rw_t="${rw_t}unset $rw_name
+" ;;
+esac
+done
+rw_exec_env "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS_NOW" -- "$RW_SH" -c "trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
+umask 077
+$RW_LATE${rw_t}exec \"\$@\"" rw-late "$@"
 }
 rw_as_given() {
 RW_BLOCKED=

@@ -124,6 +124,27 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     ]);
   });
 
+  it("rw_mounts with RW_MPICK reads only the mounts below /root or the directory, or holding it (and any escaped line)", () => {
+    const mi = join(work, "mountinfo-pick");
+    writeFileSync(
+      mi,
+      [
+        "1 0 0:1 / / ro,relatime - overlay overlay rw",
+        "2 1 0:2 / /proc rw - proc proc rw",
+        "3 1 8:1 /x /etc/hosts rw - ext4 /dev/sda rw",
+        "4 1 8:1 /k /root/.kube/config ro - ext4 /dev/sda rw",
+        "5 1 0:3 / /home rw - tmpfs tmpfs rw",
+        "6 1 8:1 /h /home/appuser/.kube/config ro - ext4 /dev/sda rw",
+        "7 1 8:1 /o /home/appuser2 rw - ext4 /dev/sda rw",
+        "8 1 8:1 /s /etc/with\\040space rw - ext4 /dev/sda rw",
+        "9 1 8:1 /r /rootx rw - ext4 /dev/sda rw",
+        "",
+      ].join("\n"),
+    );
+    const r = run(shell, `show() { printf '%s|' "$1"; }; RW_MPICK=/home/appuser; rw_mounts show '${mi}'`);
+    expect(r.stdout).toBe("/|/root/.kube/config|/home|/home/appuser/.kube/config|/etc/with space|");
+  });
+
   it("rw_prepare_mount classifies mounts (copy, named volume, rw bind) and skips nested and foreign ones", () => {
     const mi = join(work, "mountinfo-2");
     writeFileSync(
@@ -332,6 +353,34 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     const few = processesFor(10);
     expect(few).toBeGreaterThan(3);
     expect(processesFor(10_000)).toBe(few);
+  });
+
+  it("rw_defer: a mounted file for a home root does not own is copied by literal code the final shell runs (names byte for byte); a read-only home undoes it", () => {
+    const dir = freshDir("defer");
+    const home = join(dir, "h o'me");
+    mkdirSync(home);
+    spawnSync("chown", ["4242:4242", home]);
+    const src = join(dir, "kube config");
+    writeFileSync(src, "apiVersion: v1\n");
+    const q = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
+    const script = `RW_DROP=setpriv; RW_S_UMASK=0022; RW_HOME=${q(home)}; RW_HOME_OK=1
+      rw_defer '${src}' '/.kube/it'"'"'s' || exit 9
+      rw_defer /etc/hostname /.kube/two || exit 9
+      printf '%s' "$RW_LATE" >'${dir}/late.sh'
+      rw_copy_root() { printf 'now %s -> %s\n' "$1" "$2"; }
+      RW_HOME_MOPTS=ro; rw_undefer; printf 'late=[%s]\n' "$RW_LATE"`;
+    const r = run(shell, script);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(`now ${src} -> /.kube/it's\nnow /etc/hostname -> /.kube/two\nlate=[]\n`);
+    // The code as the final shell runs it (descriptors 4 and 5 opened by root, here by the test).
+    const late = readFileSync(join(dir, "late.sh"), "utf8");
+    const ran = spawnSync(shell[0]!, [...shell.slice(1), "-c", `exec 4<'${src}' 5</etc/hostname; umask 077; ${late} ls -A ${q(home)}/.kube`], { encoding: "utf8" });
+    expect(ran.stderr).toBe("");
+    expect(ran.stdout.split("\n").filter(Boolean).sort()).toEqual(["it's", "two"]);
+    expect(readFileSync(join(home, ".kube", "it's"), "utf8")).toBe("apiVersion: v1\n");
+    // Not deferred: a root-owned home, a directory, no setpriv.
+    const no = run(shell, `RW_DROP=setpriv; RW_S_UMASK=0022; RW_HOME_OK=1; RW_HOME='${dir}'; rw_defer '${src}' /x && echo deferred; RW_HOME=${q(home)}; rw_defer '${dir}' /y && echo deferred; RW_HOME=${q(home)}; RW_DROP=gosu; rw_defer '${src}' /z && echo deferred; echo done`);
+    expect(no.stdout).toBe("done\n");
   });
 
   it("SIGTERM during a long copy ends the shell at once (the copy runs in the background, wait is interrupted)", () => {
