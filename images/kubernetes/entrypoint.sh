@@ -40,7 +40,7 @@ RW_DEFERRED_RELS=
 RW_HOME_MP=
 RW_HOME_MOPTS=
 RW_MPICK=
-rw_scripts
+RW_COLD=
 }
 rw_say() { printf 'mcp-rewrap: %s\n' "$*" >&2; }
 rw_read_kernel() {
@@ -120,53 +120,9 @@ RW_E_PATH=$rw_p0
 esac
 RW_E_KNOWN=1
 }
-rw_environ_exact() {
-rw_tr='/bin/tr'
-[ -n "$rw_tr" ] || return 0
-rw_k=$("$rw_tr" '\n\000' '\001\n' <"/proc/$$/environ" 2>/dev/null) || return 0
-case $- in *f*) rw_f= ;; *) rw_f=1 && set -f ;; esac
-rw_ifs=$IFS
-IFS=$RW_NL
-# shellcheck disable=SC2086
-set -- $rw_k
-IFS=$rw_ifs
-[ -z "$rw_f" ] || set +f
-for rw_l; do
-rw_n=${rw_l%%=*}
-case $rw_n in
-PATH | PWD | SHLVL | IFS | RW_* | rw_*) ;;
-*) continue ;;
-esac
-case $rw_n$RW_E_HAS in
-*[!A-Za-z0-9_\ ]* | *" $rw_n "*) continue ;;
-esac
-RW_E_HAS="$RW_E_HAS$rw_n "
-case $rw_n in PATH | PWD | SHLVL) ;; *) RW_E_NAMES="$RW_E_NAMES $rw_n" ;; esac
-eval "RW_E_$rw_n=\${rw_l#*=}"
-done
-RW_E_KNOWN=1
-}
 rw_words() {
 RW_OUT=${1-}
 RW_OUT2=${2-}
-}
-rw_slurp() {
-RW_OUT=
-while IFS= read -r rw_sl || [ -n "$rw_sl" ]; do
-RW_OUT=$RW_OUT$rw_sl$RW_NL
-done <"$1"
-}
-rw_status() {
-RW_S_UID=
-RW_S_CAPEFF=0
-RW_S_GROUPS=
-while read -r rw_k rw_v1 rw_v2 rw_rest; do
-case $rw_k in
-Uid:) RW_S_UID=$rw_v2 ;;
-CapEff:) RW_S_CAPEFF=$rw_v1 ;;
-Groups:) RW_S_GROUPS="$rw_v1 $rw_v2 $rw_rest" ;;
-esac
-done </proc/self/status
 }
 rw_has_cap() {
 rw_low=${RW_S_CAPEFF#"${RW_S_CAPEFF%????????}"}
@@ -256,10 +212,6 @@ rw_root=$RW_OUT
 rw_unescape "$rw_point"
 "$rw_mfn" "$RW_OUT" "$rw_root" "$rw_opts" "$rw_fs"
 }
-rw_under() {
-case $2 in "$1"/?*) return 0 ;; esac
-return 1
-}
 rw_is_volume() {
 case $1 in */volumes/?*/_data) return 0 ;; esac
 return 1
@@ -273,6 +225,437 @@ rw_it_rel=/${rw_it_line%% *}
 case $1 in "$rw_it_rel" | "$rw_it_rel"/*) return 0 ;; esac
 done
 return 1
+}
+rw_groups_now() {
+RW_GROUPS_NOW=$RW_GROUPS
+RW_ADDED=
+for rw_g in $RW_S_GROUPS; do
+case " $RW_ROOT_GROUPS " in *" $rw_g "*) continue ;; esac
+case ",$RW_GROUPS_NOW," in *",$rw_g,"*) continue ;; esac
+RW_GROUPS_NOW=$RW_GROUPS_NOW,$rw_g
+RW_ADDED=${RW_ADDED:+$RW_ADDED }$rw_g
+done
+if [ -n "$RW_ADDED" ] && [ "$RW_DROP" != setpriv ]; then
+rw_say "the added groups $RW_ADDED (--group-add) cannot be given to $RW_USER by $RW_DROP (it sets only the groups of the user database); the server runs without them. Rebuild the image with setpriv (util-linux) to keep them"
+fi
+}
+rw_ensure_home() {
+RW_HOME_TRIED=1
+RW_HOME_OK=1
+[ -d "$RW_HOME" ] && return 0
+if "$RW_MKDIR" -p "${RW_HOME%/*}" 2>/dev/null && "$RW_MKDIR" "$RW_HOME" 2>/dev/null; then
+if "$RW_CHOWN" "$RW_UID:$RW_GID" "$RW_HOME" 2>/dev/null && "$RW_CHMOD" 0700 "$RW_HOME" 2>/dev/null; then
+return 0
+fi
+"$RW_RM" -rf "$RW_HOME" 2>/dev/null
+RW_HOME_OK=
+RW_HOME_WHY="$RW_HOME cannot be given to $RW_USER (no CAP_CHOWN?)"
+return 0
+fi
+RW_HOME_OK=
+RW_HOME_WHY="$RW_HOME cannot be created (read-only filesystem?)"
+}
+rw_set() {
+eval "$1=\$2"
+case " $RW_CHANGES " in *" $1 "*) ;; *) RW_CHANGES="$RW_CHANGES $1" ;; esac
+}
+rw_copied() {
+rw_cp_c=$RW_COPIED_RELS
+while [ -n "$rw_cp_c" ]; do
+rw_cp_r=${rw_cp_c%%"$RW_NL"*}
+rw_cp_c=${rw_cp_c#*"$RW_NL"}
+case $1 in "$rw_cp_r" | "$rw_cp_r"/*) return 0 ;; esac
+done
+return 1
+}
+rw_rewrite_env() {
+for rw_name in $RW_PATH_VARS; do
+rw_isset='' rw_val=''
+eval "rw_isset=\${$rw_name+x} rw_val=\${$rw_name-}"
+[ -n "$rw_isset" ] || continue
+rw_new=
+rw_rest=$rw_val
+while :; do
+rw_el=${rw_rest%%:*}
+case $rw_el in
+/root/?*) rw_copied "${rw_el#/root}" && rw_el=$1${rw_el#/root} ;;
+esac
+rw_new=${rw_new:+$rw_new:}$rw_el
+case $rw_rest in *:*) rw_rest=${rw_rest#*:} ;; *) break ;; esac
+done
+[ "$rw_new" = "$rw_val" ] || rw_set "$rw_name" "$rw_new"
+done
+}
+rw_prepare_mount() {
+case $RW_HOME in
+"$1" | "${1%/}"/*)
+if [ ${#1} -ge ${#RW_HOME_MP} ]; then
+RW_HOME_MP=$1
+RW_HOME_MOPTS=$3
+fi
+;;
+esac
+case $1 in
+/root/?*) rw_list=ROOT ;;
+"$RW_HOME"/?*) rw_list=HOME ;;
+*) return 0 ;;
+esac
+rw_up=$1
+while [ "${rw_up%/*}" != "$rw_up" ] && [ -n "${rw_up%/*}" ]; do
+rw_up=${rw_up%/*}
+case $RW_SEEN in *"$RW_NL$rw_up$RW_NL"*) return 0 ;; esac
+done
+RW_SEEN=${RW_SEEN:-$RW_NL}$1$RW_NL
+rw_kind=copy
+if rw_is_volume "$2"; then
+rw_kind=volume
+elif [ "$rw_list" = ROOT ] && [ "${3%%,*}" = rw ] && ! rw_in_table "${1#/root}"; then
+rw_kind=bind
+fi
+rw_prepare_one "$rw_list" "$rw_kind" "$1"
+}
+rw_quote() {
+RW_OUT=
+rw_q=$1
+while :; do
+case $rw_q in
+*\'*)
+RW_OUT="$RW_OUT${rw_q%%\'*}'\\''"
+rw_q=${rw_q#*\'}
+;;
+*)
+RW_OUT="'$RW_OUT$rw_q'"
+return 0
+;;
+esac
+done
+}
+rw_defer() {
+[ "$RW_DROP" = setpriv ] && [ -n "$RW_S_UMASK" ] && [ -n "$RW_HOME_OK" ] && [ "$RW_LATE_FD" -le 7 ] || return 1
+[ -n "$RW_CAT" ] && [ -n "$RW_MKDIR" ] && [ -n "$RW_RM" ] || return 1
+[ -f "$1" ] && ! [ -L "$1" ] || return 1
+rw_dd=$RW_HOME$2
+if [ -e "$rw_dd" ] || [ -L "$rw_dd" ]; then
+! [ -O "$rw_dd" ] || return 1
+fi
+rw_da=${rw_dd%/*}
+while [ -n "$rw_da" ] && ! [ -e "$rw_da" ] && ! [ -L "$rw_da" ]; do rw_da=${rw_da%/*}; done
+[ -n "$rw_da" ] && [ -d "$rw_da" ] && ! [ -L "$rw_da" ] && ! [ -O "$rw_da" ] || return 1
+{ eval "command exec $RW_LATE_FD<\"\$1\""; } 2>/dev/null || return 1
+rw_quote "$rw_dd"
+rw_qd=$RW_OUT
+rw_quote "${rw_dd%/*}"
+rw_qp=$RW_OUT
+rw_quote "mcp-rewrap: cannot copy $1 to $rw_dd for $RW_USER; the server starts without it"
+rw_qm=$RW_OUT
+rw_quote "$RW_CAT"
+rw_qc=$RW_OUT
+rw_quote "$RW_MKDIR"
+rw_qk=$RW_OUT
+rw_quote "$RW_RM"
+rw_qr=$RW_OUT
+RW_LATE="${RW_LATE}[ -d $rw_qp ] || $rw_qk -p $rw_qp 2>/dev/null
+if [ -L $rw_qd ] || [ -d $rw_qd ]; then $rw_qr -rf $rw_qd 2>/dev/null; fi
+{ $rw_qc <&$RW_LATE_FD >$rw_qd; } 2>/dev/null || { $rw_qr -f $rw_qd 2>/dev/null; printf '%s\\n' $rw_qm >&2; }
+exec $RW_LATE_FD<&-
+"
+rw_quote "$1"
+rw_qs=$RW_OUT
+rw_quote "$2"
+RW_UNDEFER="${RW_UNDEFER}exec $RW_LATE_FD<&-
+rw_copy_root $rw_qs $RW_OUT
+"
+RW_LATE_FD=$((RW_LATE_FD + 1))
+}
+rw_prepare_one() {
+if [ "$1" = ROOT ]; then
+rw_rel=${3#/root}
+if [ "$2" != copy ]; then
+rw_state "$3" "$rw_rel" "$2" && return 0
+fi
+[ -n "$RW_HOME_TRIED" ] || rw_ensure_home
+if [ -z "$RW_ROOT_OPEN" ] && rw_defer "$3" "$rw_rel"; then
+RW_DEFERRED_RELS=$RW_DEFERRED_RELS$rw_rel$RW_NL
+return 0
+fi
+rw_copy_root "$3" "$rw_rel"
+return 0
+fi
+rw_rel=${3#"$RW_HOME"}
+if ! rw_in_table "$rw_rel"; then
+RW_HOME_NOTABLE="${RW_HOME_NOTABLE:+$RW_HOME_NOTABLE, }$3"
+rw_notable=1
+else
+rw_notable=
+fi
+RW_HOME_OK_SAVED=${RW_HOME_OK-}
+RW_HOME_OK=
+rw_put_first "$3" "/home$rw_rel" "$3"
+rw_rc=$?
+RW_HOME_OK=$RW_HOME_OK_SAVED
+case $rw_rc in
+0)
+if [ -n "$rw_notable" ]; then
+rw_say "$3 is mounted into $RW_USER's home but only root can read it, and no variable names it: a copy is in $RW_WHERE/home$rw_rel, but the server looks at $3; make it readable by uid $RW_UID on the host, or mount it under /root"
+else
+rw_point_table "$3" "$RW_WHERE/home$rw_rel" "$RW_HOME" force
+fi
+;;
+5) ;;
+4) RW_FAILED="${RW_FAILED:+$RW_FAILED, }$3" ;;
+6) ;;
+*) RW_NOWHERE="${RW_NOWHERE:+$RW_NOWHERE, }$3" ;;
+esac
+return 0
+}
+rw_prepare() {
+RW_HOME_WHY=
+RW_IN_PRIVATE=
+RW_FAILED=
+RW_NOWHERE=
+RW_HOME_NOTABLE=
+RW_HOME_OK=
+RW_HOME_TRIED=
+RW_COPIED_RELS=
+RW_SEEN=
+RW_MPICK=$RW_HOME
+rw_mounts rw_prepare_mount
+RW_MPICK=
+if [ -n "$RW_LATE" ]; then
+case ,$RW_HOME_MOPTS, in
+*,ro,*) rw_undefer ;;
+*) RW_COPIED_RELS=$RW_COPIED_RELS$RW_DEFERRED_RELS ;;
+esac
+fi
+if [ -n "$RW_IN_PRIVATE" ]; then
+rw_say "${RW_HOME_WHY:-$RW_HOME is not usable}; config copies go to $RW_IN_PRIVATE"
+rw_rewrite_env "$RW_IN_PRIVATE"
+else
+rw_rewrite_env "$RW_HOME"
+fi
+if [ -n "$RW_FAILED" ]; then
+rw_say "cannot read $RW_FAILED: $(rw_why_unreadable); the server starts without it"
+fi
+if [ -n "$RW_NOWHERE" ]; then
+rw_say "no writable place for a copy of $RW_NOWHERE ($RW_HOME, /tmp and /dev/shm are not writable by $RW_USER); it stays unreadable for the server"
+fi
+if [ "${HOME:-/root}" = /root ]; then
+if ! [ -d "$RW_HOME" ] && [ -n "$RW_IN_PRIVATE" ]; then
+rw_set HOME "$RW_IN_PRIVATE"
+else
+rw_set HOME "$RW_HOME"
+fi
+fi
+}
+rw_env_save() {
+RW_ENV0=
+# shellcheck disable=SC2194 # the tool is decided at generate time
+case '/bin/tr' in '') RW_ENV0=$(export -p) ;; esac
+rw_read_kernel
+}
+rw_environ_value() {
+[ -n "$RW_E_KNOWN" ] || return 2
+case $RW_E_HAS in
+*" $1 "*)
+eval "RW_OUT=\$RW_E_$1"
+return 0
+;;
+esac
+return 1
+}
+rw_exec_env() {
+set -- -- "$@"
+for rw_name in $RW_CHANGES; do
+eval "rw_val=\$$rw_name"
+set -- "$rw_name" "$rw_val" "$@"
+done
+for rw_name in PATH PWD SHLVL $RW_E_NAMES; do
+rw_environ_value "$rw_name"
+case $? in
+0) set -- "$rw_name" "$RW_OUT" "$@" ;;
+1) set -- "-$rw_name" "$@" ;;
+esac
+done
+[ -z "$RW_ENV0" ] || eval "$RW_ENV0"
+while [ "$1" != -- ]; do
+case $1 in
+-?*)
+unset "${1#-}"
+shift
+;;
+*)
+export "$1=$2"
+shift 2
+;;
+esac
+done
+shift
+exec 1>&3 3>&-
+trap - TERM INT HUP
+exec "$@"
+}
+rw_exec_user() {
+if [ "$RW_DROP" = setpriv ]; then
+[ -z "$RW_LATE" ] || rw_exec_late "$@"
+rw_exec_env "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS_NOW" -- "$@"
+fi
+if [ "${HOME+x}" = x ]; then rw_h=+$HOME; else rw_h=-; fi
+rw_state_of SHLVL
+set -- "$RW_OUT" "$@"
+rw_state_of PWD
+set -- "$rw_h" "$RW_OUT" "$@"
+case $RW_DROP in
+su-exec | gosu) rw_exec_env "$RW_DROP_PATH" "$RW_USER_SPEC" "$RW_SH" -c "$RW_FIX" "$@" ;;
+busybox-su) rw_exec_env "$RW_DROP_PATH" su -p -s "$RW_SH" -c "$RW_FIX" -- "$RW_USER" "$@" ;;
+esac
+rw_say "unknown privilege-drop tool '$RW_DROP'"
+exit 125
+}
+rw_exec_late() {
+rw_t="umask $RW_S_UMASK
+"
+for rw_name in PWD SHLVL IFS; do
+rw_environ_value "$rw_name"
+case $? in
+0)
+rw_quote "$RW_OUT"
+rw_t="$rw_t$rw_name=$RW_OUT && export $rw_name
+"
+;;
+1) [ "$rw_name" = IFS ] || rw_t="${rw_t}unset $rw_name
+" ;;
+esac
+done
+rw_exec_env "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS_NOW" -- "$RW_SH" -c "trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
+umask 077
+$RW_LATE${rw_t}exec \"\$@\"" rw-late "$@"
+}
+rw_main() {
+set -u
+set -f
+exec 3>&1 1>&2
+rw_env_save
+rw_facts
+PATH=$RW_ROOT_PATH
+IFS=' 	
+'
+if [ "${0##*/}" = mcp-rewrap-healthcheck ]; then
+rw_health "$@"
+fi
+if [ $# -eq 0 ]; then
+rw_say "nothing to run: the image has no ENTRYPOINT or CMD and no command was given"
+exit 127
+fi
+if [ "$RW_S_UID" != 0 ]; then
+rw_as_given "${RW_S_UID:-unknown}" "$@"
+fi
+if [ "$RW_UID" = 0 ]; then
+rw_exec_env "$@"
+fi
+if ! rw_has_cap 7 || ! rw_has_cap 6; then
+rw_say "cannot switch to $RW_USER (uid $RW_UID): the container has no CAP_SETUID/CAP_SETGID (--cap-drop ALL, as ToolHive runs servers?); refusing to run the server as root. Add --cap-add SETUID --cap-add SETGID (and DAC_READ_SEARCH for a config only its owner can read), or run the original image with the config mounted readable under $RW_HOME"
+exit 126
+fi
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
+rw_groups_now
+rw_prepare
+rw_exec_user "$@"
+}
+rw_cold() {
+[ -z "$RW_COLD" ] || return 125
+RW_COLD=1
+# shellcheck disable=SC2317 # the guard asks for it
+rw_loading() { :; }
+# shellcheck source=/dev/null # this very file, as installed
+. '/usr/local/bin/mcp-rewrap-entrypoint'
+unset -f rw_loading
+}
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_status() { rw_cold && rw_status "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_slurp() { rw_cold && rw_slurp "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_environ_exact() { rw_cold && rw_environ_exact "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_as_user() { rw_cold && rw_as_user "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_tar_members() { rw_cold && rw_tar_members "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_put_tree() { rw_cold && rw_put_tree "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_put_file() { rw_cold && rw_put_file "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_put_first() { rw_cold && rw_put_first "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_point() { rw_cold && rw_point "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_point_table() { rw_cold && rw_point_table "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_copy_root() { rw_cold && rw_copy_root "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_undefer() { rw_cold && rw_undefer "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_state() { rw_cold && rw_state "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_why_unreadable() { rw_cold && rw_why_unreadable "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_state_of() { rw_cold && rw_state_of "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_as_given() { rw_cold && rw_as_given "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_check_given() { rw_cold && rw_check_given "$@"; }
+# shellcheck disable=SC2317 # called before rw_cold has read the real one
+rw_health() { rw_cold && rw_health "$@"; }
+case ${0##*/} in
+mcp-rewrap-entrypoint | mcp-rewrap-healthcheck) command -v rw_loading >/dev/null || rw_main "$@" ;;
+esac
+rw_status() {
+RW_S_UID=
+RW_S_CAPEFF=0
+RW_S_GROUPS=
+while read -r rw_k rw_v1 rw_v2 rw_rest; do
+case $rw_k in
+Uid:) RW_S_UID=$rw_v2 ;;
+CapEff:) RW_S_CAPEFF=$rw_v1 ;;
+Groups:) RW_S_GROUPS="$rw_v1 $rw_v2 $rw_rest" ;;
+esac
+done </proc/self/status
+}
+rw_slurp() {
+RW_OUT=
+while IFS= read -r rw_sl || [ -n "$rw_sl" ]; do
+RW_OUT=$RW_OUT$rw_sl$RW_NL
+done <"$1"
+}
+rw_environ_exact() {
+rw_tr='/bin/tr'
+[ -n "$rw_tr" ] || return 0
+rw_k=$("$rw_tr" '\n\000' '\001\n' <"/proc/$$/environ" 2>/dev/null) || return 0
+case $- in *f*) rw_f= ;; *) rw_f=1 && set -f ;; esac
+rw_ifs=$IFS
+IFS=$RW_NL
+# shellcheck disable=SC2086
+set -- $rw_k
+IFS=$rw_ifs
+[ -z "$rw_f" ] || set +f
+for rw_l; do
+rw_n=${rw_l%%=*}
+case $rw_n in
+PATH | PWD | SHLVL | IFS | RW_* | rw_*) ;;
+*) continue ;;
+esac
+case $rw_n$RW_E_HAS in
+*[!A-Za-z0-9_\ ]* | *" $rw_n "*) continue ;;
+esac
+RW_E_HAS="$RW_E_HAS$rw_n "
+case $rw_n in PATH | PWD | SHLVL) ;; *) RW_E_NAMES="$RW_E_NAMES $rw_n" ;; esac
+eval "RW_E_$rw_n=\${rw_l#*=}"
+done
+RW_E_KNOWN=1
 }
 rw_as_user() {
 rw_x=
@@ -288,19 +671,6 @@ busybox-su) set -- "$RW_DROP_PATH" su -p -s "$RW_SH" -c 'exec "$0" "$@"' -- "$RW
 esac
 [ -z "$rw_x" ] || exec "$@" 3>&-
 "$@" 3>&-
-}
-rw_groups_now() {
-RW_GROUPS_NOW=$RW_GROUPS
-RW_ADDED=
-for rw_g in $RW_S_GROUPS; do
-case " $RW_ROOT_GROUPS " in *" $rw_g "*) continue ;; esac
-case ",$RW_GROUPS_NOW," in *",$rw_g,"*) continue ;; esac
-RW_GROUPS_NOW=$RW_GROUPS_NOW,$rw_g
-RW_ADDED=${RW_ADDED:+$RW_ADDED }$rw_g
-done
-if [ -n "$RW_ADDED" ] && [ "$RW_DROP" != setpriv ]; then
-rw_say "the added groups $RW_ADDED (--group-add) cannot be given to $RW_USER by $RW_DROP (it sets only the groups of the user database); the server runs without them. Rebuild the image with setpriv (util-linux) to keep them"
-fi
 }
 rw_scripts() {
 RW_FIX='case $0 in -) unset HOME ;; *) HOME=${0#+} && export HOME ;; esac
@@ -427,30 +797,10 @@ esac
 done
 return 3
 }
-rw_ensure_home() {
-RW_HOME_TRIED=1
-RW_HOME_OK=1
-[ -d "$RW_HOME" ] && return 0
-if "$RW_MKDIR" -p "${RW_HOME%/*}" 2>/dev/null && "$RW_MKDIR" "$RW_HOME" 2>/dev/null; then
-if "$RW_CHOWN" "$RW_UID:$RW_GID" "$RW_HOME" 2>/dev/null && "$RW_CHMOD" 0700 "$RW_HOME" 2>/dev/null; then
-return 0
-fi
-"$RW_RM" -rf "$RW_HOME" 2>/dev/null
-RW_HOME_OK=
-RW_HOME_WHY="$RW_HOME cannot be given to $RW_USER (no CAP_CHOWN?)"
-return 0
-fi
-RW_HOME_OK=
-RW_HOME_WHY="$RW_HOME cannot be created (read-only filesystem?)"
-}
 rw_point() {
 eval "rw_isset=\${$1+x}"
 [ -n "$rw_isset" ] && return 0
 rw_set "$1" "$2"
-}
-rw_set() {
-eval "$1=\$2"
-case " $RW_CHANGES " in *" $1 "*) ;; *) RW_CHANGES="$RW_CHANGES $1" ;; esac
 }
 rw_point_table() {
 rw_pt_rel=${1#"$3"}
@@ -479,61 +829,6 @@ esac
 done
 return "$rw_pt_hit"
 }
-rw_copied() {
-rw_cp_c=$RW_COPIED_RELS
-while [ -n "$rw_cp_c" ]; do
-rw_cp_r=${rw_cp_c%%"$RW_NL"*}
-rw_cp_c=${rw_cp_c#*"$RW_NL"}
-case $1 in "$rw_cp_r" | "$rw_cp_r"/*) return 0 ;; esac
-done
-return 1
-}
-rw_rewrite_env() {
-for rw_name in $RW_PATH_VARS; do
-rw_isset='' rw_val=''
-eval "rw_isset=\${$rw_name+x} rw_val=\${$rw_name-}"
-[ -n "$rw_isset" ] || continue
-rw_new=
-rw_rest=$rw_val
-while :; do
-rw_el=${rw_rest%%:*}
-case $rw_el in
-/root/?*) rw_copied "${rw_el#/root}" && rw_el=$1${rw_el#/root} ;;
-esac
-rw_new=${rw_new:+$rw_new:}$rw_el
-case $rw_rest in *:*) rw_rest=${rw_rest#*:} ;; *) break ;; esac
-done
-[ "$rw_new" = "$rw_val" ] || rw_set "$rw_name" "$rw_new"
-done
-}
-rw_prepare_mount() {
-case $RW_HOME in
-"$1" | "${1%/}"/*)
-if [ ${#1} -ge ${#RW_HOME_MP} ]; then
-RW_HOME_MP=$1
-RW_HOME_MOPTS=$3
-fi
-;;
-esac
-case $1 in
-/root/?*) rw_list=ROOT ;;
-"$RW_HOME"/?*) rw_list=HOME ;;
-*) return 0 ;;
-esac
-rw_up=$1
-while [ "${rw_up%/*}" != "$rw_up" ] && [ -n "${rw_up%/*}" ]; do
-rw_up=${rw_up%/*}
-case $RW_SEEN in *"$RW_NL$rw_up$RW_NL"*) return 0 ;; esac
-done
-RW_SEEN=${RW_SEEN:-$RW_NL}$1$RW_NL
-rw_kind=copy
-if rw_is_volume "$2"; then
-rw_kind=volume
-elif [ "$rw_list" = ROOT ] && [ "${3%%,*}" = rw ] && ! rw_in_table "${1#/root}"; then
-rw_kind=bind
-fi
-rw_prepare_one "$rw_list" "$rw_kind" "$1"
-}
 rw_copy_root() {
 rw_check=
 [ -n "$RW_ROOT_OPEN" ] && rw_check=$1
@@ -552,106 +847,12 @@ fi
 *) RW_NOWHERE="${RW_NOWHERE:+$RW_NOWHERE, }$1" ;;
 esac
 }
-rw_quote() {
-RW_OUT=
-rw_q=$1
-while :; do
-case $rw_q in
-*\'*)
-RW_OUT="$RW_OUT${rw_q%%\'*}'\\''"
-rw_q=${rw_q#*\'}
-;;
-*)
-RW_OUT="'$RW_OUT$rw_q'"
-return 0
-;;
-esac
-done
-}
-rw_defer() {
-[ "$RW_DROP" = setpriv ] && [ -n "$RW_S_UMASK" ] && [ -n "$RW_HOME_OK" ] && [ "$RW_LATE_FD" -le 7 ] || return 1
-[ -n "$RW_CAT" ] && [ -n "$RW_MKDIR" ] && [ -n "$RW_RM" ] || return 1
-[ -f "$1" ] && ! [ -L "$1" ] || return 1
-rw_dd=$RW_HOME$2
-if [ -e "$rw_dd" ] || [ -L "$rw_dd" ]; then
-! [ -O "$rw_dd" ] || return 1
-fi
-rw_da=${rw_dd%/*}
-while [ -n "$rw_da" ] && ! [ -e "$rw_da" ] && ! [ -L "$rw_da" ]; do rw_da=${rw_da%/*}; done
-[ -n "$rw_da" ] && [ -d "$rw_da" ] && ! [ -L "$rw_da" ] && ! [ -O "$rw_da" ] || return 1
-{ eval "command exec $RW_LATE_FD<\"\$1\""; } 2>/dev/null || return 1
-rw_quote "$rw_dd"
-rw_qd=$RW_OUT
-rw_quote "${rw_dd%/*}"
-rw_qp=$RW_OUT
-rw_quote "mcp-rewrap: cannot copy $1 to $rw_dd for $RW_USER; the server starts without it"
-rw_qm=$RW_OUT
-rw_quote "$RW_CAT"
-rw_qc=$RW_OUT
-rw_quote "$RW_MKDIR"
-rw_qk=$RW_OUT
-rw_quote "$RW_RM"
-rw_qr=$RW_OUT
-RW_LATE="${RW_LATE}[ -d $rw_qp ] || $rw_qk -p $rw_qp 2>/dev/null
-if [ -L $rw_qd ] || [ -d $rw_qd ]; then $rw_qr -rf $rw_qd 2>/dev/null; fi
-{ $rw_qc <&$RW_LATE_FD >$rw_qd; } 2>/dev/null || { $rw_qr -f $rw_qd 2>/dev/null; printf '%s\\n' $rw_qm >&2; }
-exec $RW_LATE_FD<&-
-"
-rw_quote "$1"
-rw_qs=$RW_OUT
-rw_quote "$2"
-RW_UNDEFER="${RW_UNDEFER}exec $RW_LATE_FD<&-
-rw_copy_root $rw_qs $RW_OUT
-"
-RW_LATE_FD=$((RW_LATE_FD + 1))
-}
 rw_undefer() {
 rw_u=$RW_UNDEFER
 RW_LATE=
 RW_UNDEFER=
 RW_DEFERRED_RELS=
 eval "$rw_u"
-}
-rw_prepare_one() {
-if [ "$1" = ROOT ]; then
-rw_rel=${3#/root}
-if [ "$2" != copy ]; then
-rw_state "$3" "$rw_rel" "$2" && return 0
-fi
-[ -n "$RW_HOME_TRIED" ] || rw_ensure_home
-if [ -z "$RW_ROOT_OPEN" ] && rw_defer "$3" "$rw_rel"; then
-RW_DEFERRED_RELS=$RW_DEFERRED_RELS$rw_rel$RW_NL
-return 0
-fi
-rw_copy_root "$3" "$rw_rel"
-return 0
-fi
-rw_rel=${3#"$RW_HOME"}
-if ! rw_in_table "$rw_rel"; then
-RW_HOME_NOTABLE="${RW_HOME_NOTABLE:+$RW_HOME_NOTABLE, }$3"
-rw_notable=1
-else
-rw_notable=
-fi
-RW_HOME_OK_SAVED=${RW_HOME_OK-}
-RW_HOME_OK=
-rw_put_first "$3" "/home$rw_rel" "$3"
-rw_rc=$?
-RW_HOME_OK=$RW_HOME_OK_SAVED
-case $rw_rc in
-0)
-if [ -n "$rw_notable" ]; then
-rw_say "$3 is mounted into $RW_USER's home but only root can read it, and no variable names it: a copy is in $RW_WHERE/home$rw_rel, but the server looks at $3; make it readable by uid $RW_UID on the host, or mount it under /root"
-else
-rw_point_table "$3" "$RW_WHERE/home$rw_rel" "$RW_HOME" force
-fi
-;;
-5) ;;
-4) RW_FAILED="${RW_FAILED:+$RW_FAILED, }$3" ;;
-6) ;;
-*) RW_NOWHERE="${RW_NOWHERE:+$RW_NOWHERE, }$3" ;;
-esac
-return 0
 }
 rw_state() {
 if [ -n "$RW_STATE_FD" ]; then
@@ -682,98 +883,12 @@ esac
 exec 9<&-
 return 1
 }
-rw_prepare() {
-RW_HOME_WHY=
-RW_IN_PRIVATE=
-RW_FAILED=
-RW_NOWHERE=
-RW_HOME_NOTABLE=
-RW_HOME_OK=
-RW_HOME_TRIED=
-RW_COPIED_RELS=
-RW_SEEN=
-RW_MPICK=$RW_HOME
-rw_mounts rw_prepare_mount
-RW_MPICK=
-if [ -n "$RW_LATE" ]; then
-case ,$RW_HOME_MOPTS, in
-*,ro,*) rw_undefer ;;
-*) RW_COPIED_RELS=$RW_COPIED_RELS$RW_DEFERRED_RELS ;;
-esac
-fi
-if [ -n "$RW_IN_PRIVATE" ]; then
-rw_say "${RW_HOME_WHY:-$RW_HOME is not usable}; config copies go to $RW_IN_PRIVATE"
-rw_rewrite_env "$RW_IN_PRIVATE"
-else
-rw_rewrite_env "$RW_HOME"
-fi
-if [ -n "$RW_FAILED" ]; then
-rw_say "cannot read $RW_FAILED: $(rw_why_unreadable); the server starts without it"
-fi
-if [ -n "$RW_NOWHERE" ]; then
-rw_say "no writable place for a copy of $RW_NOWHERE ($RW_HOME, /tmp and /dev/shm are not writable by $RW_USER); it stays unreadable for the server"
-fi
-if [ "${HOME:-/root}" = /root ]; then
-if ! [ -d "$RW_HOME" ] && [ -n "$RW_IN_PRIVATE" ]; then
-rw_set HOME "$RW_IN_PRIVATE"
-else
-rw_set HOME "$RW_HOME"
-fi
-fi
-}
 rw_why_unreadable() {
 if ! rw_has_cap 1 && ! rw_has_cap 2; then
 printf 'permission denied: the container has no CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH (started with --cap-drop?); add --cap-add DAC_READ_SEARCH, or make the file readable on the host (chmod 0644)'
 else
 printf 'permission denied or read error (a root-squashed or FUSE mount?)'
 fi
-}
-rw_env_save() {
-RW_ENV0=
-# shellcheck disable=SC2194 # the tool is decided at generate time
-case '/bin/tr' in '') RW_ENV0=$(export -p) ;; esac
-rw_read_kernel
-}
-rw_environ_value() {
-[ -n "$RW_E_KNOWN" ] || return 2
-case $RW_E_HAS in
-*" $1 "*)
-eval "RW_OUT=\$RW_E_$1"
-return 0
-;;
-esac
-return 1
-}
-rw_exec_env() {
-set -- -- "$@"
-for rw_name in $RW_CHANGES; do
-eval "rw_val=\$$rw_name"
-set -- "$rw_name" "$rw_val" "$@"
-done
-for rw_name in PATH PWD SHLVL $RW_E_NAMES; do
-rw_environ_value "$rw_name"
-case $? in
-0) set -- "$rw_name" "$RW_OUT" "$@" ;;
-1) set -- "-$rw_name" "$@" ;;
-esac
-done
-[ -z "$RW_ENV0" ] || eval "$RW_ENV0"
-while [ "$1" != -- ]; do
-case $1 in
--?*)
-unset "${1#-}"
-shift
-;;
-*)
-export "$1=$2"
-shift 2
-;;
-esac
-done
-shift
-exec 1>&3 3>&-
-trap - TERM INT HUP
-exec "$@"
 }
 rw_state_of() {
 rw_environ_value "$1"
@@ -782,44 +897,6 @@ case $? in
 1) RW_OUT=- ;;
 *) RW_OUT='=' ;;
 esac
-}
-rw_exec_user() {
-if [ "$RW_DROP" = setpriv ]; then
-[ -z "$RW_LATE" ] || rw_exec_late "$@"
-rw_exec_env "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS_NOW" -- "$@"
-fi
-if [ "${HOME+x}" = x ]; then rw_h=+$HOME; else rw_h=-; fi
-rw_state_of SHLVL
-set -- "$RW_OUT" "$@"
-rw_state_of PWD
-set -- "$rw_h" "$RW_OUT" "$@"
-case $RW_DROP in
-su-exec | gosu) rw_exec_env "$RW_DROP_PATH" "$RW_USER_SPEC" "$RW_SH" -c "$RW_FIX" "$@" ;;
-busybox-su) rw_exec_env "$RW_DROP_PATH" su -p -s "$RW_SH" -c "$RW_FIX" -- "$RW_USER" "$@" ;;
-esac
-rw_say "unknown privilege-drop tool '$RW_DROP'"
-exit 125
-}
-rw_exec_late() {
-rw_t="umask $RW_S_UMASK
-"
-for rw_name in PWD SHLVL IFS; do
-rw_environ_value "$rw_name"
-case $? in
-0)
-rw_quote "$RW_OUT"
-rw_t="$rw_t$rw_name=$RW_OUT && export $rw_name
-"
-;;
-1) [ "$rw_name" = IFS ] || rw_t="${rw_t}unset $rw_name
-" ;;
-esac
-done
-rw_exec_env "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS_NOW" -- "$RW_SH" -c "trap 'exit 143' TERM
-trap 'exit 130' INT
-trap 'exit 129' HUP
-umask 077
-$RW_LATE${rw_t}exec \"\$@\"" rw-late "$@"
 }
 rw_as_given() {
 RW_BLOCKED=
@@ -851,39 +928,4 @@ rw_groups_now 2>/dev/null
 if [ "${HOME:-/root}" = /root ]; then rw_set HOME "$RW_HOME"; fi
 rw_exec_user "$@"
 }
-rw_main() {
-set -u
-set -f
-exec 3>&1 1>&2
-rw_env_save
-rw_facts
-PATH=$RW_ROOT_PATH
-IFS=' 	
-'
-if [ "${0##*/}" = mcp-rewrap-healthcheck ]; then
-rw_health "$@"
-fi
-if [ $# -eq 0 ]; then
-rw_say "nothing to run: the image has no ENTRYPOINT or CMD and no command was given"
-exit 127
-fi
-if [ "$RW_S_UID" != 0 ]; then
-rw_as_given "${RW_S_UID:-unknown}" "$@"
-fi
-if [ "$RW_UID" = 0 ]; then
-rw_exec_env "$@"
-fi
-if ! rw_has_cap 7 || ! rw_has_cap 6; then
-rw_say "cannot switch to $RW_USER (uid $RW_UID): the container has no CAP_SETUID/CAP_SETGID (--cap-drop ALL, as ToolHive runs servers?); refusing to run the server as root. Add --cap-add SETUID --cap-add SETGID (and DAC_READ_SEARCH for a config only its owner can read), or run the original image with the config mounted readable under $RW_HOME"
-exit 126
-fi
-trap 'exit 143' TERM
-trap 'exit 130' INT
-trap 'exit 129' HUP
-rw_groups_now
-rw_prepare
-rw_exec_user "$@"
-}
-case ${0##*/} in
-mcp-rewrap-entrypoint | mcp-rewrap-healthcheck) rw_main "$@" ;;
-esac
+rw_scripts

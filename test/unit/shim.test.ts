@@ -236,13 +236,19 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
   });
 
   it("the shim assigns no variable outside its namespace (RW_*, rw_*) but PATH and IFS, so it clobbers none of the caller's (finding 7)", () => {
-    const code = readFileSync(SHIM, "utf8")
-      .split("\n")
-      .filter((l) => !/^\s*#/.test(l))
-      .join("\n")
-      // The single-quoted scripts run as their own processes (as the user); messages say "for a".
-      .replace(/'[^']*'/g, "''")
-      .replace(/"(?:[^"\\]|\\.)*"/g, '""');
+    // The code outside quotes and comments (the single-quoted scripts run as processes of their
+    // own, as the user; messages say "for a").
+    const text = readFileSync(SHIM, "utf8");
+    let code = "";
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]!;
+      if (c === "\\") i++;
+      else if (c === "'") i = text.indexOf("'", i + 1);
+      else if (c === '"') {
+        for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      } else if (c === "#" && /[\s;]/.test(text[i - 1] ?? "\n")) i = text.indexOf("\n", i) - 1;
+      else code += c;
+    }
     const names = new Set<string>();
     for (const m of code.matchAll(/(?:^|[\s;&|({])([A-Za-z_][A-Za-z0-9_]*)=/g)) names.add(m[1]!);
     for (const m of code.matchAll(/\bfor\s+([A-Za-z_][A-Za-z0-9_]*)/g)) names.add(m[1]!);
