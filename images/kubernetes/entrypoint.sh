@@ -40,7 +40,6 @@ RW_DEFERRED_RELS=
 RW_HOME_MP=
 RW_HOME_MOPTS=
 RW_MPICK=
-RW_COLD=
 }
 rw_say() { printf 'mcp-rewrap: %s\n' "$*" >&2; }
 rw_read_kernel() {
@@ -533,6 +532,7 @@ umask 077
 $RW_LATE${rw_t}exec \"\$@\"" rw-late "$@"
 }
 rw_main() {
+RW_COLD=
 set -u
 set -f
 exec 3>&1 1>&2
@@ -566,7 +566,7 @@ rw_prepare
 rw_exec_user "$@"
 }
 rw_cold() {
-[ -z "$RW_COLD" ] || return 125
+[ -z "${RW_COLD-}" ] || return 125
 RW_COLD=1
 # shellcheck disable=SC2317 # the guard asks for it
 rw_loading() { :; }
