@@ -819,7 +819,7 @@ case $rw_pt_at in
 rw_pt_hit=0
 rw_pt_cur=
 eval "rw_pt_cur=\${$rw_pt_v-}"
-if [ -n "$4" ] && { [ "$rw_pt_cur" = "$3$rw_pt_at" ] || { [ -n "$rw_pt_cur" ] && [ "${rw_pt_cur#*:}" = "$rw_pt_cur" ] && ! [ -e "$rw_pt_cur" ]; }; }; then
+if { [ -n "${5-}" ] && [ "$rw_pt_cur" = "$5$rw_pt_at" ]; } || { [ -n "$4" ] && { [ "$rw_pt_cur" = "$3$rw_pt_at" ] || { [ -n "$rw_pt_cur" ] && [ "${rw_pt_cur#*:}" = "$rw_pt_cur" ] && ! [ -e "$rw_pt_cur" ]; }; }; }; then
 rw_set "$rw_pt_v" "$2${rw_pt_at#"$rw_pt_rel"}"
 else
 rw_point "$rw_pt_v" "$2${rw_pt_at#"$rw_pt_rel"}"
@@ -838,7 +838,7 @@ case $? in
 RW_COPIED_RELS=$RW_COPIED_RELS$2$RW_NL
 if [ "$RW_WHERE" != "$RW_HOME" ]; then
 RW_IN_PRIVATE=$RW_WHERE
-rw_point_table "$1" "$RW_WHERE$2" /root ""
+rw_point_table "$1" "$RW_WHERE$2" /root "" "$RW_HOME"
 fi
 ;;
 5) ;;

@@ -196,6 +196,16 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     expect(r.stdout).toBe("/etc/hostname|/p/c|/p/d");
   });
 
+  it("rw_point_table repoints a variable naming where the copy would have been in the home (an image's KUBECONFIG under --read-only: finding 9)", () => {
+    const r = run(
+      shell,
+      `rw_point_table /root/.kube/config /dev/shm/m/.kube/config /root "" /home/appuser; printf '%s' "$KUBECONFIG"
+       KUBECONFIG=/etc/hostname; rw_point_table /root/.kube/config /dev/shm/m/.kube/config /root "" /home/appuser; printf '|%s' "$KUBECONFIG"`,
+      { KUBECONFIG: "/home/appuser/.kube/config" },
+    );
+    expect(r.stdout).toBe("/dev/shm/m/.kube/config|/etc/hostname");
+  });
+
   it("rw_rewrite_env rewrites only elements below a prepared copy (finding 9)", () => {
     const r = run(
       shell,
