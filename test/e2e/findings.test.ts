@@ -300,7 +300,7 @@ describe("issue 11 findings, each a regression test", () => {
     const fifo = join(work, "fifo");
     execFileSync("mkfifo", [fifo]);
     const name = start(rewrapOf("rootopen"), ["-u", `${UID}:${UID}`, "-v", `${fifo}:/root/.kube/config`]);
-    expect(await ready(name, 15_000), `start-up hung (the FIFO opened?); logs: ${dockerLogs(name)}`).toBe(true);
+    expect(await ready(name, 15_000), `the server was not ready 15 s after docker run (start-up hung: the FIFO opened?)${dockerLogs(name).trim() ? `; logs: ${dockerLogs(name).trim()}` : ""}`).toBe(true);
     const lines = probeOf(dockerLogs(name)).shim;
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain("/root/.kube/config");
