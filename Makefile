@@ -16,6 +16,9 @@
 #                    (Go + yaml.v3 for test/go/catalogcheck are installed when missing)
 #   make lint        shellcheck the scripts, the test bed, .ci/run and the rendered shim
 #   make bench       what the rewrap costs, as ratios: prints a table, writes docs/BENCHMARKS.md
+#   make findings    issue 11's 15 findings: test/e2e/findings.test.ts against the CLI of 8920dfe
+#                    (the main the issue was filed on; built in a temporary worktree) and against
+#                    this checkout: each must fail there and pass now; writes docs/FINDINGS.md
 #   make clean       remove dist/
 # Extra vitest arguments: make test VITEST_ARGS='--reporter=verbose'
 # Bench arguments: make bench BENCH_ARGS='--runs 9' (or --no-write, --out FILE)
@@ -35,7 +38,7 @@ ENGINES ?= system engine2
 # mcp-rewrap-test/busybox with a user "app" 1001, /bin/setpriv dropped from "present").
 LINT_DIR := .cache/lint
 
-.PHONY: deps build engine engine2 engine2-stop bed test pack-smoke test-unit demo lint bench clean images
+.PHONY: deps build engine engine2 engine2-stop bed test pack-smoke test-unit demo lint bench findings clean images
 
 # npm ci only when node_modules is missing or package-lock.json is newer than the last install.
 deps:
@@ -95,6 +98,11 @@ clean:
 bench: deps build engine bed
 	npx tsc -p bench/tsconfig.json
 	node bench/run.mjs $(BENCH_ARGS)
+
+# Not part of `make test` (findings.test.ts is, against this checkout's CLI): this one also builds
+# the old main. MCP_REWRAP_SYSTEM_LOCK=FILE runs each vitest run under `flock FILE`.
+findings: deps build engine bed
+	bash scripts/findings-old-main.sh
 
 # Regenerates the committed build contexts images/<server>/ from their recorded facts.json (no
 # engine, no registry). test/unit/images.test.ts fails while they are stale. To move a pin to the
