@@ -8,6 +8,7 @@ import Handlebars from "handlebars";
 import { configChanges } from "./mutate.js";
 import type { RewrapPlan } from "./plan.js";
 import { configPathLines } from "./config-paths.js";
+import { stableJson } from "./stable-json.js";
 
 export interface RenderedFile {
   path: string;
@@ -28,22 +29,6 @@ export function shellQuote(s: string): string {
 /** A Dockerfile LABEL key="value" pair; JSON string escaping is valid Dockerfile quoting. */
 function labelLine(key: string, value: string): string {
   return `${key}=${JSON.stringify(value).replace(/\$/g, "\\$")}`;
-}
-
-/** Stable JSON: object keys sorted at every depth, two-space indent, trailing newline. */
-export function stableJson(value: unknown): string {
-  const sort = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sort);
-    if (v && typeof v === "object") {
-      return Object.fromEntries(
-        Object.keys(v as object)
-          .sort()
-          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
-      );
-    }
-    return v;
-  };
-  return `${JSON.stringify(sort(value), null, 2)}\n`;
 }
 
 /** renderContext options: `stripShim: false` ships the shim as the template reads (comments, indentation). */
