@@ -80,11 +80,17 @@ export function stripShellScript(script: string): string {
   const top = () => stack[stack.length - 1];
   const inCode = () => !top() || top()!.kind === "cmd";
   const push = (kind: Ctx["kind"]) => stack.push({ kind, depth: 0 });
+  // The only characters that change the state below: lex() jumps from one to the next.
+  const special = /['"\\`$(){}#<]/g;
 
   /** Follows one line's quoting from the current state; returns nothing, updates the state. */
   const lex = (line: string) => {
     continued = false;
     for (let i = 0; i < line.length; i++) {
+      special.lastIndex = i;
+      const next = special.exec(line);
+      if (!next) break;
+      i = next.index;
       const c = line[i]!;
       const ctx = top();
       const kind = ctx?.kind;
