@@ -85,7 +85,7 @@ lint: deps build
 	  --facts scripts/lint/kubernetes.facts.json --out $(LINT_DIR)/kubernetes >/dev/null
 	node dist/src/cli.js generate mcp-rewrap-lint/busybox:latest -q \
 	  --facts scripts/lint/busybox.facts.json --out $(LINT_DIR)/busybox >/dev/null
-	shellcheck scripts/*.sh test/bed/*.sh .ci/run \
+	shellcheck scripts/*.sh test/bed/*.sh .ci/run test/fixtures/vitest-reports/record.sh \
 	  $(LINT_DIR)/kubernetes/entrypoint.sh $(LINT_DIR)/busybox/entrypoint.sh
 	@echo "lint: ok" >&2
 

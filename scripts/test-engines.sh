@@ -3,13 +3,21 @@
 #   system   the engine DOCKER_HOST names (default: the system one), as set up by scripts/engine.sh
 #   engine2  Docker 28.x with the containerd image store beside it (scripts/engine2.sh start);
 #            no bridge network there, so TESTCONTAINERS_HOST_OVERRIDE=localhost
-# Each engine gets its test bed first (test/bed/base-images.sh, replica.sh; the e2e files build
-# the rest themselves, cached by recipe labels). Prints, after vitest's own output, one line per
+# Each engine gets its whole test bed first (test/bed/base-images.sh, replica.sh, families.sh,
+# multiarch.sh; cached by recipe labels): the e2e files' own calls to them then find it built,
+# so no test file blocks its vitest worker for minutes on a fresh machine (which vitest reports
+# as a "Timeout calling" error, a failure here). Prints, after vitest's own output, one line per
 # engine and a final plain sum:
 #   engine docker 20.10.24+dfsg1 (overlay2): 336 passed, 0 failed (182 s)
 #   engine docker 28.5.2+dfsg4 (containerd store): 336 passed, 0 failed (301 s)
 #   672 passed, 0 failed
-# Exit status: non-zero when any engine has a failed test or vitest did not finish.
+# The verdict per engine is vitest's exit status and its JSON report (scripts/vitest-verdict.sh;
+# the report is written by scripts/vitest-json-report.mjs, which adds the unhandled errors
+# vitest's own JSON leaves out): failed tests, test files that failed outside a test and
+# unhandled errors (a "[vitest-worker]: Timeout calling ..." included) count as failures, and
+# the engine's line names them, e.g.
+#   engine docker 28.5.2+dfsg4 (containerd store): 335 passed, 1 failed; 1 unhandled error: Error: [vitest-worker]: Timeout calling "onTaskUpdate" (301 s)
+# Exit status: non-zero when any engine's run failed (as above, or vitest did not finish).
 # Env: MCP_REWRAP_ENGINES="system engine2" (default; either alone works), VITEST_ARGS (extra
 # vitest arguments, word-split), MCP_REWRAP_SYSTEM_LOCK=FILE (run the system engine's part under
 # `flock FILE`, for machines where several checkouts share that engine).
@@ -57,36 +65,17 @@ for engine in "${engines[@]}"; do
   # The time counts from when the lock is held (waiting for another checkout's run is not ours).
   set +e
   # shellcheck disable=SC2016 # expanded by the inner bash
-  "${lock[@]}" bash -c 'date +%s >"$0.start"; bash test/bed/base-images.sh && bash test/bed/replica.sh && npx vitest run "$@"' "$report" \
-    --reporter=default --reporter=json --outputFile.json="$report" "${extra[@]}" </dev/null 2>&1 | tee "$report.log"
+  "${lock[@]}" bash -c 'date +%s >"$0.start"; bash test/bed/base-images.sh && bash test/bed/replica.sh && bash test/bed/families.sh && bash test/bed/multiarch.sh && npx vitest run "$@"' "$report" \
+    --reporter=default --reporter=./scripts/vitest-json-report.mjs --outputFile.json="$report" "${extra[@]}" </dev/null 2>&1 | tee "$report.log"
   engine_rc=${PIPESTATUS[0]}
   set -e
   if [ -s "$report.start" ]; then t0=$(cat "$report.start"); fi
   secs=$(($(date +%s) - t0))
-  note=""
-  if [ -s "$report" ]; then
-    # shellcheck disable=SC2016 # JavaScript, not shell
-    read -r passed failed skipped failed_files < <(node -e '
-      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-      console.log(r.numPassedTests, r.numFailedTests, (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0), r.numFailedTestSuites ?? 0);
-    ' "$report")
-    # vitest counts "[vitest-worker]: Timeout calling onTaskUpdate" as an unhandled error when a
-    # test blocks its worker for over 60 s (a synchronous CLI run on a slow engine); the tests
-    # themselves passed. Only when those are the only errors and nothing failed is it a pass.
-    plain=$(sed 's/\x1b\[[0-9;]*m//g' "$report.log")
-    unhandled=$(grep -c 'Unhandled Error ⎯' <<<"$plain" || true)
-    rpc=$(grep -c '^Error: \[vitest-worker\]: Timeout calling "onTaskUpdate"' <<<"$plain" || true)
-    if [ "$engine_rc" != 0 ] && [ "$failed" = 0 ] && [ "$failed_files" = 0 ] && [ "$unhandled" -gt 0 ] && [ "$unhandled" = "$rpc" ]; then
-      engine_rc=0
-      note=" ($rpc vitest worker RPC timeouts, not test failures)"
-    fi
-    skip=""
-    if [ "$skipped" != 0 ]; then skip=", $skipped skipped"; fi
-    line="engine $label: $passed passed, $failed failed$skip ($secs s)$note"
-  else
-    passed=0 failed=0
-    line="engine $label: vitest did not finish (exit $engine_rc; $secs s)"
-  fi
+  verdict_rc=0
+  verdict=$(bash scripts/vitest-verdict.sh "$report" "$engine_rc") || verdict_rc=$?
+  read -r passed failed <<<"${verdict%%$'\n'*}"
+  line="engine $label: ${verdict#*$'\n'} ($secs s)"
+  [ "$verdict_rc" = 0 ] || engine_rc=1
   [ "$engine_rc" = 0 ] || rc=1
   total_passed=$((total_passed + passed))
   total_failed=$((total_failed + failed))

@@ -35,6 +35,113 @@ RW_STATE_FD=
 rw_scripts
 }
 rw_say() { printf 'mcp-rewrap: %s\n' "$*" >&2; }
+rw_read_kernel() {
+rw_p0=${PATH-}
+rw_p0set=${PATH+x}
+RW_NL='
+'
+RW_S_UID=
+RW_S_CAPEFF=0
+RW_S_GROUPS=
+RW_MOUNTINFO=
+RW_E_KNOWN=
+RW_E_HAS=' '
+RW_E_NAMES=
+{ rw_k=$('/bin/cat' "/proc/$$/environ" "/proc/$$/status" "/proc/$$/mountinfo" 2>/dev/null); } 2>/dev/null
+rw_blob=${rw_k%"Name:	"*}
+if [ "$rw_blob" = "$rw_k" ]; then
+rw_status
+rw_slurp "/proc/$$/mountinfo"
+RW_MOUNTINFO=$RW_OUT
+rw_environ_exact
+return 0
+fi
+case $- in *f*) rw_f= ;; *) rw_f=1 && set -f ;; esac
+rw_ifs=$IFS
+IFS=$RW_NL
+# shellcheck disable=SC2086
+set -- $rw_blob
+rw_skip=$#
+# shellcheck disable=SC2086
+set -- $rw_k
+IFS=' 	
+'
+shift "$rw_skip"
+for rw_l; do
+case $rw_l in
+[0-9]*) RW_MOUNTINFO=$RW_MOUNTINFO$rw_l$RW_NL ;;
+Uid:*)
+# shellcheck disable=SC2086
+rw_words ${rw_l#Uid:} && RW_S_UID=$RW_OUT2
+;;
+CapEff:*)
+# shellcheck disable=SC2086
+rw_words ${rw_l#CapEff:} && RW_S_CAPEFF=$RW_OUT
+;;
+Groups:*) RW_S_GROUPS=${rw_l#Groups:} ;;
+esac
+done
+IFS=$rw_ifs
+[ -z "$rw_f" ] || set +f
+case $rw_blob in
+*PWD=* | *SHLVL=* | *IFS=* | *RW_* | *rw_*)
+rw_environ_exact
+return 0
+;;
+*PATH=*)
+case $rw_blob in
+*"PATH=$rw_p0"*) [ -n "$rw_p0set" ] || {
+rw_environ_exact
+return 0
+} ;;
+*)
+rw_environ_exact
+return 0
+;;
+esac
+RW_E_HAS=' PATH '
+# shellcheck disable=SC2034 # read by rw_environ_value
+RW_E_PATH=$rw_p0
+;;
+esac
+RW_E_KNOWN=1
+}
+rw_environ_exact() {
+rw_tr='/bin/tr'
+[ -n "$rw_tr" ] || return 0
+rw_k=$("$rw_tr" '\n\000' '\001\n' <"/proc/$$/environ" 2>/dev/null) || return 0
+case $- in *f*) rw_f= ;; *) rw_f=1 && set -f ;; esac
+rw_ifs=$IFS
+IFS=$RW_NL
+# shellcheck disable=SC2086
+set -- $rw_k
+IFS=$rw_ifs
+[ -z "$rw_f" ] || set +f
+for rw_l; do
+rw_n=${rw_l%%=*}
+case $rw_n in
+PATH | PWD | SHLVL | IFS | RW_* | rw_*) ;;
+*) continue ;;
+esac
+case $rw_n$RW_E_HAS in
+*[!A-Za-z0-9_\ ]* | *" $rw_n "*) continue ;;
+esac
+RW_E_HAS="$RW_E_HAS$rw_n "
+case $rw_n in PATH | PWD | SHLVL) ;; *) RW_E_NAMES="$RW_E_NAMES $rw_n" ;; esac
+eval "RW_E_$rw_n=\${rw_l#*=}"
+done
+RW_E_KNOWN=1
+}
+rw_words() {
+RW_OUT=${1-}
+RW_OUT2=${2-}
+}
+rw_slurp() {
+RW_OUT=
+while IFS= read -r rw_sl || [ -n "$rw_sl" ]; do
+RW_OUT=$RW_OUT$rw_sl$RW_NL
+done <"$1"
+}
 rw_status() {
 RW_S_UID=
 RW_S_CAPEFF=0
@@ -85,14 +192,39 @@ esac
 done
 }
 rw_mounts() {
-while read -r _ _ _ rw_root rw_point rw_opts rw_more; do
-rw_fs=${rw_more#*- }
-rw_fs=${rw_fs%% *}
+if [ $# -ge 2 ]; then
+rw_slurp "$2"
+rw_mt=$RW_OUT
+else
+rw_mt=$RW_MOUNTINFO
+fi
+rw_mfn=$1
+case $- in *f*) rw_mf= ;; *) rw_mf=1 && set -f ;; esac
+rw_ifs=$IFS
+IFS=$RW_NL
+# shellcheck disable=SC2086
+set -- $rw_mt
+IFS=' 	
+'
+for rw_ml; do
+# shellcheck disable=SC2086
+rw_mount_line $rw_ml
+done
+IFS=$rw_ifs
+[ -z "$rw_mf" ] || set +f
+}
+rw_mount_line() {
+[ $# -ge 8 ] || return 0
+rw_root=$4
+rw_point=$5
+rw_opts=$6
+shift 6
+while [ $# -gt 1 ] && [ "$1" != - ]; do shift; done
+rw_fs=${2-}
 rw_unescape "$rw_root"
 rw_root=$RW_OUT
 rw_unescape "$rw_point"
-"$1" "$RW_OUT" "$rw_root" "$rw_opts" "$rw_fs"
-done <"${2:-/proc/self/mountinfo}"
+"$rw_mfn" "$RW_OUT" "$rw_root" "$rw_opts" "$rw_fs"
 }
 rw_under() {
 case $2 in "$1"/?*) return 0 ;; esac
@@ -113,12 +245,19 @@ done
 return 1
 }
 rw_as_user() {
+rw_x=
+if [ "$1" = -x ]; then
+rw_x=1
+shift
+fi
 case $RW_DROP in
-setpriv) "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS_NOW" -- "$@" 3>&- ;;
-su-exec | gosu) "$RW_DROP_PATH" "$RW_USER_SPEC" "$@" 3>&- ;;
-busybox-su) "$RW_DROP_PATH" su -p -s "$RW_SH" -c 'exec "$0" "$@"' -- "$RW_USER" "$@" 3>&- ;;
+setpriv) set -- "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS_NOW" -- "$@" ;;
+su-exec | gosu) set -- "$RW_DROP_PATH" "$RW_USER_SPEC" "$@" ;;
+busybox-su) set -- "$RW_DROP_PATH" su -p -s "$RW_SH" -c 'exec "$0" "$@"' -- "$RW_USER" "$@" ;;
 *) return 125 ;;
 esac
+[ -z "$rw_x" ] || exec "$@" 3>&-
+"$@" 3>&-
 }
 rw_groups_now() {
 RW_GROUPS_NOW=$RW_GROUPS
@@ -135,8 +274,8 @@ fi
 }
 rw_scripts() {
 RW_FIX='case $0 in -) unset HOME ;; *) HOME=${0#+} && export HOME ;; esac
-case $1 in -) unset PWD ;; *) PWD=${1#+} && export PWD ;; esac
-case $2 in -) unset SHLVL ;; *) SHLVL=${2#+} && export SHLVL ;; esac
+case $1 in -) unset PWD ;; =) ;; *) PWD=${1#+} && export PWD ;; esac
+case $2 in -) unset SHLVL ;; =) ;; *) SHLVL=${2#+} && export SHLVL ;; esac
 shift 2
 exec "$@"'
 RW_PUT='umask 077
@@ -144,6 +283,7 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mode=$1 dest=$2 src=${3-}
 tmp=$dest.mcp-rewrap-new
 case $mode in
+drop) rm -rf "$dest"; exit 0 ;;
 abort) rm -rf "$tmp"; exit 0 ;;
 commit)
 if [ -L "$dest" ] || [ -d "$dest" ]; then rm -rf "$dest"; fi
@@ -156,15 +296,14 @@ if [ -x "$src" ] && find "$src" ! -type l | { while IFS= read -r f; do [ -r "$f"
 fi
 parent=${dest%/*}
 [ -d "$parent" ] || mkdir -p "$parent" 2>/dev/null || exit 3
-if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -rf "$tmp" 2>/dev/null; fi
 if [ "$mode" = file ]; then
-if ! cat >"$tmp" 2>/dev/null; then [ -e "$tmp" ] || exit 3; rm -f "$tmp"; exit 4; fi
-if [ -L "$dest" ] || [ -d "$dest" ]; then rm -rf "$dest"; fi
-mv -f "$tmp" "$dest" || { rm -rf "$tmp"; exit 4; }
-else
+if [ -L "$dest" ] || [ -d "$dest" ]; then rm -rf "$dest" 2>/dev/null || exit 3; fi
+{ command exec 1>"$dest"; } 2>/dev/null || exit 3
+exec cat 2>/dev/null
+fi
+if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -rf "$tmp" 2>/dev/null; fi
 mkdir "$tmp" 2>/dev/null || exit 3
-if ! { tar -x -o -f - -C "$tmp" && chmod -R go-rwx "$tmp"; } 2>/dev/null; then rm -rf "$tmp"; exit 4; fi
-fi'
+if ! { tar -x -o -f - -C "$tmp" && chmod -R go-rwx "$tmp"; } 2>/dev/null; then rm -rf "$tmp"; exit 4; fi'
 RW_LINK='umask 077
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 [ -w /proc/self/fd/9 ] && [ -x /proc/self/fd/9 ] || exit 4
@@ -208,8 +347,7 @@ shift "$rw_n"
 [ $# -gt 0 ] || set -- .
 exec "$RW_TAR" -c -f - --no-recursion "$@" 2>/dev/null
 }
-rw_put() {
-if [ -d "$1" ]; then
+rw_put_tree() {
 rw_rc=$( { { (rw_tar_members "$1"); printf '%s' $? >&5; } | rw_as_user "$RW_SH" -c "$RW_PUT" rw-put tree "$2" "${3-}" >&2; } 5>&1)
 rw_user=$?
 [ "$rw_user" = 0 ] || exit "$rw_user"
@@ -219,20 +357,32 @@ exit $?
 fi
 rw_as_user "$RW_SH" -c "$RW_PUT" rw-put abort "$2" </dev/null
 exit 4
-fi
+}
+rw_put_file() {
 if [ -p "$1" ] || [ -b "$1" ] || [ -c "$1" ] || [ -S "$1" ]; then
 rw_say "skipped $1: a FIFO, device or socket is never opened"
-exit 6
+return 6
 fi
-{ command exec 0<"$1"; } 2>/dev/null || exit 4
-rw_as_user "$RW_SH" -c "$RW_PUT" rw-put file "$2" "${3-}"
-exit $?
+{ command exec 4<"$1"; } 2>/dev/null || return 4
+rw_as_user -x "$RW_SH" -c "$RW_PUT" rw-put file "$2" "${3-}" <&4 4<&- &
+wait $!
+rw_rc=$?
+exec 4<&-
+case $rw_rc in
+0 | 3 | 5) return "$rw_rc" ;;
+esac
+rw_as_user "$RW_SH" -c "$RW_PUT" rw-put drop "$2" </dev/null
+return 4
 }
 rw_put_first() {
 RW_WHERE=
 for rw_base in ${RW_HOME_OK:+"$RW_HOME"} /tmp/mcp-rewrap-$RW_UID /dev/shm/mcp-rewrap-$RW_UID; do
-(rw_put "$1" "$rw_base$2" "${3-}") &
+if [ -d "$1" ]; then
+(rw_put_tree "$1" "$rw_base$2" "${3-}") &
 wait $!
+else
+rw_put_file "$1" "$rw_base$2" "${3-}"
+fi
 rw_rc=$?
 case $rw_rc in
 0)
@@ -466,17 +616,16 @@ printf 'permission denied or read error (a root-squashed or FUSE mount?)'
 fi
 }
 rw_env_save() {
-RW_ENV0=$(export -p)
-RW_ENVIRON=$('/bin/tr' '\n\000' '\001\n' <"/proc/$$/environ" 2>/dev/null)
-RW_ENVIRON="
-$RW_ENVIRON
-"
+RW_ENV0=
+# shellcheck disable=SC2194 # the tool is decided at generate time
+case '/bin/tr' in '') RW_ENV0=$(export -p) ;; esac
+rw_read_kernel
 }
 rw_environ_value() {
-case $RW_ENVIRON in
-*"$RW_NL$1="*)
-RW_OUT=${RW_ENVIRON#*"$RW_NL$1="}
-RW_OUT=${RW_OUT%%"$RW_NL"*}
+[ -n "$RW_E_KNOWN" ] || return 2
+case $RW_E_HAS in
+*" $1 "*)
+eval "RW_OUT=\$RW_E_$1"
 return 0
 ;;
 esac
@@ -488,14 +637,14 @@ for rw_name in $RW_CHANGES; do
 eval "rw_val=\$$rw_name"
 set -- "$rw_name" "$rw_val" "$@"
 done
-for rw_name in PATH PWD SHLVL; do
-if rw_environ_value "$rw_name"; then
-set -- "$rw_name" "$RW_OUT" "$@"
-else
-set -- "-$rw_name" "$@"
-fi
+for rw_name in PATH PWD SHLVL $RW_E_NAMES; do
+rw_environ_value "$rw_name"
+case $? in
+0) set -- "$rw_name" "$RW_OUT" "$@" ;;
+1) set -- "-$rw_name" "$@" ;;
+esac
 done
-eval "$RW_ENV0"
+[ -z "$RW_ENV0" ] || eval "$RW_ENV0"
 while [ "$1" != -- ]; do
 case $1 in
 -?*)
@@ -514,7 +663,12 @@ trap - TERM INT HUP
 exec "$@"
 }
 rw_state_of() {
-if rw_environ_value "$1"; then RW_OUT=+$RW_OUT; else RW_OUT=-; fi
+rw_environ_value "$1"
+case $? in
+0) RW_OUT=+$RW_OUT ;;
+1) RW_OUT=- ;;
+*) RW_OUT='=' ;;
+esac
 }
 rw_exec_user() {
 if [ "$RW_DROP" = setpriv ]; then
@@ -555,7 +709,6 @@ fi
 esac
 }
 rw_health() {
-rw_status
 if [ "$RW_S_UID" != 0 ] || [ "$RW_UID" = 0 ]; then
 rw_exec_env "$@"
 fi
@@ -579,7 +732,6 @@ if [ $# -eq 0 ]; then
 rw_say "nothing to run: the image has no ENTRYPOINT or CMD and no command was given"
 exit 127
 fi
-rw_status
 if [ "$RW_S_UID" != 0 ]; then
 rw_as_given "${RW_S_UID:-unknown}" "$@"
 fi

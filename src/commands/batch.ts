@@ -33,7 +33,6 @@ export interface BatchOptions {
   platforms?: string[];
   rebuild?: boolean;
   pull?: boolean;
-  mounts?: string[];
   env?: string[];
   force?: boolean;
   progress: Progress;
@@ -107,7 +106,7 @@ async function oneServer(
     if (!up && !(opts.pull && docker)) return res("failed", `${image} is neither in the local engine nor in its registry`);
     if (up && !opts.rebuild) {
       // THE up-to-date rule (core/freshness.ts): same base, version, templates and options.
-      const key = contextKey({ base: up.digest, mounts: opts.mounts, env: opts.env, force: opts.force, version: VERSION, templates: templates() });
+      const key = contextKey({ base: up.digest, env: opts.env, force: opts.force, version: VERSION, templates: templates() });
       const held = await heldLabels(docker, regs, tag, !!opts.push).catch(() => null);
       if (isUpToDate(held, key, opts.push ? opts.platforms : undefined)) {
         return res("up-to-date", `${tag} was built from ${up.digest} by mcp-rewrap ${VERSION} with the same options`, { upstream: up.digest });
@@ -131,7 +130,6 @@ async function oneServer(
         tag,
         platforms: opts.platforms,
         rebuild: true,
-        mounts: opts.mounts,
         env: opts.env,
         force: opts.force,
         pull: opts.pull,
@@ -140,7 +138,7 @@ async function oneServer(
       });
       return res("pushed", `${pushed.route === "registry" ? "registry to registry" : "built and pushed"}: ${pushed.digest}`, { upstream: pushed.sourceDigest, digest: pushed.digest, pushed });
     }
-    const built = await buildRoute(image, { tag, rebuild: true, mounts: opts.mounts, env: opts.env, force: opts.force, pull: opts.pull, progress: opts.progress });
+    const built = await buildRoute(image, { tag, rebuild: true, env: opts.env, force: opts.force, pull: opts.pull, progress: opts.progress });
     return res("built", built.id, { upstream: built.plan.source.digest ?? built.plan.source.id, digest: built.id, built });
   } catch (e) {
     if (e instanceof PlanError) return res("skipped", e.message);

@@ -121,7 +121,6 @@ export interface RegistryRouteOptions {
   tag: string;
   platforms?: string[];
   rebuild?: boolean;
-  mounts?: string[];
   env?: string[];
   force?: boolean;
   progress: Progress;
@@ -192,7 +191,7 @@ export async function registryRoute(source: string, opts: RegistryRouteOptions):
   }
   const platforms = chosen.map((c) => platformString(c.platform));
   if (isIndex(top.mediaType)) opts.progress(`${source} is a multi-platform index (${top.digest}): rewrapping ${platforms.join(", ")}`);
-  const key = contextKey({ base: top.digest, mounts: opts.mounts, env: opts.env, force: opts.force, version: VERSION, templates: tpl });
+  const key = contextKey({ base: top.digest, env: opts.env, force: opts.force, version: VERSION, templates: tpl });
 
   if (!opts.rebuild) {
     const existing = await readPublished(regs, opts.tag).catch(() => null);
@@ -208,7 +207,7 @@ export async function registryRoute(source: string, opts: RegistryRouteOptions):
     const m: FetchedManifest = desc.digest === top.digest ? top : await sc.getManifest(src.repository, desc.digest);
     const manifest = m.json as ImageManifest;
     const { facts, config } = await readRegistryFacts(sc, src, manifest, { userRef: source, pinnedDigest: top.digest, manifestDigest: m.digest, progress: opts.progress });
-    const plan = planFor(facts, { tag: opts.tag, mounts: opts.mounts, env: opts.env, force: opts.force });
+    const plan = planFor(facts, { tag: opts.tag, env: opts.env, force: opts.force });
     const shim = renderContext(plan, tpl, key).find((f) => f.path === "entrypoint.sh")!;
     const layer = await shimLayer(plan.shimPath, shim.content, plan.healthcheck?.cmd[0]);
     const cfg = rewrapConfig(config, plan, key, layer);
@@ -275,7 +274,7 @@ export async function pushRoute(ref: string, opts: PushOptions): Promise<PushRes
   const regs = opts.registries ?? new Registries();
   const viaRegistry = (why: string) => {
     opts.progress(`rewrapping in the registry: ${why}`);
-    return registryRoute(ref, { tag: opts.tag!, platforms: opts.platforms, rebuild: opts.rebuild, mounts: opts.mounts, env: opts.env, force: opts.force, progress: opts.progress, registries: regs });
+    return registryRoute(ref, { tag: opts.tag!, platforms: opts.platforms, rebuild: opts.rebuild, env: opts.env, force: opts.force, progress: opts.progress, registries: regs });
   };
   if (opts.platforms?.length) return viaRegistry(`--platform ${opts.platforms.join(",")}`);
   if (opts.facts) throw new UsageError("--push builds a real image: it cannot use --facts");

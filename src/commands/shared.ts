@@ -24,7 +24,6 @@ export interface CommonOptions {
 }
 
 export interface RewrapOptions extends CommonOptions {
-  mounts?: string[];
   env?: string[];
   tag?: string;
   force?: boolean;
@@ -38,11 +37,10 @@ export async function getFacts(ref: string, opts: CommonOptions): Promise<ImageF
   return source.facts(ref);
 }
 
-export function planFor(facts: ImageFacts, opts: Pick<RewrapOptions, "mounts" | "env" | "tag" | "force">): RewrapPlan {
+export function planFor(facts: ImageFacts, opts: Pick<RewrapOptions, "env" | "tag" | "force">): RewrapPlan {
   const planOpts: PlanOptions = {
     version: VERSION,
     projectUrl: PROJECT_URL,
-    ...(opts.mounts ? { mounts: opts.mounts } : {}),
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.tag ? { tag: opts.tag } : {}),
     ...(opts.force ? { force: true } : {}),
@@ -52,7 +50,7 @@ export function planFor(facts: ImageFacts, opts: Pick<RewrapOptions, "mounts" | 
 
 /** The options that go into the freshness key. */
 export function inputsOf(opts: RewrapInputs): RewrapInputs {
-  return { mounts: opts.mounts, env: opts.env, force: opts.force };
+  return { env: opts.env, force: opts.force };
 }
 
 /** The freshness key of a plan made with these options. */

@@ -4,7 +4,7 @@
  *
  * The key hashes everything one platform image of a rewrap is made from: the base it is pinned
  * to (a repository digest, or the image ID of a local image), the options that change the
- * result (--mount, --env, --force), the mcp-rewrap version and the templates. It is computable
+ * result (--env, --force), the mcp-rewrap version and the templates. It is computable
  * before the image's facts are read, so `build --catalog` can skip an unchanged server cheaply.
  * It is written as the image label io.mcp-rewrap.context on every route, so an image built by
  * the engine and the same image made registry to registry carry the same key. What a tag
@@ -20,7 +20,6 @@ import { stableJson } from "./stable-json.js";
 
 /** The options that change what a rewrap makes. */
 export interface RewrapInputs {
-  mounts?: string[];
   env?: string[];
   force?: boolean;
 }
@@ -32,14 +31,12 @@ export interface KeyInput extends RewrapInputs {
   templates: Templates;
 }
 
-const norm = (list: string[] | undefined, trim = false) =>
-  [...new Set((list ?? []).map((s) => (trim ? s.replace(/\/+$/, "") : s)))].sort();
+const norm = (list: string[] | undefined) => [...new Set(list ?? [])].sort();
 
 /** THE freshness key: `sha256:<hex>`. */
 export function contextKey(i: KeyInput): string {
   const input = {
     base: i.base,
-    mounts: norm(i.mounts, true),
     env: norm(i.env),
     force: !!i.force,
     version: i.version,

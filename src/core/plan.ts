@@ -1,6 +1,6 @@
 /**
  * Pure: image facts + options -> a rewrap plan. Every decision about the derived image is made
- * here (which user, which drop tool, which mounts, entrypoint, labels, tag); rendering and
+ * here (which user, which drop tool, which variables, entrypoint, labels, tag); rendering and
  * building only carry it out.
  */
 import { CONFIG_PATHS, PATH_VARS } from "./config-paths.js";
@@ -22,8 +22,6 @@ export const DEFAULT_MOUNTS: readonly string[] = CONFIG_PATHS.map((p) => `/root/
 export const DEFAULT_ENV_VARS: readonly string[] = PATH_VARS;
 
 export interface PlanOptions {
-  /** Extra paths under /root to prepare besides the defaults and what is mounted at run time. */
-  mounts?: string[];
   /** Extra variable names to rewrite when they point into /root. */
   env?: string[];
   /** Output tag; default `mcp-rewrap/<name>:<tag>`. */
@@ -54,7 +52,6 @@ export interface RewrapPlan {
   entrypoint: string[];
   /** The original CMD, restated (setting ENTRYPOINT resets the inherited one). */
   cmd: string[] | null;
-  mounts: string[];
   envVars: string[];
   /** The image's tools the shim runs, by absolute path (root never searches PATH). */
   tools: Record<ShimCommand, string>;
@@ -68,13 +65,6 @@ export interface RewrapPlan {
   tag: string;
   /** Directory name under images/. */
   name: string;
-}
-
-export function checkMountPath(p: string): string {
-  if (!/^\/root\/[^\n\\]+$/.test(p) || p.split("/").some((s) => s === ".." || s === ".") || p.includes("//")) {
-    throw new UsageError(`--mount ${JSON.stringify(p)}: give an absolute path below /root, e.g. /root/.kube`);
-  }
-  return p.replace(/\/+$/, "");
 }
 
 export function checkEnvName(n: string): string {
@@ -279,7 +269,6 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     throw new PlanError(`${facts.ref} lacks commands the shim needs: ${missing.join(", ")} (looked in ${BIN_DIRS.join(", ")})`);
   }
 
-  const mounts = [...DEFAULT_MOUNTS, ...(opts.mounts ?? []).map(checkMountPath)].filter((m, i, all) => all.indexOf(m) === i);
   const fromImageEnv = facts.config.env
     .map((e) => e.slice(0, Math.max(0, e.indexOf("="))))
     .filter((n) => n && n !== "HOME" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(n) && /(^|:)\/root(\/|:|$)/.test(envValue(facts.config.env, n) ?? ""));
@@ -334,7 +323,6 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     shimPath: SHIM_PATH,
     entrypoint: [SHIM_PATH, ...(facts.config.entrypoint ?? [])],
     cmd: facts.config.cmd && facts.config.cmd.length ? [...facts.config.cmd] : null,
-    mounts,
     envVars,
     tools: toolPaths(facts.present),
     rootGroups: root.groups,

@@ -60,8 +60,8 @@ describe("mutate: the Dockerfile and the registry route make the same config", (
   noCmd.config.cmd = null;
   for (const [name, facts] of [["kubernetes (entrypoint and CMD)", kubernetesFacts()], ["kubernetes without CMD", noCmd], ["busybox (CMD, no entrypoint)", busyboxFacts("mcp")]] as const) {
     it(name, () => {
-      const plan = planRewrap(facts, { ...OPTS, mounts: ["/root/.extra"] });
-      const key = contextKeyOf(plan, { mounts: ["/root/.extra"] }, templates);
+      const plan = planRewrap(facts, { ...OPTS, env: ["MY_CFG"] });
+      const key = contextKeyOf(plan, { env: ["MY_CFG"] }, templates);
       const base: ImageConfigBlob = {
         os: facts.os,
         architecture: facts.architecture,

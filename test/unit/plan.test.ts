@@ -3,10 +3,8 @@ import { PlanError, UsageError } from "../../src/core/errors.js";
 import { SHIM_COMMANDS } from "../../src/core/facts.js";
 import {
   DEFAULT_ENV_VARS,
-  DEFAULT_MOUNTS,
   SHIM_PATH,
   checkEnvName,
-  checkMountPath,
   findDropTool,
   missingCommands,
   planRewrap,
@@ -71,9 +69,9 @@ describe("planRewrap on mcp/kubernetes", () => {
     expect(plan.name).toBe("kubernetes");
   });
 
-  it("prepares the default mounts and variables", () => {
-    expect(plan.mounts).toEqual(DEFAULT_MOUNTS);
+  it("prepares the default variables and bakes in no list of mounts (the shim reads what is mounted)", () => {
     expect(plan.envVars).toEqual(DEFAULT_ENV_VARS);
+    expect(plan).not.toHaveProperty("mounts");
   });
 
   it("keeps a null CMD null and an absent ENTRYPOINT as the shim alone", () => {
@@ -278,27 +276,7 @@ describe("drop tools and shim commands", () => {
   });
 });
 
-describe("--mount and --env", () => {
-  it("adds extra mounts below /root, trims a trailing slash and drops duplicates", () => {
-    const p = planRewrap(kubernetesFacts(), { ...OPTS, mounts: ["/root/.kube/", "/root/.local/share/python_keyring/", "/root/Desktop"] });
-    expect(p.mounts).toEqual([...DEFAULT_MOUNTS, "/root/.local/share/python_keyring", "/root/Desktop"]);
-  });
-
-  it.each(["root/.kube", ".kube", "/root", "/root/", "/root/../etc", "/root/.kube/../../etc", "/root/./x", "/etc/passwd", "/rootx/a", "/home/appuser/.kube", "/root//x", "/root/a\nb", "/root/a\\b"])(
-    "rejects --mount %j with a UsageError",
-    (m) => {
-      const e = thrown(() => planRewrap(kubernetesFacts(), { ...OPTS, mounts: [m] }));
-      expect(e).toBeInstanceOf(UsageError);
-      expect(e).not.toBeInstanceOf(PlanError);
-      expect(e.message).toMatch(/^--mount /);
-    },
-  );
-
-  it("checkMountPath returns the trimmed path", () => {
-    expect(checkMountPath("/root/.aws/")).toBe("/root/.aws");
-    expect(checkMountPath("/root/with space/x")).toBe("/root/with space/x");
-  });
-
+describe("--env", () => {
   it("validates --env names", () => {
     expect(checkEnvName("MY_CFG")).toBe("MY_CFG");
     expect(checkEnvName("_x1")).toBe("_x1");
@@ -341,7 +319,7 @@ describe("planRewrap is pure", () => {
     const facts = kubernetesFacts();
     facts.config.env.push("MY_CFG=/root/x");
     const before = structuredClone(facts);
-    const opts = { ...OPTS, mounts: ["/root/.kube/", "/root/extra"], env: ["EXTRA"] };
+    const opts = { ...OPTS, env: ["EXTRA"] };
     const optsBefore = structuredClone(opts);
     const a = planRewrap(facts, opts);
     const b = planRewrap(facts, opts);

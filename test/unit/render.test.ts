@@ -151,7 +151,8 @@ describe("renderContext for mcp/kubernetes", () => {
       const h = contextKeyOf(plan, {}, templates);
       expect(h).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(contextKeyOf({ ...plan, tag: "other/name:x" }, {}, templates)).toBe(h);
-      expect(contextKeyOf(plan, { mounts: ["/root/.extra"] }, templates)).not.toBe(h);
+      expect(contextKeyOf(plan, { env: ["MY_CFG"] }, templates)).not.toBe(h);
+      expect(contextKeyOf(plan, { force: true }, templates)).not.toBe(h);
       expect(contextKeyOf(plan, {}, { ...templates, shim: `${templates.shim}\n` })).not.toBe(h);
     });
 
