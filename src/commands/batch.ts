@@ -73,7 +73,7 @@ async function heldLabels(docker: Docker | null, regs: Registries, tag: string, 
 }
 
 export async function batchCommand(catalogFile: string, opts: BatchOptions): Promise<BatchResult[]> {
-  const cat = readCatalogFile(catalogFile);
+  const cat = await readCatalogFile(catalogFile);
   const regs = opts.registries ?? new Registries();
   const docker = await engineOrNull();
   const gateway = readGatewayConfig(opts.config);

@@ -153,7 +153,8 @@ export async function readImageFromRegistry(
 }
 
 export async function scanCommand(files: string[], opts: ScanOptions): Promise<ServerScan[]> {
-  const catalogs = files.map((f) => ({ f, cat: readCatalogFile(f) }));
+  const catalogs = [];
+  for (const f of files) catalogs.push(await readCatalogFile(f));
   const { config, source } = readGatewayConfig(opts.config);
   const mirrors = parseMirrors(opts.mirrors);
   const regs = new Registries();
@@ -161,7 +162,7 @@ export async function scanCommand(files: string[], opts: ScanOptions): Promise<S
   let docker: Docker | null | undefined;
   const engine = async () => (docker === undefined ? (docker = await engineOrNull()) : docker);
   const results: ServerScan[] = [];
-  for (const { cat } of catalogs) {
+  for (const cat of catalogs) {
     for (const [name, entry] of Object.entries(cat.servers)) {
       const ctx = { config, configSource: source, hostStat: statHost };
       if (entry.type !== "server" || !entry.image || !(entry.volumes ?? []).length) {
