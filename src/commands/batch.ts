@@ -15,7 +15,7 @@ import { contextKey, isUpToDate } from "../core/freshness.js";
 import { CONTEXT_LABEL, LABEL } from "../core/labels.js";
 import { manifestRef, parseReference, pickRepoDigest, rewrapTag } from "../core/reference.js";
 import { scanServer } from "../core/scan.js";
-import { readGatewayConfig, statHost } from "./scan.js";
+import { readGatewayConfig, statHost } from "../edge/host.js";
 import { engineOrNull, inspectImage } from "../edge/engine.js";
 import { registryFacts } from "../edge/facts-source.js";
 import { readCatalogFile, templates } from "../edge/fs.js";

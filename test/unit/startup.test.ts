@@ -4,7 +4,7 @@
  * elided), followed through src/. Libraries and the modules behind them that only some runs
  * need load on first use (`await import()`), so they must not appear in these closures.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
@@ -62,5 +62,23 @@ describe("start-up: what loads before a command runs", () => {
   it("the finder sees what it must: a static import of a library is caught", () => {
     expect(closure("core/catalog.ts").packages).toContain("yaml");
     expect(closure("edge/registry/blobs.ts").packages).toContain("tar-stream");
+  });
+});
+
+describe("the layout's arrows (README: Layout)", () => {
+  const dir = (d: string) => readdirSync(join(SRC, d)).filter((f) => f.endsWith(".ts")).map((f) => join(d, f));
+  const importsOf = (f: string) => staticImports(join(SRC, f)).filter((s) => s.startsWith(".")).map((s) => relative(SRC, resolve(dirname(join(SRC, f)), s)).replace(/\.js$/, ".ts"));
+  const dynamicImportsOf = (f: string) => [...readFileSync(join(SRC, f), "utf8").matchAll(/import\(\s*["'](\.[^"']+)["']\s*\)/g)].map((m) => relative(SRC, resolve(dirname(join(SRC, f)), m[1]!)).replace(/\.js$/, ".ts"));
+  const all = (f: string) => [...importsOf(f), ...dynamicImportsOf(f)];
+
+  it("core imports only core", () => {
+    const bad = dir("core").flatMap((f) => all(f).filter((t) => !t.startsWith("core/")).map((t) => `${f} -> ${t}`));
+    expect(bad).toEqual([]);
+  });
+
+  it("no command imports another (only the shared modules, shared.ts and routes.ts)", () => {
+    const shared = new Set(["commands/shared.ts", "commands/routes.ts"]);
+    const bad = dir("commands").flatMap((f) => all(f).filter((t) => t.startsWith("commands/") && !shared.has(t) && t !== f).map((t) => `${f} -> ${t}`));
+    expect(bad).toEqual([]);
   });
 });
