@@ -45,6 +45,7 @@ rw_say() { printf 'mcp-rewrap: %s\n' "$*" >&2; }
 rw_read_kernel() {
 rw_p0=${PATH-}
 rw_p0set=${PATH+x}
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
 RW_NL='
 '
 RW_S_UID=
@@ -629,9 +630,8 @@ case $rw_n in
 PATH | PWD | SHLVL | IFS | RW_* | rw_*) ;;
 *) continue ;;
 esac
-case $rw_n$RW_E_HAS in
-*[!A-Za-z0-9_\ ]* | *" $rw_n "*) continue ;;
-esac
+case $rw_n in *[!A-Za-z0-9_]*) continue ;; esac
+case $RW_E_HAS in *" $rw_n "*) continue ;; esac
 RW_E_HAS="$RW_E_HAS$rw_n "
 case $rw_n in PATH | PWD | SHLVL) ;; *) RW_E_NAMES="$RW_E_NAMES $rw_n" ;; esac
 eval "RW_E_$rw_n=\${rw_l#*=}"

@@ -85,6 +85,14 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     expect(r.stdout.split("|")[3]!.split("\n").filter(Boolean)).toEqual(readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter(Boolean));
   });
 
+  it("rw_environ_exact takes only names the shell could import: a name with a blank never reaches its eval", () => {
+    const dir = freshDir("evalname");
+    writeFileSync(join(dir, "RW_E_RW_A"), "#!/bin/sh\necho ran-as-root >&2\n", { mode: 0o755 });
+    const r = spawnSync("/usr/bin/env", ["-i", `PATH=${dir}:/usr/bin:/bin`, "RW_A B=x", "PWD=/", ...shell, "-c", `. "$0"; rw_read_kernel; printf '%s' "$RW_E_HAS"`, SHIM], { encoding: "utf8" });
+    expect(r.stderr).not.toContain("ran-as-root");
+    expect(r.stdout).toBe(" PATH PWD ");
+  });
+
   it("rw_read_kernel tells PATH, PWD and SHLVL in the caller's environment from their look-alikes", () => {
     const show = `rw_read_kernel; for n in PATH PWD SHLVL; do RW_OUT=; rw_environ_value $n; printf '%s=%s:%s;' $n $? "$RW_OUT"; done`;
     expect(run(shell, show, { PATH: "/x:/usr/bin" }, false).stdout).toBe("PATH=0:/x:/usr/bin;PWD=1:;SHLVL=1:;");
