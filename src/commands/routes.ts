@@ -14,7 +14,7 @@ import { type Descriptor, type ImageConfigBlob, type ImageIndex, type ImageManif
 import type { RewrapPlan } from "../core/plan.js";
 import { checkPlatforms, familiarName, manifestRef, parseReference, platformMatches, platformString } from "../core/reference.js";
 import { type RenderedFile, renderContext } from "../core/render.js";
-import { buildContext, docker, enginePlatform, engineHost, engineOrNull, inspectImage, pushWithEngine, removeSuperseded, removeTag } from "../edge/engine.js";
+import { buildContext, checkLocalBase, docker, enginePlatform, engineHost, engineOrNull, inspectImage, pushWithEngine, removeSuperseded, removeTag } from "../edge/engine.js";
 import { foreignDockerfile, pathExists, removePath, templates, withTempDir, writeContext } from "../edge/fs.js";
 import { readPublished, readRegistryFacts } from "../edge/registry/blobs.js";
 import { type FetchedManifest, Registries } from "../edge/registry/client.js";
@@ -96,9 +96,11 @@ async function buildIn(dir: string, facts: ImageFacts, plan: RewrapPlan, opts: B
     opts.progress(`${plan.tag} is up to date (same base ${plan.source.digest ?? plan.source.id}, mcp-rewrap ${VERSION} and options); nothing built`);
     return { ...gen, tag: plan.tag, id: existing.Id, upToDate: true };
   }
+  await checkLocalBase(d, plan);
   opts.progress(`building ${plan.tag} from ${plan.source.from}`);
   const built = await buildContext(d, gen.files, { tag: plan.tag, progress: opts.progress });
   if (!built.id) throw new RuntimeError(`building ${plan.tag}: no image ID`);
+  await checkLocalBase(d, plan, built);
   if (existing && existing.Id !== built.id && existing.Config?.Labels?.[LABEL.version]) {
     await removeSuperseded(d, existing.Id, plan.tag, opts.progress);
   }
