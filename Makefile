@@ -21,7 +21,8 @@
 #                    this checkout: each must fail there and pass now; writes docs/FINDINGS.md
 #   make clean       remove dist/
 # Extra vitest arguments: make test VITEST_ARGS='--reporter=verbose'
-# Bench arguments: make bench BENCH_ARGS='--runs 9' (or --no-write, --out FILE)
+# Bench arguments: make bench BENCH_ARGS='--runs 9' (or --no-write, --out FILE; --only 4,5: only
+# those measures, their rows printed, no report written)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c

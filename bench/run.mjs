@@ -2,9 +2,11 @@
 // Benchmarks for issue 7: what the rewrap costs, measured side by side in one run, as ratios.
 // `make bench` builds what this needs (dist/src, dist/bench, the engine, the test bed) and runs
 //
-//   node bench/run.mjs [--runs N] [--out FILE] [--no-write]
+//   node bench/run.mjs [--runs N] [--out FILE] [--no-write] [--only LIST]
 //
-// It prints a table and writes docs/BENCHMARKS.md (the machine noted). Timings use a monotonic
+// It prints a table and writes docs/BENCHMARKS.md (the machine noted). --only 4,5 runs only
+// those measures (numbers below; 6 and 7 come with 1) and prints their rows; it writes no report,
+// since a partial table must not replace the full one. Timings use a monotonic
 // clock (performance.now); each comparison alternates its two sides (A B, B A, …) after one
 // discarded warm-up of each, and reports medians, their ratio, and the spread (min–max).
 //   1. startup: `docker run` -> initialize -> resources/read k8s://nodes answered (official MCP
@@ -41,17 +43,26 @@ const SHIM_IN_IMAGE = "/usr/local/bin/mcp-rewrap-entrypoint";
 // --- options -------------------------------------------------------------------------------
 
 const argv = process.argv.slice(2);
-const opt = { runs: 7, out: join(ROOT, "docs/BENCHMARKS.md"), write: true };
+const opt = { runs: 7, out: join(ROOT, "docs/BENCHMARKS.md"), write: true, only: null };
+let outGiven = false;
 while (argv.length) {
   const a = argv.shift();
   if (a === "--runs") opt.runs = Number(argv.shift());
-  else if (a === "--out") opt.out = argv.shift();
+  else if (a === "--out") (opt.out = argv.shift()), (outGiven = true);
   else if (a === "--no-write") opt.write = false;
+  else if (a === "--only") opt.only = new Set((argv.shift() ?? "").split(",").map((n) => (n.trim() === "6" || n.trim() === "7" ? 1 : Number(n))));
   else usage(`unknown argument ${a}`);
 }
 if (!Number.isInteger(opt.runs) || opt.runs < 1) usage("--runs takes a whole number >= 1");
+if (opt.only) {
+  if (![...opt.only].every((n) => [1, 2, 3, 4, 5, 8].includes(n))) usage("--only takes measure numbers 1-8, comma-separated, e.g. --only 4,5");
+  if (outGiven) usage("--only writes no report (a partial table must not replace the full one); drop --out");
+  opt.write = false;
+}
+/** Whether measure n runs (all of them without --only). */
+const wanted = (n) => !opt.only || opt.only.has(n);
 function usage(msg) {
-  process.stderr.write(`bench: ${msg}\nusage: node bench/run.mjs [--runs N] [--out FILE] [--no-write]\n`);
+  process.stderr.write(`bench: ${msg}\nusage: node bench/run.mjs [--runs N] [--out FILE] [--no-write] [--only LIST]\n`);
   process.exit(2);
 }
 
@@ -504,16 +515,18 @@ function rows(R, short = false) {
   const L = (long, brief) => (short ? brief : long);
   const s = R.startup;
   const out = [];
-  out.push([
+  if (s) out.push([
     "1",
     L("Startup to first MCP answer (initialize + resources/read k8s://nodes): rewrapped, config at /root (gateway) ÷ original, 0644 config in /home/appuser (hand fix)", "startup, rewrapped ÷ original"),
     `${x2(s.ratio)} (${ms(s.rewrapped.median)} vs ${ms(s.original.median)}; spread ${range(s.rewrapped)} vs ${range(s.original)})`,
     "≤ 1.02×",
     verdict(s.ratio <= 1.02),
   ]);
-  out.push(["2a", L("Image size: bytes added by the rewrap", "bytes added"), bytes(R.size.bytes), "≤ 1 KiB", verdict(R.size.bytes <= 1024)]);
-  out.push(["2b", L("Image size: layers added", "layers added"), String(R.size.layers), "1", verdict(R.size.layers === 1)]);
-  for (const [k, label] of [
+  if (R.size) {
+    out.push(["2a", L("Image size: bytes added by the rewrap", "bytes added"), bytes(R.size.bytes), "≤ 1 KiB", verdict(R.size.bytes <= 1024)]);
+    out.push(["2b", L("Image size: layers added", "layers added"), String(R.size.layers), "1", verdict(R.size.layers === 1)]);
+  }
+  for (const [k, label] of !R.build ? [] : [
     ["cold", "Build, cold cache"],
     ["warm", "Build, warm cache"],
   ]) {
@@ -527,8 +540,8 @@ function rows(R, short = false) {
     ]);
   }
   const n = R.noop;
-  const noBuild = n.built === 0 && n.upToDate === n.n && n.unchanged;
-  out.push([
+  const noBuild = n && n.built === 0 && n.upToDate === n.n && n.unchanged;
+  if (n) out.push([
     "4",
     L("No-op rebuild (same source digest and mcp-rewrap version)", "no-op rebuild"),
     `${ms(n.median)} (spread ${range(n)}); ${noBuild ? "no build started" : `builds started: ${n.built}, upToDate ${n.upToDate}/${n.n}, image ${n.unchanged ? "unchanged" : "CHANGED"}`}`,
@@ -536,7 +549,7 @@ function rows(R, short = false) {
     verdict(n.median < 500 && noBuild),
   ]);
   const c = R.cli;
-  out.push([
+  if (c) out.push([
     "5",
     L("CLI cold start: `mcp-rewrap --version` (vs `node -e 0`)", "CLI --version"),
     `${ms(c.cli.median)} (node -e 0: ${ms(c.node.median)}; ${x2(c.ratio)}, +${ms(c.cli.median - c.node.median)})`,
@@ -599,8 +612,8 @@ function textTable(header, body) {
 function misses(R) {
   const out = [];
   const s = R.startup;
-  const u = s.profile?.us;
-  if (s.ratio > 1.02) {
+  const u = s?.profile?.us;
+  if (s && s.ratio > 1.02) {
     const steps = u ? Object.entries(u).filter(([k, v]) => !["shim", "drop", "shimfresh", "dropfresh", "sh", "true", "copy10k", "copy10kbare", "copy10ktmpfs", "copy10ktmpfsbare"].includes(k) && v >= 0).sort((a, b) => b[1] - a[1]) : [];
     out.push(
       `Startup ${x2(s.ratio)}: the medians differ by ${ms(s.rewrapped.median - s.original.median)}` +
@@ -609,14 +622,14 @@ function misses(R) {
     );
   }
   const z = R.size;
-  if (z.bytes > 1024) {
+  if (z && z.bytes > 1024) {
     out.push(
       `Size ${bytes(z.bytes)}: all of it is the shim, ${bytes(z.shimBytes)} of commands with no comment, blank line or indentation left (${bytes(z.shimGzip)} gzipped). 1 KiB would mean dropping behaviour (diagnostics, symlink-safe copies, the fallback when HOME is read-only, the capability checks, three drop tools), not formatting.`,
     );
   }
-  const ph = R.build.phases;
-  const fixed = ph.node + ph.modules + ph.ping + ph.facts + ph.render + ph.inspect;
-  for (const [k, label] of [
+  const ph = R.build?.phases;
+  const fixed = ph ? ph.node + ph.modules + ph.ping + ph.facts + ph.render + ph.inspect : 0;
+  for (const [k, label] of !ph ? [] : [
     ["cold", "cold"],
     ["warm", "warm"],
   ]) {
@@ -628,10 +641,10 @@ function misses(R) {
     );
   }
   const n = R.noop;
-  if (!(n.median < 500 && n.built === 0 && n.upToDate === n.n && n.unchanged)) {
-    out.push(`No-op rebuild ${ms(n.median)}: it runs the same steps as a build up to the up-to-date check (${ms(fixed)} in the build profile: image facts ${ms(ph.facts)}, modules ${ms(ph.modules)}).`);
+  if (n && !(n.median < 500 && n.built === 0 && n.upToDate === n.n && n.unchanged)) {
+    out.push(`No-op rebuild ${ms(n.median)}: it runs the same steps as a build up to the up-to-date check` + (ph ? ` (${ms(fixed)} in the build profile: image facts ${ms(ph.facts)}, modules ${ms(ph.modules)}).` : "."));
   }
-  if (R.cli.cli.median > 150) out.push(`CLI start ${ms(R.cli.cli.median)}: node alone takes ${ms(R.cli.node.median)} here.`);
+  if (R.cli && R.cli.cli.median > 150) out.push(`CLI start ${ms(R.cli.cli.median)}: node alone takes ${ms(R.cli.node.median)} here.`);
   if (R.scan && R.scan.ratio > 0.05) out.push(`Scan ${pct(R.scan.ratio)}: ${size(R.scan.bytes)} of ${size(R.scan.total)}; see the layers it opened (${R.scan.via}).`);
   return out;
 }
@@ -862,20 +875,20 @@ async function main() {
 
   const R = { machine: machine(), noiseStart: engineNoise() };
   log(`machine: ${R.machine.cpu}, ${R.machine.cores} cores, ${R.machine.memory}; docker ${R.machine.docker}; node ${R.machine.node}; load ${R.noiseStart.load}`);
-  R.cli = await benchCli();
-  R.rewrap = await buildRewrap();
-  R.size = benchSize(R.rewrap);
-  R.noop = await benchNoop(R.rewrap);
-  R.startup = await benchStartup(R.rewrap);
-  R.build = await benchBuild();
-  R.scan = await benchScanBytes();
+  if (wanted(5)) R.cli = await benchCli();
+  if (wanted(1) || wanted(2) || wanted(4)) R.rewrap = await buildRewrap();
+  if (wanted(2)) R.size = benchSize(R.rewrap);
+  if (wanted(4)) R.noop = await benchNoop(R.rewrap);
+  if (wanted(1)) R.startup = await benchStartup(R.rewrap);
+  if (wanted(3)) R.build = await benchBuild();
+  if (wanted(8)) R.scan = await benchScanBytes();
   R.noiseEnd = engineNoise();
 
   const header = ["#", "measure", "this run", "target", "verdict"];
   process.stdout.write(`\nmcp-rewrap ${VERSION} benchmarks — ${R.machine.cpu}, ${R.machine.cores} cores, ${R.machine.memory}, ${R.machine.kernel}, docker ${R.machine.docker.split(" ")[0]}, node ${R.machine.node}, ${R.machine.date}\n`);
   process.stdout.write(`load ${R.noiseStart.load} → ${R.noiseEnd.load}; other containers ${R.noiseStart.running} → ${R.noiseEnd.running}\n\n`);
   process.stdout.write(`${textTable(header, rows(R, true))}\n`);
-  if (R.build.problems.length) process.stdout.write(`\nharness warnings: ${R.build.problems.join("; ")}\n`);
+  if (R.build?.problems.length) process.stdout.write(`\nharness warnings: ${R.build.problems.join("; ")}\n`);
   const why = misses(R);
   if (why.length) process.stdout.write(`\nmisses, and why:\n${why.map((w) => `- ${w.replace(/\*\*|`/g, "")}`).join("\n")}\n`);
   if (opt.write) {

@@ -3,14 +3,18 @@
  * Command-line wiring and printing only: parse, call one src/commands/ module, print its result
  * (text, or the --json shapes of docs/JSON.md), map errors to one stderr line and an exit code.
  */
-import { Command, CommanderError, Option } from "commander";
+import type { Command } from "commander";
 import { EXIT, UsageError } from "./core/errors.js";
 import { VERSION } from "./edge/version.js";
 import type { BatchResult } from "./commands/batch.js";
 import type { BuildResult, PushResult } from "./commands/routes.js";
 
-// The commands' modules (dockerode, handlebars, the MCP SDK, …) load only when a command runs,
-// so `--version` and `--help` start as fast as node itself allows.
+// Commander loads when a command line has to be parsed, and each command's modules (dockerode,
+// handlebars, yaml, the MCP SDK, …) only when that command runs: `--version` alone loads
+// nothing but this file, errors.ts and version.ts; `--help` adds commander.
+
+/** The version flags; main() answers them alone before commander loads, as commander would (the version and a newline). */
+const VERSION_FLAGS = ["-V", "--version"];
 
 const collect = (value: string, prev: string[] = []) => [...prev, value];
 
@@ -135,12 +139,13 @@ function noMount(o: { mount?: string[] }): void {
   }
 }
 
-export function makeProgram(): Command {
+export async function makeProgram(): Promise<Command> {
+  const { Command, Option } = await import("commander");
   const program = new Command();
   program
     .name("mcp-rewrap")
     .description("Repair MCP server images so config mounted under /root by the Docker MCP Gateway works for their non-root user")
-    .version(VERSION, "-V, --version")
+    .version(VERSION, VERSION_FLAGS.join(", "))
     .exitOverride()
     // Commander's own errors become one line in main(); help asked for goes to stdout.
     .configureOutput({ writeErr: () => {}, outputError: () => {} });
@@ -343,9 +348,14 @@ function subcommandOf(program: Command, argv: string[]): string | null {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 1 && VERSION_FLAGS.includes(argv[0]!)) {
+    process.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const { CommanderError } = await import("commander");
   const { cleanUpOnSignals } = await import("./edge/cleanup.js");
   cleanUpOnSignals((signal) => process.stderr.write(`mcp-rewrap: interrupted by ${signal}: removed the temporary files and containers this run made; run the command again to finish\n`));
-  const program = makeProgram();
+  const program = await makeProgram();
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;

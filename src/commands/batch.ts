@@ -15,7 +15,7 @@ import { contextKey, isUpToDate } from "../core/freshness.js";
 import { CONTEXT_LABEL, LABEL } from "../core/labels.js";
 import { manifestRef, parseReference, pickRepoDigest, rewrapTag } from "../core/reference.js";
 import { scanServer } from "../core/scan.js";
-import { readGatewayConfig, statHost } from "./scan.js";
+import { readGatewayConfig, statHost } from "../edge/host.js";
 import { engineOrNull, inspectImage } from "../edge/engine.js";
 import { registryFacts } from "../edge/facts-source.js";
 import { readCatalogFile, templates } from "../edge/fs.js";
@@ -73,7 +73,7 @@ async function heldLabels(docker: Docker | null, regs: Registries, tag: string, 
 }
 
 export async function batchCommand(catalogFile: string, opts: BatchOptions): Promise<BatchResult[]> {
-  const cat = readCatalogFile(catalogFile);
+  const cat = await readCatalogFile(catalogFile);
   const regs = opts.registries ?? new Registries();
   const docker = await engineOrNull();
   const gateway = readGatewayConfig(opts.config);

@@ -63,7 +63,7 @@ export async function catalogCommand(image: string, opts: CatalogCommandOptions)
   if (opts.install && opts.out) throw new UsageError("give --install or --out, not both");
   let original: CatalogServer | undefined;
   if (opts.from) {
-    const cat = readCatalogFile(opts.from);
+    const cat = await readCatalogFile(opts.from);
     original = cat.servers[opts.server];
     if (!original) {
       throw new UsageError(`${opts.from} has no server ${JSON.stringify(opts.server)} (it has: ${Object.keys(cat.servers).join(", ") || "none"})`);

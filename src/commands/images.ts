@@ -25,9 +25,9 @@ export function publishTag(server: string, facts: ImageFacts, repo = PUBLISH_REP
 }
 
 /** Every file of images/<server>/, rendered from its facts alone. */
-export function renderImageDir(server: string, facts: ImageFacts, repo = PUBLISH_REPO): RenderedFile[] {
+export async function renderImageDir(server: string, facts: ImageFacts, repo = PUBLISH_REPO): Promise<RenderedFile[]> {
   const tag = publishTag(server, facts, repo);
-  const files = renderFiles(planFor(facts, { tag }), facts, {});
+  const files = await renderFiles(planFor(facts, { tag }), facts, {});
   const builtin = BUILTIN[server];
   if (builtin) {
     files.push({
@@ -87,7 +87,7 @@ export async function imagesCommand(root: string, opts: ImagesOptions): Promise<
       out.push({ server: img.server, dir: resolve(img.dir), stale: [], written: false, unpinned: true });
       continue;
     }
-    const files = renderImageDir(img.server, facts);
+    const files = await renderImageDir(img.server, facts);
     const stale = staleFiles(img.dir, files);
     // The status of each folder is the result (stdout), not progress.
     let written = false;

@@ -5,11 +5,7 @@
  * /etc/group only, layers top-down; see edge/registry/user-files.ts). `--pull` pulls instead; one
  * failed pull or unreadable registry makes that server `unknown`, never the whole scan fail.
  */
-import { lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import type Docker from "dockerode";
-import YAML from "yaml";
 import { UsageError } from "../core/errors.js";
 import { type ImageFacts, imageConfigFrom } from "../core/facts.js";
 import { type GatewayConfig, evaluate } from "../core/gateway-eval.js";
@@ -18,6 +14,7 @@ import { type Reference, manifestRef, parseReference, platformMatches } from "..
 import { type HostStat, type ImageView, type ServerScan, ancestors, parseMount, scanServer } from "../core/scan.js";
 import { engineOrNull, inspectImage, readImageFacts, type Progress } from "../edge/engine.js";
 import { readCatalogFile } from "../edge/fs.js";
+import { readGatewayConfig, statHost } from "../edge/host.js";
 import { readRegistryFacts } from "../edge/registry/blobs.js";
 import { Registries } from "../edge/registry/client.js";
 import { readUserFiles } from "../edge/registry/user-files.js";
@@ -30,53 +27,6 @@ export interface ScanOptions {
   mirrors?: string[];
   platform?: string;
   progress: Progress;
-}
-
-export const DEFAULT_GATEWAY_CONFIG = "~/.docker/mcp/config.yaml";
-
-const expandHome = (p: string) => (p === "~" || p.startsWith("~/") ? join(homedir(), p.slice(1)) : p);
-
-/** The gateway's config: `server: {key: value}` (what `docker mcp config read` prints). */
-export function readGatewayConfig(path: string | undefined): { config: GatewayConfig; source: string } {
-  const file = expandHome(path ?? DEFAULT_GATEWAY_CONFIG);
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (path === undefined && code === "ENOENT") return { config: {}, source: `${DEFAULT_GATEWAY_CONFIG} (absent)` };
-    throw new UsageError(`--config ${file}: cannot read (${code ?? (e as Error).message}); give the file \`docker mcp config read\` shows`);
-  }
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text);
-  } catch (e) {
-    throw new UsageError(`--config ${file}: not valid YAML (${(e as Error).message.split("\n")[0]}); give the file \`docker mcp config read\` shows`);
-  }
-  if (doc === null || doc === undefined) doc = {};
-  if (typeof doc !== "object" || Array.isArray(doc)) throw new UsageError(`--config ${file}: expected a mapping of server names to settings`);
-  return { config: doc as GatewayConfig, source: path ?? DEFAULT_GATEWAY_CONFIG };
-}
-
-/** Host stat as a bind mount sees it (symlinks followed); a directory with its direct entries. */
-export function statHost(path: string): HostStat {
-  const p = expandHome(path);
-  try {
-    const st = statSync(p);
-    const kind = (s: { isFile(): boolean; isDirectory(): boolean }) => (s.isFile() ? "file" : s.isDirectory() ? "directory" : "other") as "file" | "directory" | "other";
-    const out: HostStat = { path: p, type: kind(st), uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 };
-    if (st.isDirectory()) {
-      out.entries = [];
-      for (const name of readdirSync(p).sort()) {
-        const e = lstatSync(join(p, name));
-        if (e.isSymbolicLink()) continue;
-        out.entries.push({ name, type: kind(e), uid: e.uid, gid: e.gid, mode: e.mode & 0o7777 });
-      }
-    }
-    return out;
-  } catch (e) {
-    return { path: p, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
-  }
 }
 
 /** `--registry-mirror docker.io=127.0.0.1:5000` -> {docker.io: 127.0.0.1:5000}. */
@@ -153,7 +103,8 @@ export async function readImageFromRegistry(
 }
 
 export async function scanCommand(files: string[], opts: ScanOptions): Promise<ServerScan[]> {
-  const catalogs = files.map((f) => ({ f, cat: readCatalogFile(f) }));
+  const catalogs = [];
+  for (const f of files) catalogs.push(await readCatalogFile(f));
   const { config, source } = readGatewayConfig(opts.config);
   const mirrors = parseMirrors(opts.mirrors);
   const regs = new Registries();
@@ -161,7 +112,7 @@ export async function scanCommand(files: string[], opts: ScanOptions): Promise<S
   let docker: Docker | null | undefined;
   const engine = async () => (docker === undefined ? (docker = await engineOrNull()) : docker);
   const results: ServerScan[] = [];
-  for (const { cat } of catalogs) {
+  for (const cat of catalogs) {
     for (const [name, entry] of Object.entries(cat.servers)) {
       const ctx = { config, configSource: source, hostStat: statHost };
       if (entry.type !== "server" || !entry.image || !(entry.volumes ?? []).length) {

@@ -7,7 +7,8 @@ import { checkImageRef } from "../core/reference.js";
 import type { ImageFacts } from "../core/facts.js";
 import { contextKeyOf, type RewrapInputs } from "../core/freshness.js";
 import { type PlanOptions, type RewrapPlan, planRewrap } from "../core/plan.js";
-import { type RenderedFile, renderContext, stableJson } from "../core/render.js";
+import type { RenderedFile } from "../core/render.js";
+import { stableJson } from "../core/stable-json.js";
 import type { Progress } from "../edge/engine.js";
 import { engineFacts, fileFacts } from "../edge/facts-source.js";
 import { templates } from "../edge/fs.js";
@@ -57,8 +58,12 @@ export function keyFor(plan: RewrapPlan, opts: RewrapInputs): string {
   return contextKeyOf(plan, inputsOf(opts), templates());
 }
 
-/** The build context (Dockerfile, shim, plan) plus the facts it was made from. */
-export function renderFiles(plan: RewrapPlan, facts: ImageFacts, opts: RewrapInputs): RenderedFile[] {
+/**
+ * The build context (Dockerfile, shim, plan) plus the facts it was made from. The renderer
+ * (handlebars) loads on the first call: a build whose tag is up to date never renders.
+ */
+export async function renderFiles(plan: RewrapPlan, facts: ImageFacts, opts: RewrapInputs): Promise<RenderedFile[]> {
+  const { renderContext } = await import("../core/render.js");
   const files = renderContext(plan, templates(), keyFor(plan, opts));
   return [...files, { path: "facts.json", content: stableJson(facts), mode: 0o644 }];
 }

@@ -15,8 +15,8 @@ import { createHash } from "node:crypto";
 import { CONTEXT_LABEL } from "./labels.js";
 import { platformMatches } from "./reference.js";
 import type { RewrapPlan } from "./plan.js";
-import { stableJson } from "./render.js";
 import type { Templates } from "./render.js";
+import { stableJson } from "./stable-json.js";
 
 /** The options that change what a rewrap makes. */
 export interface RewrapInputs {

@@ -6,7 +6,6 @@
  * index. Everything else in the config (Env, WorkingDir, …) is kept.
  */
 import { gzipSync } from "node:zlib";
-import * as tar from "tar-stream";
 import { CONTEXT_LABEL } from "./labels.js";
 import { type ImageConfigBlob, type ImageIndex, type ImageManifest, type Platform, mediaFamily, sha256 } from "./oci.js";
 import type { RewrapPlan } from "./plan.js";
@@ -51,6 +50,8 @@ export interface Layer {
 
 /** A tar holding one file, deterministic: fixed mtime, root-owned, no directory entries. */
 export async function tarOf(path: string, content: string | Buffer, mode: number, alsoAt?: string): Promise<Buffer> {
+  // tar-stream loads with the first layer made, not with configChanges: the Dockerfile render needs only those.
+  const tar = await import("tar-stream");
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on("data", (c: unknown) => chunks.push(c as Buffer));

@@ -8,6 +8,7 @@ import Handlebars from "handlebars";
 import { configChanges } from "./mutate.js";
 import type { RewrapPlan } from "./plan.js";
 import { configPathLines } from "./config-paths.js";
+import { stableJson } from "./stable-json.js";
 
 export interface RenderedFile {
   path: string;
@@ -28,22 +29,6 @@ export function shellQuote(s: string): string {
 /** A Dockerfile LABEL key="value" pair; JSON string escaping is valid Dockerfile quoting. */
 function labelLine(key: string, value: string): string {
   return `${key}=${JSON.stringify(value).replace(/\$/g, "\\$")}`;
-}
-
-/** Stable JSON: object keys sorted at every depth, two-space indent, trailing newline. */
-export function stableJson(value: unknown): string {
-  const sort = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sort);
-    if (v && typeof v === "object") {
-      return Object.fromEntries(
-        Object.keys(v as object)
-          .sort()
-          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
-      );
-    }
-    return v;
-  };
-  return `${JSON.stringify(sort(value), null, 2)}\n`;
 }
 
 /** renderContext options: `stripShim: false` ships the shim as the template reads (comments, indentation). */
@@ -95,11 +80,17 @@ export function stripShellScript(script: string): string {
   const top = () => stack[stack.length - 1];
   const inCode = () => !top() || top()!.kind === "cmd";
   const push = (kind: Ctx["kind"]) => stack.push({ kind, depth: 0 });
+  // The only characters that change the state below: lex() jumps from one to the next.
+  const special = /['"\\`$(){}#<]/g;
 
   /** Follows one line's quoting from the current state; returns nothing, updates the state. */
   const lex = (line: string) => {
     continued = false;
     for (let i = 0; i < line.length; i++) {
+      special.lastIndex = i;
+      const next = special.exec(line);
+      if (!next) break;
+      i = next.index;
       const c = line[i]!;
       const ctx = top();
       const kind = ctx?.kind;

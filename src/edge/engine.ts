@@ -1,12 +1,14 @@
 /**
  * The engine edge: every Engine API call mcp-rewrap makes goes through here (dockerode):
  * connect, inspect, pull, read an image's files, build a context, push a tag. Errors are
- * turned into RuntimeError/UsageError messages that name the image and the step.
+ * turned into RuntimeError/UsageError messages that name the image and the step. dockerode
+ * loads on the first connect and tar-stream on the first tar read or write, so a command that
+ * never talks to the engine (or a no-op build, which never builds) does not pay for them.
  */
-import Docker from "dockerode";
+import type Docker from "dockerode";
 import type { IncomingMessage } from "node:http";
-import { Readable } from "node:stream";
-import * as tar from "tar-stream";
+import type { Readable } from "node:stream";
+import type { Pack } from "tar-stream";
 import { RuntimeError, UsageError } from "../core/errors.js";
 import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS, imageConfigFrom } from "../core/facts.js";
 import { LABEL } from "../core/labels.js";
@@ -15,7 +17,6 @@ import { parseReference } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
 import { type ImageFiles, cachedImageFiles } from "./cache.js";
 import { onCleanup } from "./cleanup.js";
-import { removeContainerSync } from "./docker-run.js";
 import { type EngineEndpoint, describeEngine, dockerodeOptions, engineHint, resolveEngine } from "./docker-context.js";
 import { credentialsFor, engineAuthConfig } from "./registry/credentials.js";
 
@@ -39,10 +40,11 @@ export function engineHost(): string {
   return describeEngine(engineEndpoint());
 }
 
-export function connect(): Docker {
+export async function connect(): Promise<Docker> {
   const e = engineEndpoint();
+  const { default: Dockerode } = await import("dockerode");
   try {
-    return e.source === "context" ? new Docker(dockerodeOptions(e) as Docker.DockerOptions) : new Docker();
+    return e.source === "context" ? new Dockerode(dockerodeOptions(e) as Docker.DockerOptions) : new Dockerode();
   } catch (err) {
     throw new RuntimeError(
       e.source === "context"
@@ -92,7 +94,7 @@ let shared: Docker | null = null;
 /** The engine, connected and answering (one per process). */
 export async function docker(): Promise<Docker> {
   if (!shared) {
-    const d = connect();
+    const d = await connect();
     await ping(d);
     shared = d;
   }
@@ -163,7 +165,7 @@ export async function pullImage(docker: Docker, ref: string, progress: Progress)
   if (failure) throw new RuntimeError(`pulling ${ref}: ${failure}`);
 }
 
-interface InspectInfo {
+export interface InspectInfo {
   /** The legacy store's config digest; the containerd store's manifest or index digest. */
   Id: string;
   /** API 1.48+ (containerd store): the descriptor of what Id names. */
@@ -257,6 +259,8 @@ async function readFilesFromImage(
   probePaths: string[],
   modePath: string,
 ): Promise<ImageFiles> {
+  // Loaded before the container exists, so the signal cleanup can remove it from the first moment.
+  const { removeContainerSync } = await import("./docker-run.js");
   let container: Docker.Container;
   try {
     container = await docker.createContainer({
@@ -336,7 +340,8 @@ async function readTextFile(container: Docker.Container, path: string, hops = 0)
   return entry.type === "file" ? entry.body.toString("utf8") : null;
 }
 
-function firstTarEntry(stream: NodeJS.ReadableStream): Promise<{ type: string; linkname?: string; body: Buffer } | null> {
+async function firstTarEntry(stream: NodeJS.ReadableStream): Promise<{ type: string; linkname?: string; body: Buffer } | null> {
+  const tar = await import("tar-stream");
   return new Promise((resolve, reject) => {
     const extract = tar.extract();
     let result: { type: string; linkname?: string; body: Buffer } | null = null;
@@ -359,7 +364,8 @@ function firstTarEntry(stream: NodeJS.ReadableStream): Promise<{ type: string; l
 
 // --- build a context, push a tag -------------------------------------------------------
 
-export function contextTar(files: RenderedFile[]): tar.Pack {
+export async function contextTar(files: RenderedFile[]): Promise<Pack> {
+  const tar = await import("tar-stream");
   const pack = tar.pack();
   for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
     pack.entry({ name: f.path, mode: f.mode, mtime: new Date(0), uid: 0, gid: 0, uname: "root", gname: "root" }, f.content);
@@ -380,7 +386,7 @@ export async function buildContext(
 ): Promise<BuildResult> {
   let stream: NodeJS.ReadableStream;
   try {
-    stream = await docker.buildImage(contextTar(files) as unknown as NodeJS.ReadableStream, {
+    stream = await docker.buildImage((await contextTar(files)) as unknown as NodeJS.ReadableStream, {
       t: opts.tag,
       rm: true,
       forcerm: true,

@@ -9,7 +9,6 @@ import { type ImageManifest, type ImageIndex, isIndex, runnableManifests } from 
 import { manifestRef, parseReference, platformMatches } from "../core/reference.js";
 import { type Progress, docker, readImageFacts } from "./engine.js";
 import { readFactsFile } from "./fs.js";
-import { readRegistryFacts } from "./registry/blobs.js";
 import type { Registries } from "./registry/client.js";
 
 export interface FactsSource {
@@ -51,6 +50,8 @@ export function registryFacts(regs: Registries, opts: { platform?: string; diges
         manifest = (await client.getManifest(ref.repository, d.digest)).json as ImageManifest;
         manifestDigest = d.digest;
       } else manifest = top.json as ImageManifest;
+      // The layer reader (tar-stream) loads only when facts come from a registry.
+      const { readRegistryFacts } = await import("./registry/blobs.js");
       const { facts } = await readRegistryFacts(client, ref, manifest, { userRef, pinnedDigest: digest, manifestDigest, progress: opts.progress });
       return facts;
     },

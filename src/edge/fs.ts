@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { type ParsedCatalog, parseCatalog } from "../core/catalog.js";
+import type { ParsedCatalog } from "../core/catalog.js";
 import { UsageError } from "../core/errors.js";
 import type { ImageFacts } from "../core/facts.js";
 import type { RenderedFile, Templates } from "../core/render.js";
@@ -43,13 +43,15 @@ export function readFactsFile(path: string, ref?: string): ImageFacts {
   return ref && ref !== facts.ref ? { ...facts, ref } : facts;
 }
 
-export function readCatalogFile(path: string): ParsedCatalog {
+/** A catalog file, parsed (core/catalog.ts and yaml load on the first call: only catalog, scan and build --catalog read one). */
+export async function readCatalogFile(path: string): Promise<ParsedCatalog> {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
     throw new UsageError(`${path}: cannot read (${why(e)}); check the path`);
   }
+  const { parseCatalog } = await import("../core/catalog.js");
   return parseCatalog(text, path);
 }
 

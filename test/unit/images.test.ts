@@ -51,9 +51,9 @@ describe("images/", () => {
   }
 
   for (const { server, dir, facts } of dirs.filter((d) => pinnedDigest(d.facts))) {
-    it(`${server}: regenerates byte-identically from its facts.json (run \`make images\` if not)`, () => {
+    it(`${server}: regenerates byte-identically from its facts.json (run \`make images\` if not)`, async () => {
       const out = join(work, server);
-      writeContext(out, renderImageDir(server, facts));
+      writeContext(out, await renderImageDir(server, facts));
       const committed = readdirSync(dir).filter((f) => !f.startsWith(".")).sort();
       const generated = readdirSync(out).sort();
       expect(committed, `files in images/${server}`).toEqual(generated);

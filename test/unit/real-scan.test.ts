@@ -14,7 +14,8 @@ import { evaluateList } from "../../src/core/gateway-eval.js";
 import { RegistryClient } from "../../src/edge/registry/client.js";
 import { TopDown, comparePaths, readUserFiles } from "../../src/edge/registry/user-files.js";
 import { type ServerScan, hostDenials, parseMount, scanExitCode, scanServer } from "../../src/core/scan.js";
-import { readGatewayConfig, readImageFromRegistry, scanCommand, statHost } from "../../src/commands/scan.js";
+import { readImageFromRegistry, scanCommand } from "../../src/commands/scan.js";
+import { readGatewayConfig, statHost } from "../../src/edge/host.js";
 import { Registries } from "../../src/edge/registry/client.js";
 import { type ServedRegistry, type ShapedImage, realShapes, serveImages } from "../support/real-images.js";
 
