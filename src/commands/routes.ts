@@ -15,7 +15,7 @@ import { type Descriptor, type ImageConfigBlob, type ImageIndex, type ImageManif
 import type { RewrapPlan } from "../core/plan.js";
 import { checkPlatforms, familiarName, manifestRef, parseReference, platformMatches, platformString } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
-import { type InspectInfo, buildContext, docker, enginePlatform, engineHost, engineOrNull, inspectImage, pushWithEngine, removeSuperseded, removeTag } from "../edge/engine.js";
+import { type InspectInfo, buildContext, checkLocalBase, docker, enginePlatform, engineHost, engineOrNull, inspectImage, pushWithEngine, removeSuperseded, removeTag } from "../edge/engine.js";
 import { foreignDockerfile, pathExists, removePath, templates, withTempDir, writeContext } from "../edge/fs.js";
 import type { FetchedManifest, Registries } from "../edge/registry/client.js";
 import { VERSION } from "../edge/version.js";
@@ -106,9 +106,11 @@ async function buildIn(dir: string, facts: ImageFacts, plan: RewrapPlan, opts: B
   const d = await docker();
   const gen = await writeGenerated(facts, opts, dir, plan);
   if (same) return upToDateResult(plan, facts, gen.dir, same, opts);
+  await checkLocalBase(d, plan);
   opts.progress(`building ${plan.tag} from ${plan.source.from}`);
   const built = await buildContext(d, gen.files, { tag: plan.tag, progress: opts.progress });
   if (!built.id) throw new RuntimeError(`building ${plan.tag}: no image ID`);
+  await checkLocalBase(d, plan, built);
   if (existing && existing.Id !== built.id && existing.Config?.Labels?.[LABEL.version]) {
     await removeSuperseded(d, existing.Id, plan.tag, opts.progress);
   }

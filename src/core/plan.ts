@@ -333,3 +333,47 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     name: safeComponent(name),
   };
 }
+
+// --- a local base, named by its tag -------------------------------------------------------
+
+/**
+ * The tag a plan's FROM names when its base is a local image (no repository digest) given by
+ * name: `name:tag`, which may name another image by the time the build runs. Null when FROM is
+ * pinned (by a repository digest, or by the image ID itself).
+ */
+export function localBaseTag(plan: Pick<RewrapPlan, "source">): string | null {
+  return plan.source.digest === null && !plan.source.pinnedById ? plan.source.from : null;
+}
+
+/** Whether an image with the layers `built` sits on a base with the layers `base` (a prefix of them). */
+export function layersOn(base: readonly string[], built: readonly string[]): boolean {
+  return base.length <= built.length && base.every((l, i) => built[i] === l);
+}
+
+/** An image ID as `docker images` shows it: 12 hex digits. */
+export const shortId = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
+
+/**
+ * Whether the local base tag still names the image the plan was made from, and (after the
+ * build) the built image sits on its layers. `now`: the IDs the tag resolves to now (the
+ * engine's ID and the platform image's, which differ in the containerd store for an index),
+ * null when it names no image; `layers`: the base's and the built image's RootFS layers, after
+ * the build. Returns the reason (one sentence, without the `mcp-rewrap: ` prefix) or null.
+ */
+export function localBaseProblem(
+  plan: Pick<RewrapPlan, "source">,
+  now: { ids: string[] } | null,
+  layers?: { base: readonly string[]; built: readonly string[] },
+): string | null {
+  const tag = localBaseTag(plan);
+  if (!tag) return null;
+  const planned = shortId(plan.source.id);
+  if (!now || !now.ids.length) return `${tag}: the tag names no image now, and the plan was made from ${planned}; run the build again to plan from the image it should name`;
+  if (!now.ids.includes(plan.source.id)) {
+    return `${tag}: the tag now names another image (${shortId(now.ids[0]!)}) than the one the plan was made from (${planned}); run the build again to plan from it`;
+  }
+  if (layers && !layersOn(layers.base, layers.built)) {
+    return `${tag}: the tag named another image while it was built than the one the plan was made from (${planned}); run the build again to plan from it`;
+  }
+  return null;
+}

@@ -12,6 +12,7 @@ import type { Pack } from "tar-stream";
 import { RuntimeError, UsageError } from "../core/errors.js";
 import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS, imageConfigFrom } from "../core/facts.js";
 import { LABEL } from "../core/labels.js";
+import { localBaseProblem, localBaseTag, type RewrapPlan } from "../core/plan.js";
 import { parseReference } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
 import { type ImageFiles, cachedImageFiles } from "./cache.js";
@@ -175,6 +176,7 @@ export interface InspectInfo {
   Architecture: string;
   Variant?: string;
   Config?: ContainerConfigFields | null;
+  RootFS?: { Layers?: string[] | null } | null;
 }
 
 export async function inspectImage(docker: Docker, ref: string): Promise<InspectInfo | null> {
@@ -507,4 +509,28 @@ export async function removeTag(d: Docker, tag: string): Promise<void> {
     .getImage(tag)
     .remove({ noprune: false })
     .catch(() => {});
+}
+
+/**
+ * A plan whose base is a local image named by its tag (`FROM name:tag`, no repository digest):
+ * the tag must still name the image the plan was made from (`plan.source.id`). Before the build
+ * (`built` absent) that is all; after it, the built image must also sit on that image's layers
+ * (the tag may have named another image while the build read it). On failure the tag just built
+ * is removed (its image too, when nothing else names it) and one RuntimeError says why. Plans
+ * pinned by digest or ID pass without a call to the engine.
+ */
+export async function checkLocalBase(d: Docker, plan: Pick<RewrapPlan, "source">, built?: { tag: string; id: string }): Promise<void> {
+  const tag = localBaseTag(plan);
+  if (!tag) return;
+  const now = await inspectImage(d, tag);
+  const ids = now ? [...new Set([now.Id, await platformImageId(d, now)])] : [];
+  let layers: { base: string[]; built: string[] } | undefined;
+  if (built && now) {
+    const out = await inspectImage(d, built.id);
+    layers = { base: now.RootFS?.Layers ?? [], built: out?.RootFS?.Layers ?? [] };
+  }
+  const problem = localBaseProblem(plan, now ? { ids } : null, layers);
+  if (!problem) return;
+  if (built) await removeTag(d, built.tag);
+  throw new RuntimeError(problem);
 }

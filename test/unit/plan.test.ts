@@ -6,8 +6,12 @@ import {
   SHIM_PATH,
   checkEnvName,
   findDropTool,
+  layersOn,
+  localBaseProblem,
+  localBaseTag,
   missingCommands,
   planRewrap,
+  shortId,
 } from "../../src/core/plan.js";
 import { LABEL } from "../../src/core/labels.js";
 import { rewrapTag } from "../../src/core/reference.js";
@@ -358,5 +362,65 @@ describe("facts that reach the Dockerfile are validated (finding 14)", () => {
     });
     f.config.healthcheck = { test: ["NONE"] };
     expect(planRewrap(f, OPTS).healthcheck).toBeNull();
+  });
+});
+
+describe("a local base named by its tag: is the build still on the image the plan was made from", () => {
+  const local = () => {
+    const f = kubernetesFacts();
+    f.repoDigests = [];
+    return planRewrap(f, OPTS);
+  };
+  const OTHER = `sha256:${"ab12".repeat(16)}`;
+
+  it("only a local image named by its tag is checked: digest-pinned and ID-pinned plans are not", () => {
+    expect(localBaseTag(local())).toBe("mcp/kubernetes:latest");
+    expect(localBaseTag(planRewrap(kubernetesFacts(), OPTS))).toBeNull();
+    const byId = kubernetesFacts();
+    byId.repoDigests = [];
+    byId.ref = KUBE_ID;
+    expect(localBaseTag(planRewrap(byId, OPTS))).toBeNull();
+    // Nothing to check there, whatever the engine says now.
+    expect(localBaseProblem(planRewrap(kubernetesFacts(), OPTS), null)).toBeNull();
+    expect(localBaseProblem(planRewrap(byId, OPTS), { ids: [OTHER] })).toBeNull();
+  });
+
+  it("layersOn: the base's layers must be a prefix of the built image's", () => {
+    expect(layersOn(["a", "b"], ["a", "b", "c"])).toBe(true);
+    expect(layersOn(["a", "b"], ["a", "b"])).toBe(true);
+    expect(layersOn([], ["a"])).toBe(true);
+    expect(layersOn(["a", "b"], ["a", "x", "c"])).toBe(false);
+    expect(layersOn(["b"], ["a", "b"])).toBe(false);
+    expect(layersOn(["a", "b", "c"], ["a", "b"])).toBe(false);
+  });
+
+  it("shortId: 12 hex digits, as docker images shows", () => {
+    expect(shortId(KUBE_ID)).toBe("0123456789ab");
+    expect(shortId("0123456789abcdef")).toBe("0123456789ab");
+  });
+
+  it("the tag still names the planned image (by the engine's ID or the platform image's): no problem", () => {
+    expect(localBaseProblem(local(), { ids: [KUBE_ID] })).toBeNull();
+    expect(localBaseProblem(local(), { ids: [OTHER, KUBE_ID] })).toBeNull();
+    expect(localBaseProblem(local(), { ids: [KUBE_ID] }, { base: ["l1", "l2"], built: ["l1", "l2", "shim"] })).toBeNull();
+  });
+
+  it("the tag names another image: the one line names both short IDs", () => {
+    expect(localBaseProblem(local(), { ids: [OTHER] })).toBe(
+      "mcp/kubernetes:latest: the tag now names another image (ab12ab12ab12) than the one the plan was made from (0123456789ab); run the build again to plan from it",
+    );
+    expect(localBaseProblem(local(), { ids: [OTHER] }, { base: ["l1"], built: ["l1", "shim"] })).toContain("now names another image (ab12ab12ab12)");
+  });
+
+  it("the tag names no image now", () => {
+    expect(localBaseProblem(local(), null)).toMatch(/^mcp\/kubernetes:latest: the tag names no image now, and the plan was made from 0123456789ab; /);
+    expect(localBaseProblem(local(), { ids: [] })).not.toBeNull();
+  });
+
+  it("after the build: the tag is back on the planned image but the built image is not on its layers (retagged while it was built)", () => {
+    const p = localBaseProblem(local(), { ids: [KUBE_ID] }, { base: ["l1", "l2"], built: ["l1", "x2", "shim"] });
+    expect(p).toBe(
+      "mcp/kubernetes:latest: the tag named another image while it was built than the one the plan was made from (0123456789ab); run the build again to plan from it",
+    );
   });
 });

@@ -1,0 +1,145 @@
+/**
+ * A local base image (no repository digest) is `FROM name:tag` in the rewrap's Dockerfile: the
+ * build must still be on the image whose facts the plan was made from. Against the real engine:
+ * the tag is moved to another image between `generate` and `build --facts` (caught before the
+ * build), and while the build runs (caught after it by the layers: the built image is removed);
+ * the ordinary build of a local image still works.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ImageFacts } from "../../src/core/facts.js";
+import { planRewrap } from "../../src/core/plan.js";
+import { checkLocalBase, docker as engine } from "../../src/edge/engine.js";
+import { cli, ensureBed } from "../support/bed.js";
+import { dockerSync, uniqueName } from "../support/docker.js";
+
+const NAME = uniqueName("mcp-rewrap-test/localbase");
+/** The tag the plan names, moved between the two images below. */
+const TAG = `${NAME}:v1`;
+/** Each image also keeps a tag of its own, so moving TAG never leaves one dangling. */
+const A = `${NAME}:a`;
+const B = `${NAME}:b`;
+const OUT = `${NAME}-rewrapped:v1`;
+const tmp: string[] = [];
+const OPTS = { version: "9.9.9-test", projectUrl: "https://example.test/mcp-rewrap" };
+
+const exists = (ref: string) => spawnSync("docker", ["image", "inspect", ref], { stdio: "ignore", timeout: 30_000 }).status === 0;
+const idOf = (ref: string) => dockerSync(["image", "inspect", "-f", "{{.Id}}", ref]);
+const layersOf = (ref: string): string[] => JSON.parse(dockerSync(["image", "inspect", "-f", "{{json .RootFS.Layers}}", ref])) as string[];
+const short = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);
+const dockerBuild = (tag: string, dockerfile: string) =>
+  execFileSync("docker", ["build", "-q", "-t", tag, "-"], { input: dockerfile, encoding: "utf8", timeout: 120_000, stdio: ["pipe", "pipe", "pipe"] });
+/** Images in the engine named after this run (tags), and untagged images whose base label names TAG. */
+const leftovers = () => ({
+  tags: dockerSync(["images", "--format", "{{.Repository}}:{{.Tag}}"]).split("\n").filter((t) => t.startsWith(NAME)).sort(),
+  derived: dockerSync(["images", "-a", "-q", "--filter", `label=org.opencontainers.image.base.name=${TAG}`]).split("\n").filter(Boolean),
+});
+
+function scratch(): string {
+  const d = mkdtempSync(join(tmpdir(), "mcp-rewrap-localbase-"));
+  tmp.push(d);
+  return d;
+}
+
+beforeAll(() => {
+  ensureBed();
+  dockerBuild(A, "FROM mcp-rewrap-test/busybox:latest\nRUN echo app:x:1000:1000::/home/app:/bin/sh >> /etc/passwd && echo app:x:1000: >> /etc/group && mkdir -p /home/app\nUSER app\n");
+  dockerBuild(B, "FROM mcp-rewrap-test/busybox:latest\nRUN echo other:x:2000:2000::/home/other:/bin/sh >> /etc/passwd && echo other:x:2000: >> /etc/group && mkdir -p /home/other\nUSER other\n");
+  dockerSync(["tag", A, TAG]);
+}, 300_000);
+
+afterAll(() => {
+  for (const t of [OUT, TAG, A, B]) spawnSync("docker", ["rmi", t], { stdio: "ignore", timeout: 60_000 });
+  for (const d of tmp) rmSync(d, { recursive: true, force: true });
+});
+
+describe("a local base named by its tag", () => {
+  it("the two images differ (uid 1000 and 2000, and in their layers)", () => {
+    expect(idOf(A)).not.toBe(idOf(B));
+    expect(layersOf(B).slice(0, layersOf(A).length)).not.toEqual(layersOf(A));
+    expect(dockerSync(["image", "inspect", "-f", "{{len .RepoDigests}}", A])).toBe("0");
+  });
+
+  it("build of a local image: FROM name:tag, labelled local, on the image's layers", () => {
+    const r = cli(["build", TAG, "--tag", OUT, "-q"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(dockerSync(["image", "inspect", "-f", '{{index .Config.Labels "io.mcp-rewrap.base.local"}}', OUT])).toBe("true");
+    const base = layersOf(A);
+    expect(layersOf(OUT).slice(0, base.length)).toEqual(base);
+    dockerSync(["rmi", OUT]);
+  }, 300_000);
+
+  it("build --facts whose image the tag no longer names: one line, exit 3, nothing built, no tag left", () => {
+    const dir = scratch();
+    const g = cli(["generate", TAG, "--out", dir, "-q"]);
+    expect(g.code, g.stderr).toBe(0);
+    const facts = JSON.parse(readFileSync(join(dir, "facts.json"), "utf8")) as ImageFacts;
+    expect(facts.id).toBe(idOf(A));
+    dockerSync(["tag", B, TAG]);
+    try {
+      const before = leftovers();
+      const out = scratch();
+      const r = cli(["build", TAG, "--facts", join(dir, "facts.json"), "--tag", OUT, "--out", join(out, "ctx")]);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stdout).toBe("");
+      const lines = r.stderr.split("\n").filter((l) => l.startsWith("mcp-rewrap: "));
+      expect(lines).toEqual([
+        `mcp-rewrap: ${TAG}: the tag now names another image (${short(idOf(B))}) than the one the plan was made from (${short(idOf(A))}); run the build again to plan from it`,
+      ]);
+      expect(r.stderr).not.toMatch(/^building /m);
+      expect(exists(OUT)).toBe(false);
+      expect(leftovers()).toEqual(before);
+      expect(idOf(TAG)).toBe(idOf(B));
+      expect(spawnSync("ls", [join(out, "ctx")]).status, "the --out directory the failed build made was left").not.toBe(0);
+      // The facts of the image it names now build (they are another plan: uid 2000).
+      const again = cli(["build", TAG, "--tag", OUT, "-q"]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(dockerSync(["image", "inspect", "-f", '{{index .Config.Labels "io.mcp-rewrap.user"}}', OUT])).toBe("other:2000:2000");
+      dockerSync(["rmi", OUT]);
+    } finally {
+      dockerSync(["tag", A, TAG]);
+    }
+  }, 300_000);
+
+  it("the tag moved while the build ran: after the build, the built image is not on the planned layers; the tag just built is removed", async () => {
+    const d = await engine();
+    const dir = scratch();
+    expect(cli(["generate", TAG, "--out", dir, "-q"]).code).toBe(0);
+    const plan = planRewrap(JSON.parse(readFileSync(join(dir, "facts.json"), "utf8")) as ImageFacts, OPTS);
+    expect(plan.source).toMatchObject({ from: TAG, digest: null, id: idOf(A) });
+    const before = leftovers();
+
+    // On the planned image: passes, the tag stays.
+    dockerBuild(OUT, `FROM ${TAG}\nLABEL t=1\nUSER root\nRUN touch /x\n`);
+    await expect(checkLocalBase(d, plan, { tag: OUT, id: idOf(OUT) })).resolves.toBeUndefined();
+    expect(exists(OUT)).toBe(true);
+    dockerSync(["rmi", OUT]);
+
+    // Built while the tag named B, and the tag is back on A by the time it is checked.
+    dockerSync(["tag", B, TAG]);
+    dockerBuild(OUT, `FROM ${TAG}\nUSER root\nRUN touch /x\n`);
+    dockerSync(["tag", A, TAG]);
+    await expect(checkLocalBase(d, plan, { tag: OUT, id: idOf(OUT) })).rejects.toThrow(
+      `${TAG}: the tag named another image while it was built than the one the plan was made from (${short(idOf(A))}); run the build again to plan from it`,
+    );
+    expect(exists(OUT)).toBe(false);
+
+    // Built on B, and the tag still names B.
+    dockerSync(["tag", B, TAG]);
+    try {
+      dockerBuild(OUT, `FROM ${TAG}\nUSER root\nRUN touch /x\n`);
+      await expect(checkLocalBase(d, plan, { tag: OUT, id: idOf(OUT) })).rejects.toThrow(`${TAG}: the tag now names another image (${short(idOf(B))})`);
+      expect(exists(OUT)).toBe(false);
+    } finally {
+      dockerSync(["tag", A, TAG]);
+    }
+    expect(leftovers()).toEqual(before);
+
+    // Digest-pinned and ID-pinned plans never ask the engine about a tag.
+    await expect(checkLocalBase(d, { source: { ...plan.source, from: "nothing/here:x", pinnedById: true } })).resolves.toBeUndefined();
+    await expect(checkLocalBase(d, { source: { ...plan.source, from: "nothing/here@sha256:" + "0".repeat(64), digest: "sha256:" + "0".repeat(64) } })).resolves.toBeUndefined();
+  }, 300_000);
+});
