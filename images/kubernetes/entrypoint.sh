@@ -744,11 +744,11 @@ if [ -p "$1" ] || [ -b "$1" ] || [ -c "$1" ] || [ -S "$1" ]; then
 rw_say "skipped $1: a FIFO, device or socket is never opened"
 return 6
 fi
-{ command exec 4<"$1"; } 2>/dev/null || return 4
-rw_as_user -x "$RW_SH" -c "$RW_PUT" rw-put file "$2" "${3-}" <&4 4<&- &
+{ command exec 8<"$1"; } 2>/dev/null || return 4
+rw_as_user -x "$RW_SH" -c "$RW_PUT" rw-put file "$2" "${3-}" <&8 8<&- &
 wait $!
 rw_rc=$?
-exec 4<&-
+exec 8<&-
 case $rw_rc in
 0 | 3 | 5) return "$rw_rc" ;;
 esac
