@@ -65,6 +65,13 @@ function freshDir(label: string): string {
   return d;
 }
 
+/** A crafted mountinfo file, one line per entry. */
+function mountinfoFile(name: string, lines: string[]): string {
+  const file = join(work, name);
+  writeFileSync(file, [...lines, ""].join("\n"));
+  return file;
+}
+
 describe.each(SHELLS)("the shim under %s", (_name, shell) => {
   it("rw_status reads the effective uid, CapEff and the groups in one pass", () => {
     const r = run(shell, `rw_status; printf '%s|%s|%s' "$RW_S_UID" "$RW_S_CAPEFF" "$RW_S_GROUPS"`);
@@ -113,17 +120,12 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
   });
 
   it("rw_mounts reads a crafted mountinfo: points and roots decoded, each once", () => {
-    const mi = join(work, "mountinfo-1");
-    writeFileSync(
-      mi,
-      [
-        "141 54 0:39 / / rw,relatime master:3 - overlay overlay rw,lowerdir=/x",
-        "158 141 254:0 /tmp/kc /root/.kube/config ro,relatime - ext4 /dev/vda rw",
-        "159 141 254:0 /tmp/a\\040b /root/with\\040space rw,relatime - ext4 /dev/vda rw",
-        "160 141 254:0 /tmp/n /root/x\\012/etc/shadow rw,relatime shared:1 - ext4 /dev/vda rw",
-        "",
-      ].join("\n"),
-    );
+    const mi = mountinfoFile("mountinfo-1", [
+      "141 54 0:39 / / rw,relatime master:3 - overlay overlay rw,lowerdir=/x",
+      "158 141 254:0 /tmp/kc /root/.kube/config ro,relatime - ext4 /dev/vda rw",
+      "159 141 254:0 /tmp/a\\040b /root/with\\040space rw,relatime - ext4 /dev/vda rw",
+      "160 141 254:0 /tmp/n /root/x\\012/etc/shadow rw,relatime shared:1 - ext4 /dev/vda rw",
+    ]);
     const r = run(shell, `show() { printf '[%s|%s|%s|%s]\\0' "$1" "$2" "$3" "$4"; }; rw_mounts show '${mi}'`);
     expect(r.stdout.split("\0").slice(0, -1)).toEqual([
       "[/|/|rw,relatime|overlay]",
@@ -134,43 +136,33 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
   });
 
   it("rw_mounts with RW_MPICK reads only the mounts below /root or the directory, or holding it (and any escaped line)", () => {
-    const mi = join(work, "mountinfo-pick");
-    writeFileSync(
-      mi,
-      [
-        "1 0 0:1 / / ro,relatime - overlay overlay rw",
-        "2 1 0:2 / /proc rw - proc proc rw",
-        "3 1 8:1 /x /etc/hosts rw - ext4 /dev/sda rw",
-        "4 1 8:1 /k /root/.kube/config ro - ext4 /dev/sda rw",
-        "5 1 0:3 / /home rw - tmpfs tmpfs rw",
-        "6 1 8:1 /h /home/appuser/.kube/config ro - ext4 /dev/sda rw",
-        "7 1 8:1 /o /home/appuser2 rw - ext4 /dev/sda rw",
-        "8 1 8:1 /s /etc/with\\040space rw - ext4 /dev/sda rw",
-        "9 1 8:1 /r /rootx rw - ext4 /dev/sda rw",
-        "",
-      ].join("\n"),
-    );
+    const mi = mountinfoFile("mountinfo-pick", [
+      "1 0 0:1 / / ro,relatime - overlay overlay rw",
+      "2 1 0:2 / /proc rw - proc proc rw",
+      "3 1 8:1 /x /etc/hosts rw - ext4 /dev/sda rw",
+      "4 1 8:1 /k /root/.kube/config ro - ext4 /dev/sda rw",
+      "5 1 0:3 / /home rw - tmpfs tmpfs rw",
+      "6 1 8:1 /h /home/appuser/.kube/config ro - ext4 /dev/sda rw",
+      "7 1 8:1 /o /home/appuser2 rw - ext4 /dev/sda rw",
+      "8 1 8:1 /s /etc/with\\040space rw - ext4 /dev/sda rw",
+      "9 1 8:1 /r /rootx rw - ext4 /dev/sda rw",
+    ]);
     const r = run(shell, `show() { printf '%s|' "$1"; }; RW_MPICK=/home/appuser; rw_mounts show '${mi}'`);
     expect(r.stdout).toBe("/|/root/.kube/config|/home|/home/appuser/.kube/config|/etc/with space|");
   });
 
   it("rw_prepare_mount classifies mounts (copy, named volume, rw bind) and skips nested and foreign ones", () => {
-    const mi = join(work, "mountinfo-2");
-    writeFileSync(
-      mi,
-      [
-        "1 0 0:1 / / rw - overlay overlay rw",
-        "2 1 8:1 /home/u/kube /root/.kube rw,relatime - ext4 /dev/sda rw",
-        "3 1 8:1 /home/u/kube/config /root/.kube/config ro - ext4 /dev/sda rw",
-        "4 1 8:1 /var/lib/docker/volumes/okta/_data /root/.local/share/python_keyring rw - ext4 /dev/sda rw",
-        "5 1 8:1 /srv/desk /root/Desktop rw - ext4 /dev/sda rw",
-        "6 1 8:1 /srv/desk2 /root/Desktop2 ro - ext4 /dev/sda rw",
-        "7 1 8:1 /srv/hk /home/appuser/.kube/config ro - ext4 /dev/sda rw",
-        "8 1 8:1 /srv/etc /etc/x ro - ext4 /dev/sda rw",
-        "9 1 8:1 /srv/r /root rw - ext4 /dev/sda rw",
-        "",
-      ].join("\n"),
-    );
+    const mi = mountinfoFile("mountinfo-2", [
+      "1 0 0:1 / / rw - overlay overlay rw",
+      "2 1 8:1 /home/u/kube /root/.kube rw,relatime - ext4 /dev/sda rw",
+      "3 1 8:1 /home/u/kube/config /root/.kube/config ro - ext4 /dev/sda rw",
+      "4 1 8:1 /var/lib/docker/volumes/okta/_data /root/.local/share/python_keyring rw - ext4 /dev/sda rw",
+      "5 1 8:1 /srv/desk /root/Desktop rw - ext4 /dev/sda rw",
+      "6 1 8:1 /srv/desk2 /root/Desktop2 ro - ext4 /dev/sda rw",
+      "7 1 8:1 /srv/hk /home/appuser/.kube/config ro - ext4 /dev/sda rw",
+      "8 1 8:1 /srv/etc /etc/x ro - ext4 /dev/sda rw",
+      "9 1 8:1 /srv/r /root rw - ext4 /dev/sda rw",
+    ]);
     const r = run(shell, `rw_prepare_one() { printf '%s %s %s\\n' "$1" "$2" "$3"; }; RW_SEEN=; rw_mounts rw_prepare_mount '${mi}'`);
     expect(r.stdout).toBe(
       [
