@@ -115,11 +115,16 @@ EOF
 # Runs inside the private mount namespace, after pivot_root (written by scripts/engine2.sh).
 set -e
 mkdir -p $run/containerd /var/lib/$name/containerd /var/lib/$name/docker $run/exec
+# A containerd that was killed leaves its socket behind: without this, the wait below ends at
+# once and dockerd starts before containerd answers (its image store then refuses every call).
+rm -f $run/containerd/containerd.sock $run/containerd/containerd.sock.ttrpc
 containerd --config /etc/$name/containerd.toml &
-echo \$! >$run/containerd.pid
+cpid=\$!
+echo \$cpid >$run/containerd.pid
 i=0
-while [ ! -S $run/containerd/containerd.sock ]; do
-  i=\$((i + 1)); [ \$i -lt 300 ] || { echo "containerd did not come up" >&2; exit 1; }
+until ctr --address $run/containerd/containerd.sock version >/dev/null 2>&1; do
+  kill -0 \$cpid 2>/dev/null || { echo "containerd exited during start-up" >&2; exit 1; }
+  i=\$((i + 1)); [ \$i -lt 300 ] || { echo "containerd did not answer in 30 s" >&2; exit 1; }
   sleep 0.1
 done
 exec dockerd --config-file /etc/$name/daemon.json -H unix://$sock --containerd $run/containerd/containerd.sock \\
@@ -130,7 +135,9 @@ EOF
   chmod 0755 "$tree/etc/$name/init.sh"
 }
 
-up() { DOCKER_HOST=$host docker info >/dev/null 2>&1; }
+# Answering means the image store answers too: on the containerd store, dockerd answers `docker
+# info` while its containerd may not (an image call then fails with "connection refused").
+up() { DOCKER_HOST=$host docker info >/dev/null 2>&1 && DOCKER_HOST=$host docker image ls -q >/dev/null 2>&1; }
 
 # dockerd with --bridge=none deletes the link named docker0 at start (moby's
 # removeDefaultBridgeInterface), and this engine shares the host's network namespace (its
@@ -226,7 +233,7 @@ stop() {
     fi
     rm -f "$f"
   done
-  rm -f "$sock"
+  rm -f "$sock" "$run/containerd/containerd.sock" "$run/containerd/containerd.sock.ttrpc"
   log "engine2 stopped"
 }
 
