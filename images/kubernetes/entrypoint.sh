@@ -73,27 +73,22 @@ set -- $rw_blob
 rw_skip=$#
 # shellcheck disable=SC2086
 set -- $rw_k
-IFS=' 	
-'
 shift "$rw_skip"
 for rw_l; do
 case $rw_l in
-[0-9]*) RW_MOUNTINFO=$RW_MOUNTINFO$rw_l$RW_NL ;;
+[0-9]*) break ;;
 Uid:*)
-# shellcheck disable=SC2086
-rw_words ${rw_l#Uid:} && RW_S_UID=$RW_OUT2
+rw_l=${rw_l#*	}
+rw_l=${rw_l#*	}
+RW_S_UID=${rw_l%%	*}
 ;;
-CapEff:*)
-# shellcheck disable=SC2086
-rw_words ${rw_l#CapEff:} && RW_S_CAPEFF=$RW_OUT
-;;
-Groups:*) RW_S_GROUPS=${rw_l#Groups:} ;;
-Umask:*)
-# shellcheck disable=SC2086
-rw_words ${rw_l#Umask:} && RW_S_UMASK=$RW_OUT
-;;
+CapEff:*) RW_S_CAPEFF=${rw_l#*	} ;;
+Groups:*) RW_S_GROUPS=${rw_l#*	} ;;
+Umask:*) RW_S_UMASK=${rw_l#*	} ;;
 esac
+shift
 done
+RW_MOUNTINFO="$*$RW_NL"
 case $RW_S_UMASK in '' | *[!0-7]*) RW_S_UMASK= ;; esac
 IFS=$rw_ifs
 [ -z "$rw_f" ] || set +f
@@ -119,10 +114,6 @@ RW_E_PATH=$rw_p0
 ;;
 esac
 RW_E_KNOWN=1
-}
-rw_words() {
-RW_OUT=${1-}
-RW_OUT2=${2-}
 }
 rw_has_cap() {
 rw_low=${RW_S_CAPEFF#"${RW_S_CAPEFF%????????}"}
@@ -269,6 +260,7 @@ done
 return 1
 }
 rw_rewrite_env() {
+[ -n "${KUBECONFIG+x}${KUBECONFIG_PATH+x}${AWS_CONFIG_FILE+x}${AWS_SHARED_CREDENTIALS_FILE+x}${CLOUDSDK_CONFIG+x}${DOCKER_CONFIG+x}${AZURE_CONFIG_DIR+x}${AWS_WEB_IDENTITY_TOKEN_FILE+x}${GOOGLE_APPLICATION_CREDENTIALS+x}${XDG_CONFIG_HOME+x}${XDG_DATA_HOME+x}${XDG_CACHE_HOME+x}" ] || return 0
 for rw_name in $RW_PATH_VARS; do
 rw_isset='' rw_val=''
 eval "rw_isset=\${$rw_name+x} rw_val=\${$rw_name-}"
@@ -348,12 +340,9 @@ rw_quote "${rw_dd%/*}"
 rw_qp=$RW_OUT
 rw_quote "mcp-rewrap: cannot copy $1 to $rw_dd for $RW_USER; the server starts without it"
 rw_qm=$RW_OUT
-rw_quote "$RW_CAT"
-rw_qc=$RW_OUT
-rw_quote "$RW_MKDIR"
-rw_qk=$RW_OUT
-rw_quote "$RW_RM"
-rw_qr=$RW_OUT
+rw_qc=''\''/bin/cat'\'''
+rw_qk=''\''/bin/mkdir'\'''
+rw_qr=''\''/bin/rm'\'''
 RW_LATE="${RW_LATE}[ -d $rw_qp ] || $rw_qk -p $rw_qp 2>/dev/null
 if [ -L $rw_qd ] || [ -d $rw_qd ]; then $rw_qr -rf $rw_qd 2>/dev/null; fi
 { $rw_qc <&$RW_LATE_FD >$rw_qd; } 2>/dev/null || { $rw_qr -f $rw_qd 2>/dev/null; printf '%s\\n' $rw_qm >&2; }

@@ -50,6 +50,8 @@ export function renderContext(plan: RewrapPlan, templates: Templates, contextKey
     rootOpen: plan.rootOpen ? "1" : "",
     configPathLines: configPathLines(),
     pathVarWords: plan.envVars.join(" "),
+    // "${NAME+x}" for each of them: one expansion tells whether any is set (names checked by plan).
+    pathVarProbe: plan.envVars.map((v) => `\${${v}+x}`).join(""),
     healthFlags: plan.healthcheck ? plan.healthcheck.flags.map((f) => `${f} `).join("") : "",
     changes,
     labelLines: Object.entries(changes.Labels).map(([k, v]) => labelLine(k, v)),
