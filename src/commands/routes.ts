@@ -110,7 +110,7 @@ async function buildIn(dir: string, facts: ImageFacts, plan: RewrapPlan, opts: B
   opts.progress(`building ${plan.tag} from ${plan.source.from}`);
   const built = await buildContext(d, gen.files, { tag: plan.tag, progress: opts.progress });
   if (!built.id) throw new RuntimeError(`building ${plan.tag}: no image ID`);
-  await checkLocalBase(d, plan, built);
+  await checkLocalBase(d, plan, { ...built, previous: existing?.Id ?? null });
   if (existing && existing.Id !== built.id && existing.Config?.Labels?.[LABEL.version]) {
     await removeSuperseded(d, existing.Id, plan.tag, opts.progress);
   }

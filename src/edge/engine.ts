@@ -13,7 +13,7 @@ import { RuntimeError, UsageError } from "../core/errors.js";
 import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS, imageConfigFrom } from "../core/facts.js";
 import { LABEL } from "../core/labels.js";
 import { localBaseProblem, localBaseTag, type RewrapPlan } from "../core/plan.js";
-import { parseReference } from "../core/reference.js";
+import { familiarName, parseReference } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
 import { type ImageFiles, cachedImageFiles } from "./cache.js";
 import { onCleanup } from "./cleanup.js";
@@ -516,10 +516,11 @@ export async function removeTag(d: Docker, tag: string): Promise<void> {
  * the tag must still name the image the plan was made from (`plan.source.id`). Before the build
  * (`built` absent) that is all; after it, the built image must also sit on that image's layers
  * (the tag may have named another image while the build read it). On failure the tag just built
- * is removed (its image too, when nothing else names it) and one RuntimeError says why. Plans
+ * is removed (its image too, when nothing else names it), put back on `built.previous` (the
+ * rewrap it named before the build, if any), and one RuntimeError says why. Plans
  * pinned by digest or ID pass without a call to the engine.
  */
-export async function checkLocalBase(d: Docker, plan: Pick<RewrapPlan, "source">, built?: { tag: string; id: string }): Promise<void> {
+export async function checkLocalBase(d: Docker, plan: Pick<RewrapPlan, "source">, built?: { tag: string; id: string; previous?: string | null }): Promise<void> {
   const tag = localBaseTag(plan);
   if (!tag) return;
   const now = await inspectImage(d, tag);
@@ -531,6 +532,24 @@ export async function checkLocalBase(d: Docker, plan: Pick<RewrapPlan, "source">
   }
   const problem = localBaseProblem(plan, now ? { ids } : null, layers);
   if (!problem) return;
-  if (built) await removeTag(d, built.tag);
+  if (!built) throw new RuntimeError(problem);
+  await removeTag(d, built.tag);
+  // The tag named an earlier rewrap before this build moved it: it names that one again.
+  if (built.previous && built.previous !== built.id) {
+    const back = await putTag(d, built.previous, built.tag);
+    throw new RuntimeError(`${problem}${back ? "" : `; ${built.tag} could not be put back on the image it named before (${shortId(built.previous)}): tag it again with docker tag`}`);
+  }
   throw new RuntimeError(problem);
 }
+
+/** Tags image `id` as `tag` (name:tag); false when the engine refuses. */
+async function putTag(d: Docker, id: string, tag: string): Promise<boolean> {
+  const r = parseReference(tag);
+  return d
+    .getImage(id)
+    .tag({ repo: familiarName(r), tag: r.tag ?? "latest" })
+    .then(() => true)
+    .catch(() => false);
+}
+
+const shortId = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);

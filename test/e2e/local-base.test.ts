@@ -158,4 +158,28 @@ describe.skipIf(STORE_DIGESTS)("a local base named by its tag", () => {
     await expect(checkLocalBase(d, { source: { ...plan.source, from: "nothing/here:x", pinnedById: true } })).resolves.toBeUndefined();
     await expect(checkLocalBase(d, { source: { ...plan.source, from: "nothing/here@sha256:" + "0".repeat(64), digest: "sha256:" + "0".repeat(64) } })).resolves.toBeUndefined();
   }, 300_000);
+
+  it("a build caught on a moved tag puts the tag back on the image it named before (an earlier rewrap is not left untagged)", async () => {
+    const d = await engine();
+    const dir = scratch();
+    expect(cli(["generate", TAG, "--out", dir, "-q"]).code).toBe(0);
+    const plan = planRewrap(JSON.parse(readFileSync(join(dir, "facts.json"), "utf8")) as ImageFacts, OPTS);
+    const before = leftovers();
+    // The earlier rewrap, on the planned image.
+    dockerBuild(OUT, `FROM ${TAG}\nLABEL earlier=1\n`);
+    const earlier = idOf(OUT);
+    dockerSync(["tag", B, TAG]);
+    try {
+      dockerBuild(OUT, `FROM ${TAG}\nUSER root\nRUN touch /x\n`);
+      const built = idOf(OUT);
+      expect(built).not.toBe(earlier);
+      await expect(checkLocalBase(d, plan, { tag: OUT, id: built, previous: earlier })).rejects.toThrow(`${TAG}: the tag now names another image (${short(idOf(B))})`);
+      expect(idOf(OUT)).toBe(earlier);
+      expect(exists(built)).toBe(false);
+    } finally {
+      dockerSync(["tag", A, TAG]);
+    }
+    dockerSync(["rmi", OUT]);
+    expect(leftovers()).toEqual(before);
+  }, 300_000);
 });
