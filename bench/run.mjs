@@ -630,6 +630,15 @@ function misses(R) {
       `Size ${bytes(z.bytes)}: all of it is the shim, ${bytes(z.shimBytes)} of commands with no comment, blank line or indentation left (${bytes(z.shimGzip)} gzipped). 1 KiB would mean dropping behaviour (diagnostics, symlink-safe copies, the fallback when HOME is read-only, the capability checks, three drop tools), not formatting.`,
     );
   }
+  if (u && u.shim > 0 && u.drop > 0 && u.shim - u.drop > 5000 && u.sh > 0 && u.true > 0) {
+    // Where the shim's time goes: the processes it must start (priced by bare ones measured in the
+    // same container), and the rest, dash itself.
+    const over = u.shim - u.drop;
+    const floor = 2 * u.sh + 2 * u.true;
+    out.push(
+      `Shim +${ms(over / 1000)} per start: besides the drop tool's exec it starts four processes, the shim's own shell and the user's shell that makes the copy (a bare \`sh -c :\` takes ${ms(u.sh / 1000)} here) and two cats, the one read of /proc and the copy (a bare /bin/true: ${ms(u.true / 1000)}): about ${ms(floor / 1000)} before a line of the shim runs. The other ${ms((over - floor) / 1000)} is dash reading the shim and running it. Fewer processes would take root writing into the user's home (install -o), which the shim does not do.`,
+    );
+  }
   const ph = R.build?.phases;
   const fixed = ph ? ph.node + ph.modules + ph.ping + ph.facts + ph.render + ph.inspect : 0;
   for (const [k, label] of !ph ? [] : [
