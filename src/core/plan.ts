@@ -350,6 +350,26 @@ export function layersOn(base: readonly string[], built: readonly string[]): boo
   return base.length <= built.length && base.every((l, i) => built[i] === l);
 }
 
+/** The parts of an image's config a derived image inherits and the rewrap's Dockerfile does not set. */
+export const INHERITED_CONFIG = ["Env", "WorkingDir", "StopSignal", "ExposedPorts", "Volumes", "Shell"] as const;
+
+/**
+ * Whether the built image inherited the base's config (INHERITED_CONFIG): an image with the same
+ * layers but another config (an ENV line) is another base. Absent, null and empty are the same.
+ */
+export function inheritsConfig(base: Record<string, unknown> | undefined, built: Record<string, unknown> | undefined): boolean {
+  const norm = (v: unknown): string => {
+    if (v === undefined || v === null || v === "") return "";
+    if (Array.isArray(v)) return v.length ? JSON.stringify(v) : "";
+    if (typeof v === "object") {
+      const keys = Object.keys(v as object).sort();
+      return keys.length ? JSON.stringify(keys.map((k) => [k, (v as Record<string, unknown>)[k] ?? null])) : "";
+    }
+    return JSON.stringify(v);
+  };
+  return INHERITED_CONFIG.every((k) => norm(base?.[k]) === norm(built?.[k]));
+}
+
 /** An image ID as `docker images` shows it: 12 hex digits. */
 export const shortId = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
 
@@ -357,13 +377,13 @@ export const shortId = (id: string): string => id.replace(/^sha256:/, "").slice(
  * Whether the local base tag still names the image the plan was made from, and (after the
  * build) the built image sits on its layers. `now`: the IDs the tag resolves to now (the
  * engine's ID and the platform image's, which differ in the containerd store for an index),
- * null when it names no image; `layers`: the base's and the built image's RootFS layers, after
- * the build. Returns the reason (one sentence, without the `mcp-rewrap: ` prefix) or null.
+ * null when it names no image; `layers`: the base's and the built image's RootFS layers (and
+ * configs: the inherited part must match, inheritsConfig), after the build. Returns the reason (one sentence, without the `mcp-rewrap: ` prefix) or null.
  */
 export function localBaseProblem(
   plan: Pick<RewrapPlan, "source">,
   now: { ids: string[] } | null,
-  layers?: { base: readonly string[]; built: readonly string[] },
+  layers?: { base: readonly string[]; built: readonly string[]; baseConfig?: Record<string, unknown>; builtConfig?: Record<string, unknown> },
 ): string | null {
   const tag = localBaseTag(plan);
   if (!tag) return null;
@@ -372,7 +392,7 @@ export function localBaseProblem(
   if (!now.ids.includes(plan.source.id)) {
     return `${tag}: the tag now names another image (${shortId(now.ids[0]!)}) than the one the plan was made from (${planned}); run the build again to plan from it`;
   }
-  if (layers && !layersOn(layers.base, layers.built)) {
+  if (layers && (!layersOn(layers.base, layers.built) || !inheritsConfig(layers.baseConfig, layers.builtConfig))) {
     return `${tag}: the tag named another image while it was built than the one the plan was made from (${planned}); run the build again to plan from it`;
   }
   return null;

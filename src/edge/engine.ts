@@ -525,10 +525,15 @@ export async function checkLocalBase(d: Docker, plan: Pick<RewrapPlan, "source">
   if (!tag) return;
   const now = await inspectImage(d, tag);
   const ids = now ? [...new Set([now.Id, await platformImageId(d, now)])] : [];
-  let layers: { base: string[]; built: string[] } | undefined;
+  let layers: Parameters<typeof localBaseProblem>[2];
   if (built && now) {
     const out = await inspectImage(d, built.id);
-    layers = { base: now.RootFS?.Layers ?? [], built: out?.RootFS?.Layers ?? [] };
+    layers = {
+      base: now.RootFS?.Layers ?? [],
+      built: out?.RootFS?.Layers ?? [],
+      baseConfig: now.Config as Record<string, unknown> | undefined,
+      builtConfig: out?.Config as Record<string, unknown> | undefined,
+    };
   }
   const problem = localBaseProblem(plan, now ? { ids } : null, layers);
   if (!problem) return;

@@ -22,6 +22,8 @@ const TAG = `${NAME}:v1`;
 /** Each image also keeps a tag of its own, so moving TAG never leaves one dangling. */
 const A = `${NAME}:a`;
 const B = `${NAME}:b`;
+/** A's layers with another config (an ENV line): another base that layers alone cannot tell. */
+const A2 = `${NAME}:a2`;
 const OUT = `${NAME}-rewrapped:v1`;
 const tmp: string[] = [];
 const OPTS = { version: "9.9.9-test", projectUrl: "https://example.test/mcp-rewrap" };
@@ -52,7 +54,7 @@ beforeAll(() => {
 }, 300_000);
 
 afterAll(() => {
-  for (const t of [OUT, TAG, A, B]) spawnSync("docker", ["rmi", t], { stdio: "ignore", timeout: 60_000 });
+  for (const t of [OUT, TAG, A2, A, B]) spawnSync("docker", ["rmi", t], { stdio: "ignore", timeout: 60_000 });
   for (const d of tmp) rmSync(d, { recursive: true, force: true });
 });
 
@@ -157,6 +159,27 @@ describe.skipIf(STORE_DIGESTS)("a local base named by its tag", () => {
     // Digest-pinned and ID-pinned plans never ask the engine about a tag.
     await expect(checkLocalBase(d, { source: { ...plan.source, from: "nothing/here:x", pinnedById: true } })).resolves.toBeUndefined();
     await expect(checkLocalBase(d, { source: { ...plan.source, from: "nothing/here@sha256:" + "0".repeat(64), digest: "sha256:" + "0".repeat(64) } })).resolves.toBeUndefined();
+  }, 300_000);
+
+  it("the tag moved while the build ran to an image on the same layers with another config (an ENV line): caught by the inherited config", async () => {
+    const d = await engine();
+    const dir = scratch();
+    expect(cli(["generate", TAG, "--out", dir, "-q"]).code).toBe(0);
+    const plan = planRewrap(JSON.parse(readFileSync(join(dir, "facts.json"), "utf8")) as ImageFacts, OPTS);
+    dockerBuild(A2, `FROM ${A}\nENV MCP_REWRAP_OTHER=1\n`);
+    expect(layersOf(A2)).toEqual(layersOf(A));
+    const before = leftovers();
+    dockerSync(["tag", A2, TAG]);
+    try {
+      dockerBuild(OUT, `FROM ${TAG}\nUSER root\nRUN touch /x\n`);
+    } finally {
+      dockerSync(["tag", A, TAG]);
+    }
+    await expect(checkLocalBase(d, plan, { tag: OUT, id: idOf(OUT) })).rejects.toThrow(
+      `${TAG}: the tag named another image while it was built than the one the plan was made from (${short(idOf(A))}); run the build again to plan from it`,
+    );
+    expect(exists(OUT)).toBe(false);
+    expect(leftovers()).toEqual(before);
   }, 300_000);
 
   it("a build caught on a moved tag puts the tag back on the image it named before (an earlier rewrap is not left untagged)", async () => {

@@ -6,6 +6,7 @@ import {
   SHIM_PATH,
   checkEnvName,
   findDropTool,
+  inheritsConfig,
   layersOn,
   localBaseProblem,
   localBaseTag,
@@ -392,6 +393,35 @@ describe("a local base named by its tag: is the build still on the image the pla
     expect(layersOn(["a", "b"], ["a", "x", "c"])).toBe(false);
     expect(layersOn(["b"], ["a", "b"])).toBe(false);
     expect(layersOn(["a", "b", "c"], ["a", "b"])).toBe(false);
+  });
+
+  it("inheritsConfig: what the rewrap inherits (Env, WorkingDir, StopSignal, ports, volumes, shell) must be the base's", () => {
+    const base = { Env: ["PATH=/bin", "A=1"], WorkingDir: "/app", User: "app", Labels: { a: "1" }, ExposedPorts: { "80/tcp": {} } };
+    // What the rewrap's Dockerfile sets (User, Entrypoint, Cmd, Labels, Healthcheck) may differ.
+    expect(inheritsConfig(base, { ...base, User: "root", Entrypoint: ["/x"], Labels: { b: "2" } })).toBe(true);
+    // Absent, null and empty are the same.
+    expect(inheritsConfig({ Env: [], Volumes: null }, { WorkingDir: "", ExposedPorts: {} })).toBe(true);
+    expect(inheritsConfig(undefined, {})).toBe(true);
+    // Keys in another order are the same ports.
+    expect(inheritsConfig({ ExposedPorts: { "80/tcp": {}, "81/tcp": {} } }, { ExposedPorts: { "81/tcp": {}, "80/tcp": {} } })).toBe(true);
+    // An ENV line, another WORKDIR, STOPSIGNAL or VOLUME: another base, on the same layers.
+    expect(inheritsConfig(base, { ...base, Env: ["PATH=/bin", "A=2"] })).toBe(false);
+    expect(inheritsConfig(base, { ...base, Env: ["A=1", "PATH=/bin"] })).toBe(false);
+    expect(inheritsConfig(base, { ...base, WorkingDir: "/" })).toBe(false);
+    expect(inheritsConfig(base, { ...base, StopSignal: "SIGINT" })).toBe(false);
+    expect(inheritsConfig(base, { ...base, Volumes: { "/data": {} } })).toBe(false);
+    expect(inheritsConfig(base, { ...base, ExposedPorts: {} })).toBe(false);
+  });
+
+  it("localBaseProblem after the build: the base's layers and inherited config, else the tag moved while it was built", () => {
+    const local = kubernetesFacts();
+    local.repoDigests = [];
+    const plan = planRewrap(local, OPTS);
+    const now = { ids: [plan.source.id] };
+    const cfg = { Env: ["A=1"] };
+    expect(localBaseProblem(plan, now, { base: ["a"], built: ["a", "b"], baseConfig: cfg, builtConfig: { ...cfg, User: "root" } })).toBeNull();
+    expect(localBaseProblem(plan, now, { base: ["a"], built: ["x", "b"], baseConfig: cfg, builtConfig: cfg })).toMatch(/the tag named another image while it was built/);
+    expect(localBaseProblem(plan, now, { base: ["a"], built: ["a", "b"], baseConfig: cfg, builtConfig: { Env: ["A=2"] } })).toMatch(/the tag named another image while it was built/);
   });
 
   it("shortId: 12 hex digits, as docker images shows", () => {
