@@ -6,7 +6,8 @@
 import { checkImageRef } from "../core/reference.js";
 import type { ImageFacts } from "../core/facts.js";
 import { contextKeyOf, type RewrapInputs } from "../core/freshness.js";
-import { type PlanOptions, type RewrapPlan, planRewrap } from "../core/plan.js";
+import { PlanError } from "../core/errors.js";
+import { type PlanOptions, type RewrapPlan, onBuildProblem, planRewrap } from "../core/plan.js";
 import type { RenderedFile } from "../core/render.js";
 import { stableJson } from "../core/stable-json.js";
 import type { Progress } from "../edge/engine.js";
@@ -63,6 +64,9 @@ export function keyFor(plan: RewrapPlan, opts: RewrapInputs): string {
  * (handlebars) loads on the first call: a build whose tag is up to date never renders.
  */
 export async function renderFiles(plan: RewrapPlan, facts: ImageFacts, opts: RewrapInputs): Promise<RenderedFile[]> {
+  // A context is for a build FROM the image: its ONBUILD triggers would run (the registry route has none).
+  const onBuild = onBuildProblem(facts);
+  if (onBuild) throw new PlanError(onBuild);
   const { renderContext } = await import("../core/render.js");
   const files = renderContext(plan, templates(), keyFor(plan, opts));
   return [...files, { path: "facts.json", content: stableJson(facts), mode: 0o644 }];

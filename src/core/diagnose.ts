@@ -4,7 +4,7 @@
  */
 import { BIN_DIRS, type ImageFacts, type ResolvedUser, resolveUser } from "./facts.js";
 import { PlanError } from "./errors.js";
-import { DEFAULT_MOUNTS, chooseDropTool, findDropTool, pinnedDigest, planRewrap } from "./plan.js";
+import { DEFAULT_MOUNTS, chooseDropTool, findDropTool, onBuildProblem, pinnedDigest, planRewrap } from "./plan.js";
 import { platformString } from "./reference.js";
 
 export interface MountReach {
@@ -27,6 +27,8 @@ export interface Diagnosis {
   repoDigests: string[];
   shell: boolean;
   dropTool: { kind: string; path: string } | null;
+  /** ONBUILD triggers: a build FROM the image runs them, so only the registry route can rewrap it. */
+  onBuild: string[];
   mounts: MountReach[];
   needsRewrap: boolean;
   /** Null when a rewrap can be made; else why not. */
@@ -69,6 +71,7 @@ export function diagnose(facts: ImageFacts, version: string): Diagnosis {
   if (!user) summary = `cannot tell: ${userError}`;
   else if (!needsRewrap) summary = "no rewrap needed: the image runs as root and can read the gateway's mounts under /root";
   else if (cannotRewrap) summary = `needs a rewrap, but one cannot be made: ${cannotRewrap}`;
+  else if (onBuildProblem(facts)) summary = `needs a rewrap: ${user.name} (uid ${user.uid}) cannot read config the gateway mounts under /root; the image has ONBUILD triggers, which a build FROM it would run, so rewrap it in its registry: \`mcp-rewrap build ${facts.ref} --push --tag REGISTRY/NAME:TAG\``;
   else summary = `needs a rewrap: ${user.name} (uid ${user.uid}) cannot read config the gateway mounts under /root; run \`mcp-rewrap build ${facts.ref}\``;
   return {
     ref: facts.ref,
@@ -88,6 +91,7 @@ export function diagnose(facts: ImageFacts, version: string): Diagnosis {
       const t = user ? chooseDropTool(facts, user) : null;
       return t ? { kind: t.kind, path: t.path } : findDropTool(facts.present, facts.links);
     })(),
+    onBuild: facts.config.onBuild ?? [],
     mounts,
     needsRewrap,
     cannotRewrap: needsRewrap ? cannotRewrap : null,
@@ -109,6 +113,7 @@ export function formatDiagnosis(d: Diagnosis): string {
     `workdir     ${d.workdir || "/"}`,
     `shell       ${d.shell ? "/bin/sh" : "(none)"}`,
     `drop tool   ${d.dropTool ? `${d.dropTool.kind} (${d.dropTool.path})` : "(none)"}`,
+    ...(d.onBuild.length ? [`onbuild     ${d.onBuild.map((t) => JSON.stringify(t)).join(", ")} (a build FROM the image runs them)`] : []),
     "gateway mounts:",
     ...d.mounts.map((m) => `  ${m.reachable ? "ok     " : "BLOCKED"} ${m.target}  ${m.why}`),
     "",

@@ -10,6 +10,8 @@ export interface ImageConfig {
   cmd: string[] | null;
   workdir: string;
   labels: Record<string, string>;
+  /** ONBUILD triggers, as the config lists them (absent when there are none). */
+  onBuild?: string[];
   /** The image's HEALTHCHECK (absent in facts recorded before it was read). */
   healthcheck?: Healthcheck | null;
 }
@@ -33,6 +35,7 @@ export interface ContainerConfigFields {
   WorkingDir?: string;
   Labels?: Record<string, string> | null;
   Healthcheck?: { Test?: string[] | null; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } | null;
+  OnBuild?: string[] | null;
 }
 
 /** ImageConfig from an Engine API or OCI container config: absent fields get the runtime's defaults. */
@@ -45,6 +48,7 @@ export function imageConfigFrom(c: ContainerConfigFields | null | undefined): Im
     workdir: c?.WorkingDir ?? "",
     labels: c?.Labels ?? {},
     healthcheck: healthcheckFrom(c?.Healthcheck),
+    ...(c?.OnBuild?.length ? { onBuild: [...c.OnBuild] } : {}),
   };
 }
 

@@ -156,6 +156,10 @@ export function checkFactsForDockerfile(facts: ImageFacts): void {
   if (typeof facts.ref !== "string" || !isRef(facts.ref)) {
     throw new PlanError(`image facts: ref ${JSON.stringify(facts.ref)} is not an image reference`);
   }
+  const ob: unknown = facts.config?.onBuild;
+  if (ob !== undefined && !(Array.isArray(ob) && ob.every((t) => typeof t === "string"))) {
+    throw new PlanError(`image facts: config.onBuild ${JSON.stringify(ob)} is not a list of ONBUILD triggers (strings)`);
+  }
 }
 
 /** A symlink to busybox: an applet, not the tool of that name (busybox setpriv cannot switch users). */
@@ -348,6 +352,17 @@ export function localBaseTag(plan: Pick<RewrapPlan, "source">): string | null {
 /** Whether an image with the layers `built` sits on a base with the layers `base` (a prefix of them). */
 export function layersOn(base: readonly string[], built: readonly string[]): boolean {
   return base.length <= built.length && base.every((l, i) => built[i] === l);
+}
+
+/**
+ * A build FROM an image runs its ONBUILD triggers (they may COPY the build context in, or RUN
+ * commands): the rewrap would not be the image plus one layer. The registry route adds the layer
+ * without a build, and keeps the triggers for the rewrap's own children. The reason, or null.
+ */
+export function onBuildProblem(facts: Pick<ImageFacts, "ref" | "config">): string | null {
+  const t = facts.config.onBuild ?? [];
+  if (!t.length) return null;
+  return `${facts.ref} has ONBUILD triggers (${t.map((x) => JSON.stringify(x)).join(", ")}): a build FROM it runs them, so the rewrap would not be the image plus one layer. Rewrap it in its registry instead, which adds the layer without a build: mcp-rewrap build ${facts.ref} --push --tag REGISTRY/NAME:TAG`;
 }
 
 /** The parts of an image's config a derived image inherits and the rewrap's Dockerfile does not set. */

@@ -337,6 +337,41 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
     });
   });
 
+  describe("an image with ONBUILD triggers (a build FROM it runs them)", () => {
+    const image = `mcp-rewrap-test/clierr-${RUN_ID}:onbuild`;
+    beforeAll(() => {
+      execFileSync("docker", ["build", "-q", "-t", image, "-"], {
+        input: `FROM ${family("debian")}\nONBUILD RUN touch /triggered\nONBUILD COPY . /ctx\n`,
+        stdio: ["pipe", "pipe", "pipe"],
+        timeout: 120_000,
+      });
+    }, 180_000);
+    afterAll(() => {
+      spawnSync("docker", ["rmi", image], { stdio: "ignore", timeout: 60_000 });
+    });
+
+    it("inspect: lists the triggers and says to rewrap it in its registry → 0", () => {
+      const c = run(["inspect", image, "--json", "-q"], { image });
+      expect(c.result.code, c.result.stderr).toBe(0);
+      const d = JSON.parse(c.result.stdout);
+      expect(d.onBuild).toEqual(["RUN touch /triggered", "COPY . /ctx"]);
+      expect(d.cannotRewrap).toBeNull();
+      expect(d.summary).toMatch(/ONBUILD triggers, which a build FROM it would run, so rewrap it in its registry: `mcp-rewrap build .* --push --tag REGISTRY\/NAME:TAG`/);
+      const text = run(["inspect", image, "-q"], { image });
+      expect(text.result.stdout).toMatch(/^onbuild {5}"RUN touch \/triggered", "COPY \. \/ctx" \(a build FROM the image runs them\)$/m);
+    });
+
+    for (const cmd of ["build", "generate"]) {
+      it(`${cmd} refuses: the rewrap would not be the image plus one layer → 1, nothing left behind`, () => {
+        const out = join(scratch("onbuild"), "ctx");
+        const tag = `mcp-rewrap-test/clierr-${RUN_ID}:onbuild-${cmd}`;
+        const c = run([cmd, image, "--out", out, "--tag", tag, "-q"], { image, tag });
+        expectFailure(c, 1, /:onbuild has ONBUILD triggers \("RUN touch \/triggered", "COPY \. \/ctx"\): a build FROM it runs them, so the rewrap would not be the image plus one layer\. Rewrap it in its registry instead, which adds the layer without a build: mcp-rewrap build .* --push --tag REGISTRY\/NAME:TAG$/);
+        expect(existsSync(out)).toBe(false);
+      });
+    }
+  });
+
   describe("a shell-less (distroless) image", () => {
     it("inspect: needs a rewrap, and says why one cannot be made (no /bin/sh) → 0", () => {
       const c = run(["inspect", family("distroless"), "--json", "-q"], { image: family("distroless") });

@@ -111,4 +111,16 @@ describe("formatDiagnosis", () => {
     f.config.user = "ghost";
     expect(formatDiagnosis(diagnose(f, VERSION))).toMatch(/^user {8}\(unresolved\)$/m);
   });
+
+  it("an image with ONBUILD triggers: listed, and the rewrap it needs is the registry route's", () => {
+    const f = kubernetesFacts();
+    f.config.onBuild = ["RUN touch /x"];
+    const d = diagnose(f, VERSION);
+    expect(d.onBuild).toEqual(["RUN touch /x"]);
+    expect(d.cannotRewrap).toBeNull();
+    expect(d.summary).toMatch(/ONBUILD triggers, which a build FROM it would run, so rewrap it in its registry: `mcp-rewrap build mcp\/kubernetes --push --tag REGISTRY\/NAME:TAG`$/);
+    expect(formatDiagnosis(d)).toMatch(/^onbuild {5}"RUN touch \/x" \(a build FROM the image runs them\)$/m);
+    expect(diagnose(kubernetesFacts(), VERSION).onBuild).toEqual([]);
+    expect(formatDiagnosis(diagnose(kubernetesFacts(), VERSION))).not.toMatch(/^onbuild/m);
+  });
 });

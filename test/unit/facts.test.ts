@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ImageFacts, parseGroup, parsePasswd, resolveUser } from "../../src/core/facts.js";
+import { type ImageFacts, imageConfigFrom, parseGroup, parsePasswd, resolveUser } from "../../src/core/facts.js";
 import { KUBE_GROUP, KUBE_PASSWD } from "./fixtures.js";
 
 type UserFacts = Pick<ImageFacts, "config" | "passwd" | "group">;
@@ -201,5 +201,14 @@ describe("resolveUser", () => {
   it("throws on a group name the image does not define", () => {
     expect(() => resolveUser(userFacts("appuser:ghosts"))).toThrow(/group "ghosts" has no entry in its \/etc\/group/);
     expect(() => resolveUser(userFacts("4242:ghosts"))).toThrow(/ghosts/);
+  });
+});
+
+describe("imageConfigFrom", () => {
+  it("keeps ONBUILD triggers when there are some, and adds no field when there are none (facts and their keys stay as they were)", () => {
+    expect(imageConfigFrom({ OnBuild: ["RUN make"] }).onBuild).toEqual(["RUN make"]);
+    expect("onBuild" in imageConfigFrom({ OnBuild: [] })).toBe(false);
+    expect("onBuild" in imageConfigFrom({ OnBuild: null })).toBe(false);
+    expect("onBuild" in imageConfigFrom({})).toBe(false);
   });
 });

@@ -11,6 +11,7 @@ import {
   localBaseProblem,
   localBaseTag,
   missingCommands,
+  onBuildProblem,
   planRewrap,
   shortId,
 } from "../../src/core/plan.js";
@@ -422,6 +423,20 @@ describe("a local base named by its tag: is the build still on the image the pla
     expect(localBaseProblem(plan, now, { base: ["a"], built: ["a", "b"], baseConfig: cfg, builtConfig: { ...cfg, User: "root" } })).toBeNull();
     expect(localBaseProblem(plan, now, { base: ["a"], built: ["x", "b"], baseConfig: cfg, builtConfig: cfg })).toMatch(/the tag named another image while it was built/);
     expect(localBaseProblem(plan, now, { base: ["a"], built: ["a", "b"], baseConfig: cfg, builtConfig: { Env: ["A=2"] } })).toMatch(/the tag named another image while it was built/);
+  });
+
+  it("onBuildProblem: an image with ONBUILD triggers cannot be rewrapped by a build FROM it; a facts file's triggers must be strings", () => {
+    expect(onBuildProblem(kubernetesFacts())).toBeNull();
+    const f = kubernetesFacts();
+    f.config.onBuild = ["RUN make", "COPY . /app"];
+    expect(onBuildProblem(f)).toBe(
+      'mcp/kubernetes has ONBUILD triggers ("RUN make", "COPY . /app"): a build FROM it runs them, so the rewrap would not be the image plus one layer. Rewrap it in its registry instead, which adds the layer without a build: mcp-rewrap build mcp/kubernetes --push --tag REGISTRY/NAME:TAG',
+    );
+    // The plan itself is made (the registry route uses it); only a build context is refused.
+    expect(() => planRewrap(f, OPTS)).not.toThrow();
+    const bad = kubernetesFacts();
+    (bad.config as { onBuild?: unknown }).onBuild = "RUN make";
+    expect(() => planRewrap(bad, OPTS)).toThrow(new PlanError('image facts: config.onBuild "RUN make" is not a list of ONBUILD triggers (strings)'));
   });
 
   it("shortId: 12 hex digits, as docker images shows", () => {
