@@ -266,8 +266,9 @@ export interface PushOptions extends BuildOptions {
 /**
  * `build IMAGE --tag REF --push`. The route:
  *  - `--platform`, or an image the engine does not have (or no engine): registry to registry;
- *  - a local image that came from a registry whose tag is a multi-platform index: registry to
- *    registry too, so every platform is rewrapped (the engine holds only one);
+ *  - a local image that came from a registry whose tag is a multi-platform index, or that has
+ *    ONBUILD triggers (a build would run them): registry to registry too (every platform is
+ *    rewrapped: the engine holds only one);
  *  - otherwise (built or loaded locally, or single-platform): build with the engine and push.
  */
 export async function pushRoute(ref: string, opts: PushOptions): Promise<PushResult> {
@@ -285,6 +286,8 @@ export async function pushRoute(ref: string, opts: PushOptions): Promise<PushRes
   const info = await inspectImage(d, ref);
   if (!info) return viaRegistry(`${ref} is not in the local engine (no pull needed)`);
   if ((info.RepoDigests ?? []).length) {
+    // A build FROM it would run its ONBUILD triggers; the registry route runs nothing.
+    if (info.Config?.OnBuild?.length) return viaRegistry(`${ref} has ONBUILD triggers, which a build FROM it would run`);
     const src = parseReference(ref);
     const head = await regs.for(src.registry).headManifest(src.repository, manifestRef(src)).catch(() => null);
     if (head && isIndex(head.mediaType)) return viaRegistry(`${ref} is a multi-platform index in ${src.registry}`);

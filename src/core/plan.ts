@@ -362,7 +362,7 @@ export function layersOn(base: readonly string[], built: readonly string[]): boo
 export function onBuildProblem(facts: Pick<ImageFacts, "ref" | "config">): string | null {
   const t = facts.config.onBuild ?? [];
   if (!t.length) return null;
-  return `${facts.ref} has ONBUILD triggers (${t.map((x) => JSON.stringify(x)).join(", ")}): a build FROM it runs them, so the rewrap would not be the image plus one layer. Rewrap it in its registry instead, which adds the layer without a build: mcp-rewrap build ${facts.ref} --push --tag REGISTRY/NAME:TAG`;
+  return `${facts.ref} has ONBUILD triggers (${t.map((x) => JSON.stringify(x)).join(", ")}): a build FROM it runs them, so the rewrap would not be the image plus one layer. Rewrap it in a registry instead (push it there first if it is only local), which adds the layer without a build: mcp-rewrap build ${facts.ref} --push --tag REGISTRY/NAME:TAG`;
 }
 
 /** The parts of an image's config a derived image inherits and the rewrap's Dockerfile does not set. */

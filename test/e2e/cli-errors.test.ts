@@ -366,7 +366,7 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
         const out = join(scratch("onbuild"), "ctx");
         const tag = `mcp-rewrap-test/clierr-${RUN_ID}:onbuild-${cmd}`;
         const c = run([cmd, image, "--out", out, "--tag", tag, "-q"], { image, tag });
-        expectFailure(c, 1, /:onbuild has ONBUILD triggers \("RUN touch \/triggered", "COPY \. \/ctx"\): a build FROM it runs them, so the rewrap would not be the image plus one layer\. Rewrap it in its registry instead, which adds the layer without a build: mcp-rewrap build .* --push --tag REGISTRY\/NAME:TAG$/);
+        expectFailure(c, 1, /:onbuild has ONBUILD triggers \("RUN touch \/triggered", "COPY \. \/ctx"\): a build FROM it runs them, so the rewrap would not be the image plus one layer\. Rewrap it in a registry instead \(push it there first if it is only local\), which adds the layer without a build: mcp-rewrap build .* --push --tag REGISTRY\/NAME:TAG$/);
         expect(existsSync(out)).toBe(false);
       });
     }

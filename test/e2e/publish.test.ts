@@ -7,6 +7,7 @@
  * config, and `build --catalog --affected` with skipping on the second run. Everything pushed
  * is read back through the registry API with plain HTTP, not with our client.
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -171,6 +172,34 @@ describe("publishing to a registry", () => {
     const run = await docker(["run", "--rm", "-i", "--init", "--security-opt", "no-new-privileges", "--network", "none", tag], { timeoutMs: 60_000 });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.toString()).toBe("amd64\n1001\n");
+  });
+
+  it("an image with ONBUILD triggers: the engine route refuses (a build would run them), the registry route rewraps it and keeps them", async () => {
+    const src = `${reg.host}/mcp-rewrap-test/onbuild:1`;
+    const tag = `${reg.host}/rewrapped/onbuild:1`;
+    localTags.push(src);
+    execFileSync("docker", ["build", "-q", "-t", src, "-"], {
+      input: "FROM mcp-rewrap-test/family-busybox-su-exec:latest\nONBUILD RUN touch /triggered\n",
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: 120_000,
+    });
+    const pushed = await docker(["push", src], { timeoutMs: 120_000 });
+    expect(pushed.code, pushed.stderr).toBe(0);
+
+    const local = cli(["build", src, "--tag", `mcp-rewrap-test/onbuild-local:1`, "-q"]);
+    expect(local.code, local.stderr).toBe(1);
+    expect(local.stderr).toMatch(/has ONBUILD triggers \("RUN touch \/triggered"\): a build FROM it runs them/);
+
+    // The image is local, and came from the registry: --push takes the registry route for it.
+    const r = cli(["build", src, "--tag", tag, "--push", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("rewrapping in the registry: " + src + " has ONBUILD triggers, which a build FROM it would run");
+    expect(JSON.parse(r.stdout).results[0]).toMatchObject({ tag, route: "registry", status: "pushed" });
+    const reader = api(reg.host);
+    const m = await reader.manifest("rewrapped/onbuild", "1");
+    const cfg = await reader.config("rewrapped/onbuild", m.json);
+    expect(cfg.config.Entrypoint[0]).toBe(SHIM);
+    expect(cfg.config.OnBuild).toEqual(["RUN touch /triggered"]);
   });
 
   it("the registry-made image has the builder's User, Entrypoint, Cmd, Env, WorkingDir and Labels, and the same shim", async () => {

@@ -430,7 +430,7 @@ describe("a local base named by its tag: is the build still on the image the pla
     const f = kubernetesFacts();
     f.config.onBuild = ["RUN make", "COPY . /app"];
     expect(onBuildProblem(f)).toBe(
-      'mcp/kubernetes has ONBUILD triggers ("RUN make", "COPY . /app"): a build FROM it runs them, so the rewrap would not be the image plus one layer. Rewrap it in its registry instead, which adds the layer without a build: mcp-rewrap build mcp/kubernetes --push --tag REGISTRY/NAME:TAG',
+      'mcp/kubernetes has ONBUILD triggers ("RUN make", "COPY . /app"): a build FROM it runs them, so the rewrap would not be the image plus one layer. Rewrap it in a registry instead (push it there first if it is only local), which adds the layer without a build: mcp-rewrap build mcp/kubernetes --push --tag REGISTRY/NAME:TAG',
     );
     // The plan itself is made (the registry route uses it); only a build context is refused.
     expect(() => planRewrap(f, OPTS)).not.toThrow();
