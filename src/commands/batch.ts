@@ -7,7 +7,6 @@
  * the image's facts, scan the entry (with --affected, only servers scan flags are built),
  * build or push. One server's failure is reported and the next goes on.
  */
-import type Docker from "dockerode";
 import type { CatalogServer } from "../core/catalog.js";
 import { PlanError } from "../core/errors.js";
 import type { ImageFacts } from "../core/facts.js";
@@ -16,7 +15,7 @@ import { CONTEXT_LABEL, LABEL } from "../core/labels.js";
 import { manifestRef, parseReference, pickRepoDigest, rewrapTag } from "../core/reference.js";
 import { scanServer } from "../core/scan.js";
 import { readGatewayConfig, statHost } from "../edge/host.js";
-import { engineOrNull, inspectImage } from "../edge/engine.js";
+import { type Engine, engineOrNull, inspectImage } from "../edge/engine.js";
 import { registryFacts } from "../edge/facts-source.js";
 import { readCatalogFile, templates } from "../edge/fs.js";
 import { readPublished } from "../edge/registry/blobs.js";
@@ -57,7 +56,7 @@ export interface BatchResult {
 }
 
 /** The digest a rewrap of `image` would be pinned to, and where the image is. */
-async function upstreamOf(docker: Docker | null, regs: Registries, image: string): Promise<{ digest: string; local: boolean } | null> {
+async function upstreamOf(docker: Engine | null, regs: Registries, image: string): Promise<{ digest: string; local: boolean } | null> {
   const info = docker ? await inspectImage(docker, image) : null;
   if (info) return { digest: pickRepoDigest(image, info.RepoDigests ?? [])?.digest ?? info.Id, local: true };
   const ref = parseReference(image);
@@ -66,7 +65,7 @@ async function upstreamOf(docker: Docker | null, regs: Registries, image: string
 }
 
 /** The labels of each image the tag holds (engine, or registry by platform with --push); null when there is no such tag. */
-async function heldLabels(docker: Docker | null, regs: Registries, tag: string, push: boolean): Promise<Record<string, string>[] | Record<string, Record<string, string>> | null> {
+async function heldLabels(docker: Engine | null, regs: Registries, tag: string, push: boolean): Promise<Record<string, string>[] | Record<string, Record<string, string>> | null> {
   if (push) return (await readPublished(regs, tag))?.labels ?? null;
   const info = docker ? await inspectImage(docker, tag) : null;
   return info ? [info.Config?.Labels ?? {}] : null;
@@ -92,7 +91,7 @@ async function oneServer(
   server: string,
   entry: CatalogServer,
   opts: BatchOptions,
-  docker: Docker | null,
+  docker: Engine | null,
   regs: Registries,
   gateway: ReturnType<typeof readGatewayConfig>,
 ): Promise<BatchResult> {

@@ -15,7 +15,7 @@ import { type Descriptor, type ImageConfigBlob, type ImageIndex, type ImageManif
 import type { RewrapPlan } from "../core/plan.js";
 import { checkPlatforms, familiarName, manifestRef, parseReference, platformMatches, platformString } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
-import { type InspectInfo, buildContext, checkLocalBase, docker, enginePlatform, engineHost, engineOrNull, inspectImage, pushWithEngine, removeSuperseded, removeTag } from "../edge/engine.js";
+import { type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, pushWithEngine, removeSuperseded, removeTag } from "../edge/engine.js";
 import { foreignDockerfile, pathExists, removePath, templates, withTempDir, writeContext } from "../edge/fs.js";
 import type { FetchedManifest, Registries } from "../edge/registry/client.js";
 import { VERSION } from "../edge/version.js";
@@ -64,9 +64,10 @@ export interface BuildResult {
  * Build the rewrap of `ref` with the engine and tag it. The context is written to `opts.out`
  * when given, else to a temporary directory removed afterwards: build writes nothing else.
  * Whether the tag is up to date is asked first: then, without --out, nothing is rendered at all.
+ * Up to date, the engine is only read (engine(): no dockerode); dockerode connects to build.
  */
 export async function buildRoute(ref: string, opts: BuildOptions): Promise<BuildResult> {
-  const d = await docker();
+  const d = await engine();
   const facts = await getFacts(ref, opts);
   const plan = planFor(facts, opts);
   // Checked before anything is written: an image of another platform would build, but not run here.
@@ -103,9 +104,9 @@ function upToDateResult(plan: RewrapPlan, facts: ImageFacts, dir: string | null,
 
 /** Writes the context to `dir` (also when up to date: --out keeps it), then builds unless `same` holds it already. */
 async function buildIn(dir: string, facts: ImageFacts, plan: RewrapPlan, opts: BuildOptions, existing: InspectInfo | null, same: InspectInfo | null): Promise<BuildResult> {
-  const d = await docker();
   const gen = await writeGenerated(facts, opts, dir, plan);
   if (same) return upToDateResult(plan, facts, gen.dir, same, opts);
+  const d = await docker();
   await checkLocalBase(d, plan);
   opts.progress(`building ${plan.tag} from ${plan.source.from}`);
   const built = await buildContext(d, gen.files, { tag: plan.tag, progress: opts.progress });
@@ -304,10 +305,10 @@ export async function pushRoute(ref: string, opts: PushOptions): Promise<PushRes
   }
   let pushed: { digest: string | null };
   try {
-    pushed = await pushWithEngine(d, built.tag, opts.progress);
+    pushed = await pushWithEngine(await full(d), built.tag, opts.progress);
   } catch (e) {
     // A failed push leaves no tag behind that this run made.
-    if (!hadTag) await removeTag(d, built.tag);
+    if (!hadTag) await removeTag(await full(d), built.tag);
     throw e;
   }
   // The engine may not report the digest (Docker 28 with the containerd store says it only

@@ -5,14 +5,13 @@
  * /etc/group only, layers top-down; see edge/registry/user-files.ts). `--pull` pulls instead; one
  * failed pull or unreadable registry makes that server `unknown`, never the whole scan fail.
  */
-import type Docker from "dockerode";
 import { UsageError } from "../core/errors.js";
 import { type ImageFacts, imageConfigFrom } from "../core/facts.js";
 import { type GatewayConfig, evaluate } from "../core/gateway-eval.js";
 import { type ImageConfigBlob, type ImageIndex, type ImageManifest, isIndex, runnableManifests } from "../core/oci.js";
 import { type Reference, manifestRef, parseReference, platformMatches } from "../core/reference.js";
 import { type HostStat, type ImageView, type ServerScan, ancestors, parseMount, scanServer } from "../core/scan.js";
-import { engineOrNull, inspectImage, readImageFacts, type Progress } from "../edge/engine.js";
+import { type Engine, engineOrNull, inspectImage, readImageFacts, type Progress } from "../edge/engine.js";
 import { readCatalogFile } from "../edge/fs.js";
 import { readGatewayConfig, statHost } from "../edge/host.js";
 import { readRegistryFacts } from "../edge/registry/blobs.js";
@@ -109,7 +108,7 @@ export async function scanCommand(files: string[], opts: ScanOptions): Promise<S
   const mirrors = parseMirrors(opts.mirrors);
   const regs = new Registries();
   const platform = opts.platform ?? "linux/amd64";
-  let docker: Docker | null | undefined;
+  let docker: Engine | null | undefined;
   const engine = async () => (docker === undefined ? (docker = await engineOrNull()) : docker);
   const results: ServerScan[] = [];
   for (const cat of catalogs) {

@@ -8,7 +8,7 @@
  * dockerCliEnv().
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { accessSync, existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../core/errors.js";
@@ -115,4 +115,73 @@ export function dockerodeOptions(e: EngineEndpoint): Record<string, unknown> {
     return { ...opts, protocol: "https", ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem"), ...(e.tls.verify ? {} : { rejectUnauthorized: false }) };
   }
   return { ...opts, protocol: u.protocol === "https:" ? "https" : "http" };
+}
+
+/**
+ * How to reach an endpoint with node:http / node:https (the read-only client, engine-lite.ts):
+ * a unix socket, or a host and port over http or https with the TLS material. It is decided as
+ * dockerode decides it (docker-modem's defaults for DOCKER_HOST and the default socket,
+ * dockerodeOptions for a context), so both clients reach the same engine the same way. null
+ * when only dockerode can serve it: ssh:// and npipe:// engines, a DOCKER_HOST it would refuse
+ * or read TLS files for that are missing (dockerode then says why), DOCKER_PATH_PREFIX or
+ * DOCKER_CLIENT_TIMEOUT (honoured by dockerode alone).
+ */
+export type EngineTransport =
+  | { socketPath: string }
+  | { protocol: "http" | "https"; host: string; port?: number; ca?: Buffer | string; cert?: Buffer; key?: Buffer; rejectUnauthorized?: false };
+
+export function engineTransport(e: EngineEndpoint, env: NodeJS.ProcessEnv = process.env, home: string = homedir()): EngineTransport | null {
+  try {
+    if (e.source === "context") {
+      if (!/^(unix|tcp|https?):\/\//.test(e.host)) return null;
+      const o = dockerodeOptions(e);
+      if (typeof o.socketPath === "string") return o.socketPath ? { socketPath: o.socketPath } : null;
+      return tcpTransport(o.protocol === "https" ? "https" : "http", String(o.host), o.port as number | undefined, {
+        ca: o.ca as Buffer | undefined,
+        cert: o.cert as Buffer | undefined,
+        key: o.key as Buffer | undefined,
+        ...(o.rejectUnauthorized === false ? { rejectUnauthorized: false as const } : {}),
+      });
+    }
+    const host = env.DOCKER_HOST ?? "";
+    // docker-modem's own defaults (DOCKER_HOST unset: ~/.docker/run/docker.sock when there, else the system socket).
+    if (!host) return { socketPath: defaultSocket(home) };
+    if (host.startsWith("unix://")) return { socketPath: host.slice("unix://".length) || defaultSocket(home) };
+    if (host.startsWith("npipe://") || env.DOCKER_PATH_PREFIX || env.DOCKER_CLIENT_TIMEOUT) return null;
+    const u = new URL(host.includes("//") ? host : `tcp://${host}`);
+    if (u.protocol === "ssh:") return null;
+    const https = env.DOCKER_TLS_VERIFY === "1" || u.port === "2376";
+    const certs = env.DOCKER_CERT_PATH
+      ? {
+          ca: readFileSync(join(env.DOCKER_CERT_PATH, "ca.pem"), "utf8"),
+          cert: readFileSync(join(env.DOCKER_CERT_PATH, "cert.pem")),
+          key: readFileSync(join(env.DOCKER_CERT_PATH, "key.pem")),
+        }
+      : {};
+    return tcpTransport(https ? "https" : "http", u.hostname, u.port ? Number(u.port) : undefined, certs);
+  } catch {
+    return null;
+  }
+}
+
+function tcpTransport(protocol: "http" | "https", host: string, port: number | undefined, tls: { ca?: Buffer | string; cert?: Buffer; key?: Buffer; rejectUnauthorized?: false }): EngineTransport | null {
+  if (!host) return null;
+  const out: EngineTransport = { protocol, host: host.replace(/^\[(.*)\]$/, "$1"), ...(port ? { port } : {}) };
+  if (protocol === "https") {
+    if (tls.ca) out.ca = tls.ca;
+    if (tls.cert) out.cert = tls.cert;
+    if (tls.key) out.key = tls.key;
+    if (tls.rejectUnauthorized === false) out.rejectUnauthorized = false;
+  }
+  return out;
+}
+
+function defaultSocket(home: string): string {
+  const user = join(home, ".docker", "run", "docker.sock");
+  try {
+    accessSync(user);
+    return user;
+  } catch {
+    return DEFAULT_HOST.slice("unix://".length);
+  }
 }

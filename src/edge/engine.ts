@@ -1,9 +1,12 @@
 /**
  * The engine edge: every Engine API call mcp-rewrap makes goes through here (dockerode):
  * connect, inspect, pull, read an image's files, build a context, push a tag. Errors are
- * turned into RuntimeError/UsageError messages that name the image and the step. dockerode
- * loads on the first connect and tar-stream on the first tar read or write, so a command that
- * never talks to the engine (or a no-op build, which never builds) does not pay for them.
+ * turned into RuntimeError/UsageError messages that name the image and the step. What only
+ * reads (ping, version, image inspect) goes through an `Engine`: the read-only client of
+ * engine-lite.ts where it can reach the endpoint, else dockerode. dockerode loads on the first
+ * call that writes, creates a container or streams (`docker()`, `full()`), and tar-stream on
+ * the first tar read or write, so a command that only reads (inspect with cached facts, a no-op
+ * build) pays for neither.
  */
 import type Docker from "dockerode";
 import type { IncomingMessage } from "node:http";
@@ -17,7 +20,8 @@ import { familiarName, parseReference } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
 import { type ImageFiles, cachedImageFiles } from "./cache.js";
 import { onCleanup } from "./cleanup.js";
-import { type EngineEndpoint, describeEngine, dockerodeOptions, engineHint, resolveEngine } from "./docker-context.js";
+import { type EngineEndpoint, describeEngine, dockerodeOptions, engineHint, engineTransport, resolveEngine } from "./docker-context.js";
+import { LiteEngine } from "./engine-lite.js";
 import { credentialsFor, engineAuthConfig } from "./registry/credentials.js";
 
 export type Progress = (line: string) => void;
@@ -81,30 +85,59 @@ export function engineError(e: unknown, what: string): Error {
 /** How long the first request may take: a DOCKER_HOST that accepts and never answers must not hang us. */
 export const PING_TIMEOUT_MS = 10_000;
 
+/**
+ * An engine to read from: the read-only client (node:http, no dockerode) or dockerode itself
+ * (an ssh:// or npipe:// engine, or once dockerode is loaded anyway). Reads take either.
+ */
+export type Engine = Docker | LiteEngine;
+
 /** The engine when one answers, else null (for commands that can also work without one). */
-export async function engineOrNull(): Promise<Docker | null> {
+export async function engineOrNull(): Promise<Engine | null> {
   try {
-    return await docker();
+    return await engine();
   } catch {
     return null;
   }
 }
 
+let reader: Engine | null = null;
+/**
+ * The engine to read from, connected and answering (one per process): the read-only client
+ * when engineTransport can reach the endpoint, else dockerode (same checks, same errors).
+ */
+export async function engine(): Promise<Engine> {
+  if (shared) return shared;
+  if (!reader) {
+    const t = engineTransport(engineEndpoint());
+    if (!t) return (reader = await docker());
+    const lite = new LiteEngine(t);
+    await ping(lite);
+    reader = lite;
+  }
+  return reader;
+}
+
+/** dockerode for `e`: itself, or the process's dockerode when `e` is the read-only client. */
+export async function full(e: Engine): Promise<Docker> {
+  return e instanceof LiteEngine ? docker() : e;
+}
+
 let shared: Docker | null = null;
-/** The engine, connected and answering (one per process). */
+/** dockerode, connected and answering (one per process): for what builds, pushes, runs containers or streams. */
 export async function docker(): Promise<Docker> {
   if (!shared) {
     const d = await connect();
-    await ping(d);
+    // The read-only client has seen this engine answer: no second ping.
+    if (!(reader instanceof LiteEngine)) await ping(d);
     shared = d;
   }
   return shared;
 }
 
-export async function ping(docker: Docker): Promise<void> {
+export async function ping(d: Engine): Promise<void> {
   try {
-    // dockerode's ping takes an abortSignal (its types do not say so).
-    await (docker.ping as unknown as (o: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, {
+    // dockerode's ping takes an abortSignal (its types do not say so); so does the read-only client's.
+    await (d.ping as unknown as (o: { abortSignal: AbortSignal }) => Promise<unknown>).call(d, {
       abortSignal: AbortSignal.timeout(PING_TIMEOUT_MS),
     });
   } catch (e) {
@@ -120,7 +153,7 @@ export async function ping(docker: Docker): Promise<void> {
 }
 
 /** The engine's own platform, as `os/arch` (e.g. linux/amd64). */
-export async function enginePlatform(docker: Docker): Promise<string> {
+export async function enginePlatform(docker: Engine): Promise<string> {
   try {
     const v = (await docker.version()) as { Os?: string; Arch?: string };
     return `${v.Os ?? "linux"}/${v.Arch ?? "unknown"}`;
@@ -179,9 +212,9 @@ export interface InspectInfo {
   RootFS?: { Layers?: string[] | null } | null;
 }
 
-export async function inspectImage(docker: Docker, ref: string): Promise<InspectInfo | null> {
+export async function inspectImage(docker: Engine, ref: string): Promise<InspectInfo | null> {
   try {
-    return (await docker.getImage(ref).inspect()) as unknown as InspectInfo;
+    return (await (docker instanceof LiteEngine ? docker.inspectImage(ref) : docker.getImage(ref).inspect())) as unknown as InspectInfo;
   } catch (e) {
     if ((e as EngineError).statusCode === 404) return null;
     throw engineError(e, `inspecting ${ref}`);
@@ -190,7 +223,7 @@ export async function inspectImage(docker: Docker, ref: string): Promise<Inspect
 
 /** Image facts, read without running the image: inspect, then a created (never started) container's files. */
 export async function readImageFacts(
-  docker: Docker,
+  docker: Engine,
   ref: string,
   opts: { pull?: boolean; progress?: Progress } = {},
 ): Promise<ImageFacts> {
@@ -200,7 +233,7 @@ export async function readImageFacts(
     if (opts.pull === false) {
       throw new RuntimeError(`image ${ref} is not in the local engine (pulling is off); pull it first, or drop --no-pull`);
     }
-    await pullImage(docker, ref, progress);
+    await pullImage(await full(docker), ref, progress);
     info = await inspectImage(docker, ref);
     if (!info) throw new RuntimeError(`image ${ref} is still missing after the pull; check the reference`);
   }
@@ -233,12 +266,15 @@ const INDEX_TYPES = new Set(["application/vnd.oci.image.index.v1+json", "applica
  * the platform manifest is the one of the engine's platform that the index lists (API 1.48
  * `manifests=1`). Falls back to the engine's ID when it cannot tell.
  */
-async function platformImageId(docker: Docker, info: InspectInfo): Promise<string> {
+async function platformImageId(docker: Engine, info: InspectInfo): Promise<string> {
   if (!info.Descriptor?.mediaType || !INDEX_TYPES.has(info.Descriptor.mediaType)) return info.Id;
   type Summary = { ID?: string; Kind?: string; Available?: boolean; ImageData?: { Platform?: { os?: string; architecture?: string; variant?: string } } };
   try {
-    const full = (await docker.getImage(info.Id).inspect({ manifests: true } as never)) as unknown as { Manifests?: Summary[] | null };
-    const match = (full.Manifests ?? []).find(
+    // The same request as dockerode's `inspect({ manifests: true })`, which sends no query (see engine-lite.ts).
+    const all = (await (docker instanceof LiteEngine ? docker.inspectImage(info.Id) : docker.getImage(info.Id).inspect({ manifests: true } as never))) as unknown as {
+      Manifests?: Summary[] | null;
+    };
+    const match = (all.Manifests ?? []).find(
       (m) =>
         m.Kind === "image" &&
         m.Available !== false &&
@@ -253,7 +289,7 @@ async function platformImageId(docker: Docker, info: InspectInfo): Promise<strin
 }
 
 async function readFilesFromImage(
-  docker: Docker,
+  e: Engine,
   imageId: string,
   textPaths: string[],
   probePaths: string[],
@@ -261,6 +297,7 @@ async function readFilesFromImage(
 ): Promise<ImageFiles> {
   // Loaded before the container exists, so the signal cleanup can remove it from the first moment.
   const { removeContainerSync } = await import("./docker-run.js");
+  const docker = await full(e);
   let container: Docker.Container;
   try {
     container = await docker.createContainer({

@@ -7,7 +7,7 @@ import { RuntimeError } from "../core/errors.js";
 import type { ImageFacts } from "../core/facts.js";
 import { type ImageManifest, type ImageIndex, isIndex, runnableManifests } from "../core/oci.js";
 import { manifestRef, parseReference, platformMatches } from "../core/reference.js";
-import { type Progress, docker, readImageFacts } from "./engine.js";
+import { type Progress, engine, readImageFacts } from "./engine.js";
 import { readFactsFile } from "./fs.js";
 import type { Registries } from "./registry/client.js";
 
@@ -17,7 +17,7 @@ export interface FactsSource {
 
 /** The local engine; pulls a missing image unless `pull` is false. */
 export function engineFacts(opts: { pull?: boolean; progress?: Progress } = {}): FactsSource {
-  return { facts: async (ref) => readImageFacts(await docker(), ref, opts) };
+  return { facts: async (ref) => readImageFacts(await engine(), ref, opts) };
 }
 
 /** A recorded facts file; the reference asked for replaces the recorded one. */
