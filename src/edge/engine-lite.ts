@@ -121,7 +121,9 @@ export class LiteEngine {
     return this.get({ path: "/version", ok: [200], reasons: { 500: "server error" } });
   }
 
-  inspectImage(name: string): Promise<unknown> {
-    return this.get({ path: imageInspectPath(name), ok: [200], reasons: { 404: "no such image", 500: "server error" } });
+  /** `manifests`: the image's platform manifests too (containerd image store, API 1.48+; older engines ignore it). */
+  inspectImage(name: string, opts: { manifests?: boolean } = {}): Promise<unknown> {
+    const path = imageInspectPath(name) + (opts.manifests ? "?manifests=1" : "");
+    return this.get({ path, ok: [200], reasons: { 404: "no such image", 500: "server error" } });
   }
 }

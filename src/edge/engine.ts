@@ -266,12 +266,20 @@ const INDEX_TYPES = new Set(["application/vnd.oci.image.index.v1+json", "applica
  * the platform manifest is the one of the engine's platform that the index lists (API 1.48
  * `manifests=1`). Falls back to the engine's ID when it cannot tell.
  */
-async function platformImageId(docker: Engine, info: InspectInfo): Promise<string> {
+export async function platformImageId(docker: Engine, info: InspectInfo): Promise<string> {
   if (!info.Descriptor?.mediaType || !INDEX_TYPES.has(info.Descriptor.mediaType)) return info.Id;
   type Summary = { ID?: string; Kind?: string; Available?: boolean; ImageData?: { Platform?: { os?: string; architecture?: string; variant?: string } } };
   try {
-    // The same request as dockerode's `inspect({ manifests: true })`, which sends no query (see engine-lite.ts).
-    const all = (await (docker instanceof LiteEngine ? docker.inspectImage(info.Id) : docker.getImage(info.Id).inspect({ manifests: true } as never))) as unknown as {
+    // `?manifests=1` lists the platform manifests (API 1.48+). dockerode's getImage().inspect()
+    // sends no query at all, so its modem is asked directly (it adds options to a path with "?").
+    const all = (await (docker instanceof LiteEngine
+      ? docker.inspectImage(info.Id, { manifests: true })
+      : new Promise<unknown>((resolve, reject) =>
+          docker.modem.dial(
+            { path: `/images/${info.Id}/json?`, method: "GET", options: { manifests: true }, statusCodes: { 200: true, 404: "no such image", 500: "server error" } },
+            (err: unknown, data: unknown) => (err ? reject(err) : resolve(data)),
+          ),
+        ))) as {
       Manifests?: Summary[] | null;
     };
     const match = (all.Manifests ?? []).find(

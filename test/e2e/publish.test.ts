@@ -172,6 +172,17 @@ describe("publishing to a registry", () => {
     const run = await docker(["run", "--rm", "-i", "--init", "--security-opt", "no-new-privileges", "--network", "none", tag], { timeoutMs: 60_000 });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.toString()).toBe("amd64\n1001\n");
+
+    // Its facts name the platform image, not the index: on the containerd image store the amd64
+    // manifest the index lists (the engine names the image by the index), else its config digest.
+    const reader = api(reg.host);
+    const index = await reader.manifest("rewrapped/busybox", "multi");
+    const amd64 = (index.json.manifests as Json[]).find((m) => m.platform?.architecture === "amd64")!;
+    const manifest = await reader.manifest("rewrapped/busybox", amd64.digest);
+    const containerd = /io\.containerd\.snapshotter/.test(dockerSync(["info", "--format", "{{json .DriverStatus}}"]));
+    const inspected = cli(["inspect", tag, "--json", "-q"]);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(JSON.parse(inspected.stdout).id).toBe(containerd ? amd64.digest : manifest.json.config.digest);
   });
 
   it("an image with ONBUILD triggers: the engine route refuses (a build would run them), the registry route rewraps it and keeps them", async () => {

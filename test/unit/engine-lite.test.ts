@@ -19,7 +19,7 @@ import { join } from "node:path";
 import Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EngineTransport, engineTransport, resolveEngine } from "../../src/edge/docker-context.js";
-import { engineError, inspectImage } from "../../src/edge/engine.js";
+import { engineError, inspectImage, platformImageId } from "../../src/edge/engine.js";
 import { LiteEngine, imageInspectPath, parseBody, requestOptions, statusError } from "../../src/edge/engine-lite.js";
 
 const work = mkdtempSync(join(tmpdir(), "mcp-rewrap-lite-unit-"));
@@ -184,6 +184,13 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
   if (req.url === "/_ping") return void res.end("OK");
   if (req.url === "/version") return json(200, { Os: "linux", Arch: "amd64", ApiVersion: "1.41" });
   if (req.url === "/images/mcp-rewrap-test/present:latest/json") return json(200, { Id: "sha256:abc", Os: "linux", Architecture: "amd64", RepoTags: ["mcp-rewrap-test/present:latest"], Config: { User: "app" } });
+  // An image pulled from an index on the containerd store: its platform manifest only with ?manifests.
+  const INDEX = { Id: `sha256:${"1".repeat(64)}`, Os: "linux", Architecture: "amd64", Descriptor: { mediaType: "application/vnd.oci.image.index.v1+json" } };
+  if (req.url === "/images/mcp-rewrap-test/index:latest/json" || req.url === `/images/${INDEX.Id}/json`) return json(200, INDEX);
+  if (req.url === `/images/${INDEX.Id}/json?manifests=1` || req.url === `/images/${INDEX.Id}/json?manifests=true`) {
+    const m = (arch: string, id: string) => ({ ID: id, Kind: "image", Available: true, ImageData: { Platform: { os: "linux", architecture: arch } } });
+    return json(200, { ...INDEX, Manifests: [m("arm64", `sha256:${"3".repeat(64)}`), m("amd64", `sha256:${"2".repeat(64)}`)] });
+  }
   if (req.url?.startsWith("/images/mcp-rewrap-test/absent")) return json(404, { message: "No such image: mcp-rewrap-test/absent:latest" });
   if (req.url?.startsWith("/images/broken")) {
     res.writeHead(500);
@@ -244,6 +251,15 @@ describe("against stand-in engines: what dockerode answers, the read-only client
       const msg = async (e: LiteEngine | Dockerode) => inspectImage(e, "broken").then(() => "no error", (err: Error) => `${err.constructor.name}: ${err.message}`);
       expect(await msg(l)).toBe(await msg(d));
       expect(await msg(l)).toBe("RuntimeError: inspecting broken: engine on fire");
+    }
+  });
+
+  it("an image pulled from an index (containerd store): both clients ask for its manifests and name the platform image", async () => {
+    for (const [via, d, l] of pairs()) {
+      for (const client of [d, l]) {
+        const info = await inspectImage(client, "mcp-rewrap-test/index:latest");
+        expect(await platformImageId(client, info!), via).toBe(`sha256:${"2".repeat(64)}`);
+      }
     }
   });
 
