@@ -54,14 +54,31 @@ export function runDocker(args: string[], timeoutMs: number): Promise<{ code: nu
   });
 }
 
-/** `docker rm -f NAME`; never throws. */
+/**
+ * `docker rm -f NAME`; never throws. When the engine is already removing it (the run's own --rm,
+ * after the container stopped: `docker rm` then fails with "removal … is already in progress"),
+ * waits until it is gone (up to 10 s), so that nothing of this run is listed once it returns.
+ */
 export async function removeContainer(name: string): Promise<void> {
-  await runDocker(["rm", "-f", name], 30_000).catch(() => {});
+  const r = await runDocker(["rm", "-f", name], 30_000).catch(() => null);
+  if (r?.code === 0) return;
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    const seen = await runDocker(["container", "inspect", "--format", "{{.Id}}", name], 10_000).catch(() => null);
+    if (seen?.code !== 0) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
 }
 
 /** The same, synchronous: for the exit path after a signal. */
 export function removeContainerSync(name: string): void {
-  spawnSync("docker", ["rm", "-f", name], { stdio: "ignore", timeout: 30_000, env: dockerCliEnv() });
+  const env = dockerCliEnv();
+  if (spawnSync("docker", ["rm", "-f", name], { stdio: "ignore", timeout: 30_000, env }).status === 0) return;
+  const until = Date.now() + 10_000;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (Date.now() < until && spawnSync("docker", ["container", "inspect", "--format", "{{.Id}}", name], { stdio: "ignore", timeout: 10_000, env }).status === 0) {
+    Atomics.wait(pause, 0, 0, 100);
+  }
 }
 
 export type McpOutcome<T> = { ok: true; value: T; stderr: string } | { ok: false; error: string; stderr: string };
