@@ -8,6 +8,7 @@ import { PlanError, UsageError } from "./errors.js";
 import { BIN_DIRS, DROP_TOOLS, type DropKind, type Healthcheck, type ImageFacts, type ResolvedUser, SHIM_COMMANDS, envValue, parseGroup, resolveUser } from "./facts.js";
 import { LABEL } from "./labels.js";
 import { checkImageRef, checkTag, isImageId, namesVersion, parseReference, pickRepoDigest, platformString, rewrapTag, safeComponent, shortName } from "./reference.js";
+import { stableJson } from "./stable-json.js";
 
 type ShimCommand = (typeof SHIM_COMMANDS)[number];
 
@@ -373,15 +374,8 @@ export const INHERITED_CONFIG = ["Env", "WorkingDir", "StopSignal", "ExposedPort
  * layers but another config (an ENV line) is another base. Absent, null and empty are the same.
  */
 export function inheritsConfig(base: Record<string, unknown> | undefined, built: Record<string, unknown> | undefined): boolean {
-  const norm = (v: unknown): string => {
-    if (v === undefined || v === null || v === "") return "";
-    if (Array.isArray(v)) return v.length ? JSON.stringify(v) : "";
-    if (typeof v === "object") {
-      const keys = Object.keys(v as object).sort();
-      return keys.length ? JSON.stringify(keys.map((k) => [k, (v as Record<string, unknown>)[k] ?? null])) : "";
-    }
-    return JSON.stringify(v);
-  };
+  const norm = (v: unknown): string =>
+    v === undefined || v === null || v === "" || (typeof v === "object" && Object.keys(v).length === 0) ? "" : stableJson(v);
   return INHERITED_CONFIG.every((k) => norm(base?.[k]) === norm(built?.[k]));
 }
 

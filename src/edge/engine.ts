@@ -15,7 +15,7 @@ import type { Pack } from "tar-stream";
 import { RuntimeError, UsageError } from "../core/errors.js";
 import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS, imageConfigFrom } from "../core/facts.js";
 import { LABEL } from "../core/labels.js";
-import { localBaseProblem, localBaseTag, type RewrapPlan } from "../core/plan.js";
+import { localBaseProblem, localBaseTag, type RewrapPlan, shortId } from "../core/plan.js";
 import { familiarName, parseReference } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
 import { type ImageFiles, cachedImageFiles } from "./cache.js";
@@ -602,4 +602,3 @@ async function putTag(d: Docker, id: string, tag: string): Promise<boolean> {
     .catch(() => false);
 }
 
-const shortId = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);

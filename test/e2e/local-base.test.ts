@@ -40,6 +40,13 @@ const leftovers = () => ({
   derived: dockerSync(["images", "-a", "-q", "--filter", `label=org.opencontainers.image.base.name=${TAG}`]).split("\n").filter(Boolean),
 });
 
+/** The plan for TAG from the facts `generate` records (what `build --facts` would use). */
+function planFromTag() {
+  const dir = scratch();
+  expect(cli(["generate", TAG, "--out", dir, "-q"]).code).toBe(0);
+  return planRewrap(JSON.parse(readFileSync(join(dir, "facts.json"), "utf8")) as ImageFacts, OPTS);
+}
+
 function scratch(): string {
   const d = mkdtempSync(join(tmpdir(), "mcp-rewrap-localbase-"));
   tmp.push(d);
@@ -124,9 +131,7 @@ describe.skipIf(STORE_DIGESTS)("a local base named by its tag", () => {
 
   it("the tag moved while the build ran: after the build, the built image is not on the planned layers; the tag just built is removed", async () => {
     const d = await engine();
-    const dir = scratch();
-    expect(cli(["generate", TAG, "--out", dir, "-q"]).code).toBe(0);
-    const plan = planRewrap(JSON.parse(readFileSync(join(dir, "facts.json"), "utf8")) as ImageFacts, OPTS);
+    const plan = planFromTag();
     expect(plan.source).toMatchObject({ from: TAG, digest: null, id: idOf(A) });
     const before = leftovers();
 
@@ -163,9 +168,7 @@ describe.skipIf(STORE_DIGESTS)("a local base named by its tag", () => {
 
   it("the tag moved while the build ran to an image on the same layers with another config (an ENV line): caught by the inherited config", async () => {
     const d = await engine();
-    const dir = scratch();
-    expect(cli(["generate", TAG, "--out", dir, "-q"]).code).toBe(0);
-    const plan = planRewrap(JSON.parse(readFileSync(join(dir, "facts.json"), "utf8")) as ImageFacts, OPTS);
+    const plan = planFromTag();
     dockerBuild(A2, `FROM ${A}\nENV MCP_REWRAP_OTHER=1\n`);
     expect(layersOf(A2)).toEqual(layersOf(A));
     const before = leftovers();
@@ -184,9 +187,7 @@ describe.skipIf(STORE_DIGESTS)("a local base named by its tag", () => {
 
   it("a build caught on a moved tag puts the tag back on the image it named before (an earlier rewrap is not left untagged)", async () => {
     const d = await engine();
-    const dir = scratch();
-    expect(cli(["generate", TAG, "--out", dir, "-q"]).code).toBe(0);
-    const plan = planRewrap(JSON.parse(readFileSync(join(dir, "facts.json"), "utf8")) as ImageFacts, OPTS);
+    const plan = planFromTag();
     const before = leftovers();
     // The earlier rewrap, on the planned image.
     dockerBuild(OUT, `FROM ${TAG}\nLABEL earlier=1\n`);
