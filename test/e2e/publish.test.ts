@@ -362,7 +362,9 @@ describe("publishing to a registry", () => {
     expect((await reader.manifest("batch/busybox-root-mount", "multi")).digest).toBe(index.digest);
   });
 
-  it("build --catalog without --push builds in the engine, skips from the local tag's labels, and rebuilds when --env or --force change", () => {
+  it("build --catalog without --push builds in the engine, skips from the local tag's labels, and rebuilds when --env or --force change", async () => {
+    // Six CLI runs, each awaited: run synchronously they kept this worker from
+    // answering vitest for about a minute on engine 2 (its RPC gives up after 60 s).
     const catalog = join(work, "local.yaml");
     writeFileSync(
       catalog,
@@ -370,25 +372,25 @@ describe("publishing to a registry", () => {
     );
     const tag = "mcp-rewrap-test-batch/kubernetes-root:latest";
     localTags.push(tag);
-    const first = cli(["build", "--catalog", catalog, "--affected", "--prefix", "mcp-rewrap-test-batch", "--json"]);
+    const first = await cliAsync(["build", "--catalog", catalog, "--affected", "--prefix", "mcp-rewrap-test-batch", "--json"]);
     expect(first.code, first.stderr).toBe(0);
     expect(JSON.parse(first.stdout).results[0]).toMatchObject({ server: "kubernetes-root", status: "built", tag, route: "engine" });
     expect(Object.keys(JSON.parse(first.stdout).results[0]).sort()).toEqual(BUILD_JSON_KEYS);
     const labels = JSON.parse(dockerSync(["image", "inspect", tag]))[0].Config.Labels;
     expect(labels["org.opencontainers.image.base.name"]).toBe(REPLICA);
-    const second = cli(["build", "--catalog", catalog, "--affected", "--prefix", "mcp-rewrap-test-batch", "--json"]);
+    const second = await cliAsync(["build", "--catalog", catalog, "--affected", "--prefix", "mcp-rewrap-test-batch", "--json"]);
     expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(second.stdout).results[0]).toMatchObject({ status: "up-to-date" });
     // A changed --env or --force is a different rewrap: built again, then up to date.
     const base = ["build", "--catalog", catalog, "--affected", "--prefix", "mcp-rewrap-test-batch", "--json"];
     for (const extra of [["--env", "MY_CONFIG"], ["--env", "MY_CONFIG", "--force"]]) {
-      const changed = cli([...base, ...extra]);
+      const changed = await cliAsync([...base, ...extra]);
       expect(changed.code, changed.stderr).toBe(0);
       expect(JSON.parse(changed.stdout).results[0], extra.join(" ")).toMatchObject({ status: "built" });
-      const again = cli([...base, ...extra]);
+      const again = await cliAsync([...base, ...extra]);
       expect(JSON.parse(again.stdout).results[0], extra.join(" ")).toMatchObject({ status: "up-to-date" });
     }
-  });
+  }, 300_000);
 
   it("images --refresh re-pins a context whose upstream moved, from registry facts; --check catches a stale file", async () => {
     const root = join(work, "images");
