@@ -119,39 +119,6 @@ rw_has_cap() {
 rw_low=${RW_S_CAPEFF#"${RW_S_CAPEFF%????????}"}
 [ $(((0x${rw_low:-0} >> $1) & 1)) -eq 1 ]
 }
-rw_unescape() {
-case $1 in
-*\\*) ;;
-*)
-RW_OUT=$1
-return 0
-;;
-esac
-RW_OUT=
-rw_s=$1
-while :; do
-case $rw_s in
-*\\[0-7][0-7][0-7]*)
-rw_pre=${rw_s%%\\*}
-rw_s=${rw_s#"$rw_pre"\\}
-rw_oct=${rw_s%"${rw_s#???}"}
-rw_s=${rw_s#???}
-case $rw_oct in
-040) rw_ch=' ' ;;
-011) rw_ch='	' ;;
-012) rw_ch=$RW_NL ;;
-134) rw_ch="\\" ;;
-*) rw_ch="\\$rw_oct" ;;
-esac
-RW_OUT=$RW_OUT$rw_pre$rw_ch
-;;
-*)
-RW_OUT=$RW_OUT$rw_s
-return 0
-;;
-esac
-done
-}
 rw_mounts() {
 if [ $# -ge 2 ]; then
 rw_slurp "$2"
@@ -167,26 +134,21 @@ IFS=$RW_NL
 set -- $rw_mt
 IFS=' 	
 '
-for rw_ml; do
 if [ -n "$RW_MPICK" ]; then
+for rw_ml; do
 case $rw_ml in
-*\\*) ;;
-*)
-rw_p=${rw_ml#* }
-rw_p=${rw_p#* }
-rw_p=${rw_p#* }
-rw_p=${rw_p#* }
-rw_p=${rw_p%% *}
-case $rw_p in
-/root/?* | "$RW_MPICK"/?*) ;;
-*) case $RW_MPICK/ in "${rw_p%/}"/*) ;; *) continue ;; esac ;;
+*" /"[rh]* | *" / r"[ow]*) ;;
+*) continue ;;
 esac
-;;
-esac
-fi
 # shellcheck disable=SC2086
 rw_mount_line $rw_ml
 done
+else
+for rw_ml; do
+# shellcheck disable=SC2086
+rw_mount_line $rw_ml
+done
+fi
 IFS=$rw_ifs
 [ -z "$rw_mf" ] || set +f
 }
@@ -198,23 +160,18 @@ rw_opts=$6
 shift 6
 while [ $# -gt 1 ] && [ "$1" != - ]; do shift; done
 rw_fs=${2-}
+case $rw_root$rw_point in
+*\\*)
 rw_unescape "$rw_root"
 rw_root=$RW_OUT
 rw_unescape "$rw_point"
-"$rw_mfn" "$RW_OUT" "$rw_root" "$rw_opts" "$rw_fs"
+rw_point=$RW_OUT
+;;
+esac
+"$rw_mfn" "$rw_point" "$rw_root" "$rw_opts" "$rw_fs"
 }
 rw_is_volume() {
 case $1 in */volumes/?*/_data) return 0 ;; esac
-return 1
-}
-rw_in_table() {
-rw_it_t=$RW_CONFIG_PATHS$RW_NL
-while [ -n "$rw_it_t" ]; do
-rw_it_line=${rw_it_t%%"$RW_NL"*}
-rw_it_t=${rw_it_t#*"$RW_NL"}
-rw_it_rel=/${rw_it_line%% *}
-case $1 in "$rw_it_rel" | "$rw_it_rel"/*) return 0 ;; esac
-done
 return 1
 }
 rw_groups_now() {
@@ -226,57 +183,20 @@ case ",$RW_GROUPS_NOW," in *",$rw_g,"*) continue ;; esac
 RW_GROUPS_NOW=$RW_GROUPS_NOW,$rw_g
 RW_ADDED=${RW_ADDED:+$RW_ADDED }$rw_g
 done
-if [ -n "$RW_ADDED" ] && [ "$RW_DROP" != setpriv ]; then
-rw_say "the added groups $RW_ADDED (--group-add) cannot be given to $RW_USER by $RW_DROP (it sets only the groups of the user database); the server runs without them. Rebuild the image with setpriv (util-linux) to keep them"
-fi
+if [ -n "$RW_ADDED" ] && [ "$RW_DROP" != setpriv ]; then rw_groups_lost; fi
 }
 rw_ensure_home() {
 RW_HOME_TRIED=1
 RW_HOME_OK=1
-[ -d "$RW_HOME" ] && return 0
-if "$RW_MKDIR" -p "${RW_HOME%/*}" 2>/dev/null && "$RW_MKDIR" "$RW_HOME" 2>/dev/null; then
-if "$RW_CHOWN" "$RW_UID:$RW_GID" "$RW_HOME" 2>/dev/null && "$RW_CHMOD" 0700 "$RW_HOME" 2>/dev/null; then
-return 0
-fi
-"$RW_RM" -rf "$RW_HOME" 2>/dev/null
-RW_HOME_OK=
-RW_HOME_WHY="$RW_HOME cannot be given to $RW_USER (no CAP_CHOWN?)"
-return 0
-fi
-RW_HOME_OK=
-RW_HOME_WHY="$RW_HOME cannot be created (read-only filesystem?)"
+[ -d "$RW_HOME" ] || rw_make_home
 }
 rw_set() {
 eval "$1=\$2"
 case " $RW_CHANGES " in *" $1 "*) ;; *) RW_CHANGES="$RW_CHANGES $1" ;; esac
 }
-rw_copied() {
-rw_cp_c=$RW_COPIED_RELS
-while [ -n "$rw_cp_c" ]; do
-rw_cp_r=${rw_cp_c%%"$RW_NL"*}
-rw_cp_c=${rw_cp_c#*"$RW_NL"}
-case $1 in "$rw_cp_r" | "$rw_cp_r"/*) return 0 ;; esac
-done
-return 1
-}
 rw_rewrite_env() {
 [ -n "${KUBECONFIG+x}${KUBECONFIG_PATH+x}${AWS_CONFIG_FILE+x}${AWS_SHARED_CREDENTIALS_FILE+x}${CLOUDSDK_CONFIG+x}${DOCKER_CONFIG+x}${AZURE_CONFIG_DIR+x}${AWS_WEB_IDENTITY_TOKEN_FILE+x}${GOOGLE_APPLICATION_CREDENTIALS+x}${XDG_CONFIG_HOME+x}${XDG_DATA_HOME+x}${XDG_CACHE_HOME+x}" ] || return 0
-for rw_name in $RW_PATH_VARS; do
-rw_isset='' rw_val=''
-eval "rw_isset=\${$rw_name+x} rw_val=\${$rw_name-}"
-[ -n "$rw_isset" ] || continue
-rw_new=
-rw_rest=$rw_val
-while :; do
-rw_el=${rw_rest%%:*}
-case $rw_el in
-/root/?*) rw_copied "${rw_el#/root}" && rw_el=$1${rw_el#/root} ;;
-esac
-rw_new=${rw_new:+$rw_new:}$rw_el
-case $rw_rest in *:*) rw_rest=${rw_rest#*:} ;; *) break ;; esac
-done
-[ "$rw_new" = "$rw_val" ] || rw_set "$rw_name" "$rw_new"
-done
+rw_rewrite_vars "$@"
 }
 rw_prepare_mount() {
 case $RW_HOME in
@@ -370,31 +290,7 @@ fi
 rw_copy_root "$3" "$rw_rel"
 return 0
 fi
-rw_rel=${3#"$RW_HOME"}
-if ! rw_in_table "$rw_rel"; then
-RW_HOME_NOTABLE="${RW_HOME_NOTABLE:+$RW_HOME_NOTABLE, }$3"
-rw_notable=1
-else
-rw_notable=
-fi
-RW_HOME_OK_SAVED=${RW_HOME_OK-}
-RW_HOME_OK=
-rw_put_first "$3" "/home$rw_rel" "$3"
-rw_rc=$?
-RW_HOME_OK=$RW_HOME_OK_SAVED
-case $rw_rc in
-0)
-if [ -n "$rw_notable" ]; then
-rw_say "$3 is mounted into $RW_USER's home but only root can read it, and no variable names it: a copy is in $RW_WHERE/home$rw_rel, but the server looks at $3; make it readable by uid $RW_UID on the host, or mount it under /root"
-else
-rw_point_table "$3" "$RW_WHERE/home$rw_rel" "$RW_HOME" force
-fi
-;;
-5) ;;
-4) RW_FAILED="${RW_FAILED:+$RW_FAILED, }$3" ;;
-6) ;;
-*) RW_NOWHERE="${RW_NOWHERE:+$RW_NOWHERE, }$3" ;;
-esac
+rw_prepare_home "$3"
 return 0
 }
 rw_prepare() {
@@ -407,7 +303,7 @@ RW_HOME_OK=
 RW_HOME_TRIED=
 RW_COPIED_RELS=
 RW_SEEN=
-RW_MPICK=$RW_HOME
+RW_MPICK=1
 rw_mounts rw_prepare_mount
 RW_MPICK=
 if [ -n "$RW_LATE" ]; then
@@ -416,25 +312,12 @@ case ,$RW_HOME_MOPTS, in
 *) RW_COPIED_RELS=$RW_COPIED_RELS$RW_DEFERRED_RELS ;;
 esac
 fi
-if [ -n "$RW_IN_PRIVATE" ]; then
-rw_say "${RW_HOME_WHY:-$RW_HOME is not usable}; config copies go to $RW_IN_PRIVATE"
-rw_rewrite_env "$RW_IN_PRIVATE"
-else
+if [ -n "$RW_IN_PRIVATE$RW_FAILED$RW_NOWHERE" ]; then
+rw_prepare_odd
+return 0
+fi
 rw_rewrite_env "$RW_HOME"
-fi
-if [ -n "$RW_FAILED" ]; then
-rw_say "cannot read $RW_FAILED: $(rw_why_unreadable); the server starts without it"
-fi
-if [ -n "$RW_NOWHERE" ]; then
-rw_say "no writable place for a copy of $RW_NOWHERE ($RW_HOME, /tmp and /dev/shm are not writable by $RW_USER); it stays unreadable for the server"
-fi
-if [ "${HOME:-/root}" = /root ]; then
-if ! [ -d "$RW_HOME" ] && [ -n "$RW_IN_PRIVATE" ]; then
-rw_set HOME "$RW_IN_PRIVATE"
-else
-rw_set HOME "$RW_HOME"
-fi
-fi
+if [ "${HOME:-/root}" = /root ]; then rw_set HOME "$RW_HOME"; fi
 }
 rw_env_save() {
 RW_ENV0=
@@ -488,17 +371,7 @@ if [ "$RW_DROP" = setpriv ]; then
 [ -z "$RW_LATE" ] || rw_exec_late "$@"
 rw_exec_env "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS_NOW" -- "$@"
 fi
-if [ "${HOME+x}" = x ]; then rw_h=+$HOME; else rw_h=-; fi
-rw_state_of SHLVL
-set -- "$RW_OUT" "$@"
-rw_state_of PWD
-set -- "$rw_h" "$RW_OUT" "$@"
-case $RW_DROP in
-su-exec | gosu) rw_exec_env "$RW_DROP_PATH" "$RW_USER_SPEC" "$RW_SH" -c "$RW_FIX" "$@" ;;
-busybox-su) rw_exec_env "$RW_DROP_PATH" su -p -s "$RW_SH" -c "$RW_FIX" -- "$RW_USER" "$@" ;;
-esac
-rw_say "unknown privilege-drop tool '$RW_DROP'"
-exit 125
+rw_exec_other "$@"
 }
 rw_exec_late() {
 rw_t="umask $RW_S_UMASK
@@ -544,10 +417,7 @@ fi
 if [ "$RW_UID" = 0 ]; then
 rw_exec_env "$@"
 fi
-if ! rw_has_cap 7 || ! rw_has_cap 6; then
-rw_say "cannot switch to $RW_USER (uid $RW_UID): the container has no CAP_SETUID/CAP_SETGID (--cap-drop ALL, as ToolHive runs servers?); refusing to run the server as root. Add --cap-add SETUID --cap-add SETGID (and DAC_READ_SEARCH for a config only its owner can read), or run the original image with the config mounted readable under $RW_HOME"
-exit 126
-fi
+if ! rw_has_cap 7 || ! rw_has_cap 6; then rw_no_caps; fi
 trap 'exit 143' TERM
 trap 'exit 130' INT
 trap 'exit 129' HUP
@@ -581,6 +451,16 @@ rw_state_of() { rw_cold && rw_state_of "$@"; }
 rw_as_given() { rw_cold && rw_as_given "$@"; }
 rw_check_given() { rw_cold && rw_check_given "$@"; }
 rw_health() { rw_cold && rw_health "$@"; }
+rw_unescape() { rw_cold && rw_unescape "$@"; }
+rw_in_table() { rw_cold && rw_in_table "$@"; }
+rw_copied() { rw_cold && rw_copied "$@"; }
+rw_rewrite_vars() { rw_cold && rw_rewrite_vars "$@"; }
+rw_prepare_home() { rw_cold && rw_prepare_home "$@"; }
+rw_make_home() { rw_cold && rw_make_home "$@"; }
+rw_prepare_odd() { rw_cold && rw_prepare_odd "$@"; }
+rw_exec_other() { rw_cold && rw_exec_other "$@"; }
+rw_groups_lost() { rw_cold && rw_groups_lost "$@"; }
+rw_no_caps() { rw_cold && rw_no_caps "$@"; }
 case ${0##*/} in
 mcp-rewrap-entrypoint | mcp-rewrap-healthcheck) command -v rw_loading >/dev/null || rw_main "$@" ;;
 esac
@@ -897,5 +777,156 @@ fi
 rw_groups_now 2>/dev/null
 if [ "${HOME:-/root}" = /root ]; then rw_set HOME "$RW_HOME"; fi
 rw_exec_user "$@"
+}
+rw_unescape() {
+case $1 in
+*\\*) ;;
+*)
+RW_OUT=$1
+return 0
+;;
+esac
+RW_OUT=
+rw_s=$1
+while :; do
+case $rw_s in
+*\\[0-7][0-7][0-7]*)
+rw_pre=${rw_s%%\\*}
+rw_s=${rw_s#"$rw_pre"\\}
+rw_oct=${rw_s%"${rw_s#???}"}
+rw_s=${rw_s#???}
+case $rw_oct in
+040) rw_ch=' ' ;;
+011) rw_ch='	' ;;
+012) rw_ch=$RW_NL ;;
+134) rw_ch="\\" ;;
+*) rw_ch="\\$rw_oct" ;;
+esac
+RW_OUT=$RW_OUT$rw_pre$rw_ch
+;;
+*)
+RW_OUT=$RW_OUT$rw_s
+return 0
+;;
+esac
+done
+}
+rw_in_table() {
+rw_it_t=$RW_CONFIG_PATHS$RW_NL
+while [ -n "$rw_it_t" ]; do
+rw_it_line=${rw_it_t%%"$RW_NL"*}
+rw_it_t=${rw_it_t#*"$RW_NL"}
+rw_it_rel=/${rw_it_line%% *}
+case $1 in "$rw_it_rel" | "$rw_it_rel"/*) return 0 ;; esac
+done
+return 1
+}
+rw_copied() {
+rw_cp_c=$RW_COPIED_RELS
+while [ -n "$rw_cp_c" ]; do
+rw_cp_r=${rw_cp_c%%"$RW_NL"*}
+rw_cp_c=${rw_cp_c#*"$RW_NL"}
+case $1 in "$rw_cp_r" | "$rw_cp_r"/*) return 0 ;; esac
+done
+return 1
+}
+rw_rewrite_vars() {
+for rw_name in $RW_PATH_VARS; do
+rw_isset='' rw_val=''
+eval "rw_isset=\${$rw_name+x} rw_val=\${$rw_name-}"
+[ -n "$rw_isset" ] || continue
+rw_new=
+rw_rest=$rw_val
+while :; do
+rw_el=${rw_rest%%:*}
+case $rw_el in
+/root/?*) rw_copied "${rw_el#/root}" && rw_el=$1${rw_el#/root} ;;
+esac
+rw_new=${rw_new:+$rw_new:}$rw_el
+case $rw_rest in *:*) rw_rest=${rw_rest#*:} ;; *) break ;; esac
+done
+[ "$rw_new" = "$rw_val" ] || rw_set "$rw_name" "$rw_new"
+done
+}
+rw_prepare_home() {
+rw_rel=${1#"$RW_HOME"}
+if ! rw_in_table "$rw_rel"; then
+RW_HOME_NOTABLE="${RW_HOME_NOTABLE:+$RW_HOME_NOTABLE, }$1"
+rw_notable=1
+else
+rw_notable=
+fi
+RW_HOME_OK_SAVED=${RW_HOME_OK-}
+RW_HOME_OK=
+rw_put_first "$1" "/home$rw_rel" "$1"
+rw_rc=$?
+RW_HOME_OK=$RW_HOME_OK_SAVED
+case $rw_rc in
+0)
+if [ -n "$rw_notable" ]; then
+rw_say "$1 is mounted into $RW_USER's home but only root can read it, and no variable names it: a copy is in $RW_WHERE/home$rw_rel, but the server looks at $1; make it readable by uid $RW_UID on the host, or mount it under /root"
+else
+rw_point_table "$1" "$RW_WHERE/home$rw_rel" "$RW_HOME" force
+fi
+;;
+5) ;;
+4) RW_FAILED="${RW_FAILED:+$RW_FAILED, }$1" ;;
+6) ;;
+*) RW_NOWHERE="${RW_NOWHERE:+$RW_NOWHERE, }$1" ;;
+esac
+}
+rw_make_home() {
+if "$RW_MKDIR" -p "${RW_HOME%/*}" 2>/dev/null && "$RW_MKDIR" "$RW_HOME" 2>/dev/null; then
+if "$RW_CHOWN" "$RW_UID:$RW_GID" "$RW_HOME" 2>/dev/null && "$RW_CHMOD" 0700 "$RW_HOME" 2>/dev/null; then
+return 0
+fi
+"$RW_RM" -rf "$RW_HOME" 2>/dev/null
+RW_HOME_OK=
+RW_HOME_WHY="$RW_HOME cannot be given to $RW_USER (no CAP_CHOWN?)"
+return 0
+fi
+RW_HOME_OK=
+RW_HOME_WHY="$RW_HOME cannot be created (read-only filesystem?)"
+}
+rw_prepare_odd() {
+if [ -n "$RW_IN_PRIVATE" ]; then
+rw_say "${RW_HOME_WHY:-$RW_HOME is not usable}; config copies go to $RW_IN_PRIVATE"
+rw_rewrite_env "$RW_IN_PRIVATE"
+else
+rw_rewrite_env "$RW_HOME"
+fi
+if [ -n "$RW_FAILED" ]; then
+rw_say "cannot read $RW_FAILED: $(rw_why_unreadable); the server starts without it"
+fi
+if [ -n "$RW_NOWHERE" ]; then
+rw_say "no writable place for a copy of $RW_NOWHERE ($RW_HOME, /tmp and /dev/shm are not writable by $RW_USER); it stays unreadable for the server"
+fi
+if [ "${HOME:-/root}" = /root ]; then
+if ! [ -d "$RW_HOME" ] && [ -n "$RW_IN_PRIVATE" ]; then
+rw_set HOME "$RW_IN_PRIVATE"
+else
+rw_set HOME "$RW_HOME"
+fi
+fi
+}
+rw_exec_other() {
+if [ "${HOME+x}" = x ]; then rw_h=+$HOME; else rw_h=-; fi
+rw_state_of SHLVL
+set -- "$RW_OUT" "$@"
+rw_state_of PWD
+set -- "$rw_h" "$RW_OUT" "$@"
+case $RW_DROP in
+su-exec | gosu) rw_exec_env "$RW_DROP_PATH" "$RW_USER_SPEC" "$RW_SH" -c "$RW_FIX" "$@" ;;
+busybox-su) rw_exec_env "$RW_DROP_PATH" su -p -s "$RW_SH" -c "$RW_FIX" -- "$RW_USER" "$@" ;;
+esac
+rw_say "unknown privilege-drop tool '$RW_DROP'"
+exit 125
+}
+rw_groups_lost() {
+rw_say "the added groups $RW_ADDED (--group-add) cannot be given to $RW_USER by $RW_DROP (it sets only the groups of the user database); the server runs without them. Rebuild the image with setpriv (util-linux) to keep them"
+}
+rw_no_caps() {
+rw_say "cannot switch to $RW_USER (uid $RW_UID): the container has no CAP_SETUID/CAP_SETGID (--cap-drop ALL, as ToolHive runs servers?); refusing to run the server as root. Add --cap-add SETUID --cap-add SETGID (and DAC_READ_SEARCH for a config only its owner can read), or run the original image with the config mounted readable under $RW_HOME"
+exit 126
 }
 rw_scripts

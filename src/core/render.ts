@@ -31,6 +31,20 @@ function labelLine(key: string, value: string): string {
   return `${key}=${JSON.stringify(value).replace(/\$/g, "\\$")}`;
 }
 
+/**
+ * The shim's rw_mounts pick, a case pattern list a mountinfo line is tested against: a mount
+ * point below /root, or at or below HOME or one of its parents, starts with "/r" or with "/" and
+ * HOME's first letter; the point "/" is followed by the mount options (rw or ro first). A superset
+ * (rw_mounts' callback decides on the decoded point); it only spares it most lines, with one
+ * pattern test a line, as each costs a scan of the line in dash. A HOME whose first letter is not
+ * a plain one (the kernel escapes a space) lets every line through.
+ */
+export function mountPickPatterns(home: string): string {
+  const c = home.replace(/\/+$/, "").charAt(1);
+  if (!/^[A-Za-z0-9._-]$/.test(c)) return "*";
+  return `*" /"[r${c === "r" ? "" : c}]* | *" / r"[ow]*`;
+}
+
 /** renderContext options: `stripShim: false` ships the shim as the template reads (comments, indentation). */
 export interface RenderOptions {
   stripShim?: boolean;
@@ -52,6 +66,7 @@ export function renderContext(plan: RewrapPlan, templates: Templates, contextKey
     pathVarWords: plan.envVars.join(" "),
     // "${NAME+x}" for each of them: one expansion tells whether any is set (names checked by plan).
     pathVarProbe: plan.envVars.map((v) => `\${${v}+x}`).join(""),
+    mountPick: mountPickPatterns(plan.user.home),
     healthFlags: plan.healthcheck ? plan.healthcheck.flags.map((f) => `${f} `).join("") : "",
     changes,
     labelLines: Object.entries(changes.Labels).map(([k, v]) => labelLine(k, v)),

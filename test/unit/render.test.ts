@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ImageFacts } from "../../src/core/facts.js";
 import { type RewrapPlan, SHIM_PATH, planRewrap } from "../../src/core/plan.js";
-import { type RenderedFile, renderContext, shellQuote } from "../../src/core/render.js";
+import { type RenderedFile, mountPickPatterns, renderContext, shellQuote } from "../../src/core/render.js";
 import { stableJson } from "../../src/core/stable-json.js";
 import { CONTEXT_LABEL } from "../../src/core/labels.js";
 import { contextKeyOf } from "../../src/core/freshness.js";
@@ -99,6 +99,41 @@ describe("renderContext for mcp/kubernetes", () => {
     const again = render(kubernetesFacts()).files;
     expect(again).toEqual(files);
     for (const [i, f] of files.entries()) expect(Buffer.from(again[i]!.content).equals(Buffer.from(f.content))).toBe(true);
+  });
+
+  it("gives every function the hot part stubs a definition in the rest, and stubs nothing defined before the guard", () => {
+    const guard = shim.indexOf("\ncase ${0##*/} in\n");
+    expect(guard).toBeGreaterThan(0);
+    const hot = shim.slice(0, guard);
+    const rest = shim.slice(guard);
+    const stubs = [...hot.matchAll(/^(rw_\w+)\(\) \{ rw_cold && (rw_\w+) "\$@"; \}$/gm)].map((m) => {
+      expect(m[2]).toBe(m[1]);
+      return m[1]!;
+    });
+    const defined = (text: string) => new Set([...text.matchAll(/^(rw_\w+)\(\) \{$/gm)].map((m) => m[1]!));
+    const hotDefs = defined(hot);
+    const restDefs = defined(rest);
+    expect(stubs.length).toBeGreaterThan(10);
+    expect(new Set(stubs).size).toBe(stubs.length);
+    for (const f of stubs) {
+      expect(restDefs.has(f), `${f} is stubbed but never defined after the guard`).toBe(true);
+      expect(hotDefs.has(f), `${f} is both hot and stubbed`).toBe(false);
+    }
+    // Whatever the rest defines and the hot part calls has a stub (else the first call fails).
+    for (const f of restDefs) {
+      if (hotDefs.has(f) || stubs.includes(f)) continue;
+      const calledHot = new RegExp(`(^|[\\s;|&({])${f}( |$|;)`, "m").test(hot.replace(/^#.*$/gm, ""));
+      expect(calledHot, `${f} is called before the guard without a stub`).toBe(false);
+    }
+  });
+
+  it("picks the mount lines by the home's first letter (and every line for a home it cannot spell)", () => {
+    expect(mountPickPatterns("/home/appuser")).toBe(`*" /"[rh]* | *" / r"[ow]*`);
+    expect(mountPickPatterns("/srv/app/")).toBe(`*" /"[rs]* | *" / r"[ow]*`);
+    expect(mountPickPatterns("/root")).toBe(`*" /"[r]* | *" / r"[ow]*`);
+    expect(mountPickPatterns("/")).toBe("*");
+    expect(mountPickPatterns("/ odd")).toBe("*");
+    expect(mountPickPatterns("/*x")).toBe("*");
   });
 
   it("writes the plan as stable JSON in rewrap.json", () => {

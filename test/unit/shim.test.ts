@@ -135,7 +135,7 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     ]);
   });
 
-  it("rw_mounts with RW_MPICK reads only the mounts below /root or the directory, or holding it (and any escaped line)", () => {
+  it("rw_mounts with RW_MPICK reads the mounts below /root or the home, or holding it, and spares the others (/proc, /etc)", () => {
     const mi = mountinfoFile("mountinfo-pick", [
       "1 0 0:1 / / ro,relatime - overlay overlay rw",
       "2 1 0:2 / /proc rw - proc proc rw",
@@ -146,9 +146,13 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
       "7 1 8:1 /o /home/appuser2 rw - ext4 /dev/sda rw",
       "8 1 8:1 /s /etc/with\\040space rw - ext4 /dev/sda rw",
       "9 1 8:1 /r /rootx rw - ext4 /dev/sda rw",
+      "10 1 8:1 /t /root/with\\040space\\012x ro - ext4 /dev/sda rw",
+      "11 1 8:1 / /sys ro - sysfs sysfs ro",
     ]);
-    const r = run(shell, `show() { printf '%s|' "$1"; }; RW_MPICK=/home/appuser; rw_mounts show '${mi}'`);
-    expect(r.stdout).toBe("/|/root/.kube/config|/home|/home/appuser/.kube/config|/etc/with space|");
+    const r = run(shell, `show() { printf '%s|' "$1"; }; RW_MPICK=1; rw_mounts show '${mi}'`);
+    // A superset of what rw_prepare_mount needs (it decides on the decoded point): /home/appuser2
+    // and /rootx pass the one pattern test; /proc, /etc/hosts, /etc/with space and /sys do not.
+    expect(r.stdout).toBe("/|/root/.kube/config|/home|/home/appuser/.kube/config|/home/appuser2|/rootx|/root/with space\nx|");
   });
 
   it("rw_prepare_mount classifies mounts (copy, named volume, rw bind) and skips nested and foreign ones", () => {
