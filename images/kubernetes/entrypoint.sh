@@ -76,7 +76,9 @@ set -- $rw_k
 shift "$rw_skip"
 for rw_l; do
 case $rw_l in
-[0-9]*) break ;;
+[!UCG]*)
+case $rw_l in [0-9]*) break ;; esac
+;;
 Uid:*)
 rw_l=${rw_l#*	}
 rw_l=${rw_l#*	}
