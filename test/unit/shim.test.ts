@@ -155,6 +155,37 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     expect(r.stdout).toBe("/|/root/.kube/config|/home|/home/appuser/.kube/config|/home/appuser2|/rootx|/root/with space\nx|");
   });
 
+  it("rw_mounts' pick never drops a mount rw_prepare needs, whatever the names, roots, options and optional fields", () => {
+    // The kernel's escaping of a mountinfo field: space, tab, newline, backslash as octal.
+    const esc = (p: string) => p.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`);
+    const home = "/home/appuser";
+    const needed = (p: string) => p.startsWith("/root/") || p.startsWith(`${home}/`) || home === p || `${home}/`.startsWith(`${p.replace(/\/$/, "")}/`);
+    const points = ["/", "/home", home, `${home}/.kube/config`, `${home}/with space/x`, "/root/.kube/config", "/root/a b", "/root/x\ny", "/root/tab\there", "/root/back\\slash", "/root/-dash", "/root/*", "/proc", "/etc/hosts", "/rootx", "/home/appuser2", "/homex", "/srv/root/x", "/r", "/h"];
+    const roots = ["/", "/var/lib/docker/volumes/v/_data", "/src with space", "/root/.kube/config"];
+    const opts = ["rw", "ro", "rw,relatime", "ro,nosuid,nodev"];
+    const optional = ["", " shared:1", " master:2 propagate_from:3"];
+    const lines: string[] = [];
+    const want: string[] = [];
+    let id = 10;
+    for (const p of points) {
+      for (const [i, root] of roots.entries()) {
+        lines.push(`${id} 1 8:1 ${esc(root)} ${esc(p)} ${opts[(id + i) % opts.length]}${optional[id % optional.length]} - ext4 /dev/sda rw`);
+        if (needed(p)) want.push(p);
+        id++;
+      }
+    }
+    const mi = mountinfoFile("mountinfo-pick-all", lines);
+    const r = run(shell, `show() { printf '%s\\0' "$1"; }; RW_MPICK=1; rw_mounts show '${mi}'`);
+    expect(r.status).toBe(0);
+    const got = r.stdout.split("\0").slice(0, -1);
+    for (const p of new Set(want)) expect(got.filter((g) => g === p).length, `${JSON.stringify(p)} dropped by the pick`).toBe(want.filter((w) => w === p).length);
+    // And it spares the others where the line gives it no reason (a root field that starts with
+    // /r or /h passes, as the pick looks at no field in particular): /proc, /etc/hosts, /srv/root/x.
+    const spared = ["/proc", "/etc/hosts", "/srv/root/x"];
+    const passing = (root: string) => /^\/[rh]/.test(root);
+    for (const p of spared) expect(got.filter((g) => g === p).length).toBe(roots.filter(passing).length);
+  });
+
   it("rw_prepare_mount classifies mounts (copy, named volume, rw bind) and skips nested and foreign ones", () => {
     const mi = mountinfoFile("mountinfo-2", [
       "1 0 0:1 / / rw - overlay overlay rw",
