@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPLICA, cli, ensureBed } from "../support/bed.js";
+import { REPLICA, cli, cliAsync, ensureBed } from "../support/bed.js";
 import { docker, dockerSync } from "../support/docker.js";
 import { type TestRegistry, startRegistry } from "../support/registry.js";
 
@@ -171,16 +171,16 @@ describe("rebuild cleanup", () => {
     const a = `mcp-rewrap-test/cleanup-e2e:a-${RUN}`;
     const b = `mcp-rewrap-test/cleanup-e2e:b-${RUN}`;
     tags.push(a, b);
-    const build = (...extra: string[]) => {
-      const r = cli(["build", REPLICA, "--tag", a, "--out", join(work, `cleanup-${extra.join("-") || "plain"}`), ...extra]);
+    const build = async (...extra: string[]) => {
+      const r = await cliAsync(["build", REPLICA, "--tag", a, "--out", join(work, `cleanup-${extra.join("-") || "plain"}`), ...extra]);
       expect(r.code, r.stderr).toBe(0);
       return r;
     };
 
-    build();
+    await build();
     const first = imageId(a);
     expect((await docker(["tag", a, b])).code).toBe(0);
-    const second = build("--env", "CLEANUP_ONE");
+    const second = await build("--env", "CLEANUP_ONE");
     expect(imageId(a)).not.toBe(first);
     expect(imageId(b), "the image another tag names must survive the rebuild").toBe(first);
     expect(second.stderr).toMatch(/kept sha256:[0-9a-f]{12}, the rewrap .* held before: .*cleanup-e2e:b-/);
@@ -190,14 +190,14 @@ describe("rebuild cleanup", () => {
     const container = `mcp-rewrap-cleanup-${RUN}`;
     containers.push(container);
     expect((await docker(["create", "--name", container, a])).code).toBe(0);
-    const third = build("--env", "CLEANUP_TWO");
+    const third = await build("--env", "CLEANUP_TWO");
     expect(imageId(a)).not.toBe(held);
     expect((await docker(["image", "inspect", held])).code, "the image a container uses must survive the rebuild").toBe(0);
     expect(third.stderr).toMatch(new RegExp(`kept sha256:[0-9a-f]{12}, the rewrap .* held before: container ${container} uses it`));
 
     // With nothing left using it, the next rebuild removes the one it replaces.
     const before = imageId(a);
-    const fourth = build("--env", "CLEANUP_THREE");
+    const fourth = await build("--env", "CLEANUP_THREE");
     expect(fourth.stderr).toMatch(/removed sha256:[0-9a-f]{12}, the rewrap .* held before/);
     expect((await docker(["image", "inspect", before])).code).not.toBe(0);
   });

@@ -17,7 +17,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../support/bed.js";
+import { ROOT, cliAsync, runAsync } from "../support/bed.js";
 import { dockerLogs, dockerSync, removeContainers, uniqueName, waitFor } from "../support/docker.js";
 
 const CLI = process.env.MCP_REWRAP_CLI || join(ROOT, "dist/src/cli.js");
@@ -130,15 +130,17 @@ function filesBelow(name: string, dir: string): string[] {
 
 // --- the bed -----------------------------------------------------------------------------------------
 
-beforeAll(() => {
-  execFileSync("bash", [join(ROOT, "test/bed/base-images.sh")], { stdio: ["ignore", "ignore", "inherit"], timeout: 15 * 60_000 });
+// Async (runAsync, cliAsync): twelve builds in a row can keep vitest's worker from its own RPC
+// for over a minute on the containerd store.
+beforeAll(async () => {
+  await runAsync("bash", [join(ROOT, "test/bed/base-images.sh")]);
   for (const s of STAGES) {
-    execFileSync("docker", ["build", "-q", "--target", s, "-t", original(s), FIXTURES], { stdio: ["ignore", "ignore", "inherit"], timeout: 5 * 60_000 });
+    await runAsync("docker", ["build", "-q", "--target", s, "-t", original(s), FIXTURES], { timeoutMs: 5 * 60_000 });
   }
   writeFileSync(kube, KUBE_TEXT, { mode: 0o600 });
   chownSync(kube, 1000, 1000);
   for (const s of STAGES) {
-    const r = cli(["build", original(s), "-t", rewrap(s), "-o", join(work, `context-${s}`), "-q"]);
+    const r = await cliAsync(["build", original(s), "-t", rewrap(s), "-o", join(work, `context-${s}`), "-q"], { cwd: work, cliPath: CLI, timeoutMs: 5 * 60_000 });
     built[s] = { code: r.code, stderr: r.stderr };
   }
 }, 20 * 60_000);

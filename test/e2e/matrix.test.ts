@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayRunArgs } from "../../src/core/gateway.js";
-import { ROOT, cli } from "../support/bed.js";
+import { ROOT, cliAsync, runAsync } from "../support/bed.js";
 import { docker, dockerSync, removeContainers, uniqueName, waitFor } from "../support/docker.js";
 
 // --- the families ------------------------------------------------------------------------------
@@ -728,14 +728,12 @@ const ctxs = new Map<FamilyName, Ctx>();
 let outRoot = "";
 
 describe("matrix: image family × run mode", () => {
-  beforeAll(() => {
-    execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], timeout: 120_000 });
-    for (const script of ["test/bed/base-images.sh", "test/bed/families.sh"]) {
-      execFileSync("bash", [join(ROOT, script)], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], timeout: 15 * 60_000 });
-    }
+  beforeAll(async () => {
+    await runAsync("npx", ["tsc", "-p", "tsconfig.json"], { timeoutMs: 120_000 });
+    for (const script of ["test/bed/base-images.sh", "test/bed/families.sh"]) await runAsync("bash", [join(ROOT, script)]);
     outRoot = mkdtempSync(join(tmpdir(), "mcp-rewrap-matrix-out-"));
     for (const f of FAMILIES) {
-      const r = cli(["build", familyImage(f.name), "--tag", derivedTag(f.name), "--out", join(outRoot, f.name), "--json", "-q"]);
+      const r = await cliAsync(["build", familyImage(f.name), "--tag", derivedTag(f.name), "--out", join(outRoot, f.name), "--json", "-q"]);
       expect(r.code, `building ${f.name}: ${r.stderr}`).toBe(0);
       const built = JSON.parse(r.stdout).results[0] as { dropTool: string; user: { home: string } };
       expect(built.dropTool, f.name).toBe(f.drop);

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PATH_VARS } from "../../src/core/config-paths.js";
 import { GATEWAY_FLAGS, gatewayRunArgs } from "../../src/core/gateway.js";
-import { ROOT, cli } from "../support/bed.js";
+import { ROOT, cliAsync, runAsync } from "../support/bed.js";
 import { containerProcesses, dockerLogs, dockerSync, procStatus, removeContainers, uniqueName, waitFor } from "../support/docker.js";
 
 // --- the corpus ------------------------------------------------------------------------------------
@@ -202,12 +202,12 @@ const kube = join(work, "kubeconfig");
 const KUBE_TEXT = `apiVersion: v1\nkind: Config\n# twin ${RUN_ID}\n`;
 const KUBE_MD5 = createHash("md5").update(KUBE_TEXT).digest("hex");
 
-beforeAll(() => {
-  execFileSync("bash", [join(ROOT, "test/bed/families.sh"), ...IMAGES.map((i) => i.family)], { stdio: ["ignore", "ignore", "inherit"], timeout: 600_000 });
+beforeAll(async () => {
+  await runAsync("bash", [join(ROOT, "test/bed/families.sh"), ...IMAGES.map((i) => i.family)], { timeoutMs: 600_000 });
   writeFileSync(kube, KUBE_TEXT, { mode: 0o600 });
   chownSync(kube, 1000, 1000);
   for (const img of IMAGES) {
-    const r = cli(["build", `mcp-rewrap-test/family-${img.family}:latest`, "-t", rewrapTag(img.family), "-o", join(work, img.family), "-q"]);
+    const r = await cliAsync(["build", `mcp-rewrap-test/family-${img.family}:latest`, "-t", rewrapTag(img.family), "-o", join(work, img.family), "-q"]);
     if (r.code !== 0) throw new Error(`rewrapping ${img.family} failed: ${r.stderr}`);
   }
 }, 900_000);

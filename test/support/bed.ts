@@ -17,6 +17,34 @@ export function ensureBed(): void {
   }
 }
 
+/**
+ * A command run to the end without blocking this process (its stderr passes through), rejecting
+ * on a non-zero exit. For the long set-up steps of a suite's hooks: vitest's worker gives up on
+ * its own RPC after 60 s without a turn of the event loop ("Timeout calling onTaskUpdate"), and on
+ * the containerd store a hook that builds several images in a row can take that long.
+ */
+export function runAsync(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "ignore", "inherit"] });
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 15 * 60_000);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`${cmd} ${args.join(" ")}: ${signal ? `killed by ${signal}` : `exit ${code}`}`));
+    });
+  });
+}
+
+/** ensureBed without blocking this process (see runAsync). */
+export async function ensureBedAsync(): Promise<void> {
+  await runAsync("npx", ["tsc", "-p", "tsconfig.json"], { timeoutMs: 120_000 });
+  for (const script of ["test/bed/base-images.sh", "test/bed/replica.sh"]) await runAsync("bash", [join(ROOT, script)]);
+}
+
 /** The keys of each element of `build --json`'s results, the same on every route (docs/JSON.md). */
 export const BUILD_JSON_KEYS = ["base", "detail", "digest", "dir", "dropTool", "id", "platforms", "route", "server", "source", "status", "tag", "user"];
 
@@ -41,9 +69,9 @@ export function cli(args: string[], opts: { env?: Record<string, string>; cwd?: 
  * The built CLI, without blocking this process: for tests that serve something the CLI talks to
  * from this same process (a proxy, a registry stand-in), which a synchronous run would starve.
  */
-export function cliAsync(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function cliAsync(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; cliPath?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [opts.cliPath ?? CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
