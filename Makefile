@@ -90,6 +90,7 @@ lint: deps build
 	  --facts scripts/lint/busybox.facts.json --out $(LINT_DIR)/busybox >/dev/null
 	shellcheck scripts/*.sh test/bed/*.sh .ci/run test/fixtures/vitest-reports/record.sh \
 	  $(LINT_DIR)/kubernetes/entrypoint.sh $(LINT_DIR)/busybox/entrypoint.sh
+	npx tsc -p test/tsconfig.json
 	@echo "lint: ok" >&2
 
 clean:

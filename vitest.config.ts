@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 20 * 60_000,
     env: { TESTCONTAINERS_RYUK_DISABLED: "true" },
+    // After each test, a turn of the event loop for vitest's own RPC (test/support/yield.ts).
+    setupFiles: ["test/support/yield.ts"],
   },
 });

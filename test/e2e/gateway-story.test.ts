@@ -16,7 +16,7 @@ import { gatewayRunArgs } from "../../src/core/gateway.js";
 import { NODE_NAMES, startKubeApi, type KubeApi } from "../support/kube-api.js";
 import { writeHostKubeconfig, type HostKubeconfig } from "../support/kubeconfig.js";
 import { listNodesOverMcp } from "../support/mcp.js";
-import { REPLICA, ROOT, cli, ensureBed } from "../support/bed.js";
+import { REPLICA, ROOT, cli, cliAsync, ensureBed } from "../support/bed.js";
 import { dockerSync } from "../support/docker.js";
 
 const TAG = "mcp-rewrap-test/kubernetes-story:e2e";
@@ -70,12 +70,12 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(v.targets[1].reason).toMatch(/the mount at \/home\/appuser\/\.kube\/config is not readable: permission denied/);
   });
 
-  it("build, then verify passes, alone, with --mcp, and side by side (exit: the worst verdict)", () => {
-    const b = cli(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx"), "-q"]);
+  it("build, then verify passes, alone, with --mcp, and side by side (exit: the worst verdict)", async () => {
+    const b = await cliAsync(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx"), "-q"]);
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout.trim()).toBe(TAG);
 
-    const v = cli(["verify", TAG, "--json"]);
+    const v = await cliAsync(["verify", TAG, "--json"]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
     const verdicts = JSON.parse(v.stdout);
     expect(verdicts).toHaveLength(1);
@@ -83,7 +83,7 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(verdicts[0].targets[0]).toMatchObject({ target: "/root/.kube/config", ok: true });
     expect(verdicts[0].targets[1]).toMatchObject({ target: "/home/appuser/.kube/config", ok: true });
 
-    const m = cli(["verify", TAG, "--mcp", "--json"]);
+    const m = await cliAsync(["verify", TAG, "--mcp", "--json"]);
     expect(m.code, m.stdout + m.stderr).toBe(0);
     const mv = JSON.parse(m.stdout)[0];
     expect(mv.mcp.ok).toBe(true);
@@ -91,12 +91,12 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(mv.mcp.server).toContain("kubernetes");
 
     for (const order of [[REPLICA, TAG], [TAG, REPLICA]]) {
-      const both = cli(["verify", ...order]);
+      const both = await cliAsync(["verify", ...order]);
       expect(both.code, `${order.join(" ")}: the original fails, so the pair does`).toBe(1);
       const verdictRow = both.stdout.split("\n").find((l) => l.startsWith("verdict"));
       expect(verdictRow).toMatch(order[0] === REPLICA ? /^verdict\s+FAIL\s+PASS$/ : /^verdict\s+PASS\s+FAIL$/);
     }
-    const pairJson = JSON.parse(cli(["verify", REPLICA, TAG, "--json"]).stdout);
+    const pairJson = JSON.parse((await cliAsync(["verify", REPLICA, TAG, "--json"])).stdout);
     expect(pairJson.map((x: { ok: boolean }) => x.ok)).toEqual([false, true]);
   });
 
@@ -240,14 +240,14 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(r.stderr).toMatch(/not valid YAML/);
   });
 
-  it("a rebuild that changes the rewrap replaces the tag and removes the image it held (no dangling image)", () => {
+  it("a rebuild that changes the rewrap replaces the tag and removes the image it held (no dangling image)", async () => {
     // First a rewrap no other tag can name (a `make demo` run leaves mcp-rewrap/kubernetes:latest,
     // the same image as a default build), so its removal is this rebuild's to make.
     const unique = `MCP_REWRAP_STORY_${Date.now()}`;
-    const first = cli(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx1u"), "--env", unique]);
+    const first = await cliAsync(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx1u"), "--env", unique]);
     expect(first.code, first.stderr).toBe(0);
     const before = dockerSync(["image", "inspect", "-f", "{{.Id}}", TAG]);
-    const r = cli(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx2"), "--env", unique, "--env", "MY_EXTRA_CONFIG"]);
+    const r = await cliAsync(["build", REPLICA, "--tag", TAG, "--out", join(dir, "ctx2"), "--env", unique, "--env", "MY_EXTRA_CONFIG"]);
     expect(r.code, r.stderr).toBe(0);
     const after = dockerSync(["image", "inspect", "-f", "{{.Id}}", TAG]);
     expect(after).not.toBe(before);

@@ -612,7 +612,8 @@ const MODES: Mode[] = [
           const stopped = await docker(["stop", "-t", "20", name], { timeoutMs: 60_000 });
           expect(stopped.code, stopped.stderr).toBe(0);
           const code = dockerSync(["inspect", "-f", "{{.State.ExitCode}}", name]);
-          const logs = observe({ code: Number(code), ...(await docker(["logs", name])) });
+          // The container's exit code, not `docker logs`' own (the spread comes first).
+          const logs = observe({ ...(await docker(["logs", name])), code: Number(code) });
           return { code, procs, logs };
         } finally {
           removeContainers(name);
