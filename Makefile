@@ -14,7 +14,8 @@
 #   make test-unit   unit tests only, no engine needed
 #   make engine2     start the second engine (prints its DOCKER_HOST); make engine2-stop stops it
 #                    (Go + yaml.v3 for test/go/catalogcheck are installed when missing)
-#   make lint        shellcheck the scripts, the test bed, .ci/run and the rendered shim
+#   make lint        shellcheck the scripts, the test bed, .ci/run and the rendered shim;
+#                    type-check the tests (test/tsconfig.json)
 #   make bench       what the rewrap costs, as ratios: prints a table, writes docs/BENCHMARKS.md
 #   make findings    issue 11's 15 findings: test/e2e/findings.test.ts against the CLI of 8920dfe
 #                    (the main the issue was filed on; built in a temporary worktree) and against
