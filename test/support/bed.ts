@@ -39,12 +39,6 @@ export function runAsync(cmd: string, args: string[], opts: { cwd?: string; time
   });
 }
 
-/** ensureBed without blocking this process (see runAsync). */
-export async function ensureBedAsync(): Promise<void> {
-  await runAsync("npx", ["tsc", "-p", "tsconfig.json"], { timeoutMs: 120_000 });
-  for (const script of ["test/bed/base-images.sh", "test/bed/replica.sh"]) await runAsync("bash", [join(ROOT, script)]);
-}
-
 /** The keys of each element of `build --json`'s results, the same on every route (docs/JSON.md). */
 export const BUILD_JSON_KEYS = ["base", "detail", "digest", "dir", "dropTool", "id", "platforms", "route", "server", "source", "status", "tag", "user"];
 
@@ -66,8 +60,9 @@ export function cli(args: string[], opts: { env?: Record<string, string>; cwd?: 
 }
 
 /**
- * The built CLI, without blocking this process: for tests that serve something the CLI talks to
- * from this same process (a proxy, a registry stand-in), which a synchronous run would starve.
+ * The built CLI (or `cliPath`), without blocking this process: for tests that serve something the
+ * CLI talks to from this same process (a proxy, a registry stand-in), which a synchronous run
+ * would starve, and for long runs (builds), which would keep vitest's worker from its own RPC.
  */
 export function cliAsync(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; cliPath?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
