@@ -314,12 +314,15 @@ case ,$RW_HOME_MOPTS, in
 *) RW_COPIED_RELS=$RW_COPIED_RELS$RW_DEFERRED_RELS ;;
 esac
 fi
-if [ -n "$RW_IN_PRIVATE$RW_FAILED$RW_NOWHERE" ]; then
-rw_prepare_odd
-return 0
+[ -z "$RW_IN_PRIVATE$RW_FAILED$RW_NOWHERE" ] || rw_prepare_report
+rw_rewrite_env "${RW_IN_PRIVATE:-$RW_HOME}"
+if [ "${HOME:-/root}" = /root ]; then
+if [ -n "$RW_IN_PRIVATE" ] && ! [ -d "$RW_HOME" ]; then
+rw_set HOME "$RW_IN_PRIVATE"
+else
+rw_set HOME "$RW_HOME"
 fi
-rw_rewrite_env "$RW_HOME"
-if [ "${HOME:-/root}" = /root ]; then rw_set HOME "$RW_HOME"; fi
+fi
 }
 rw_env_save() {
 RW_ENV0=
@@ -448,7 +451,7 @@ rw_in_table() { rw_cold && rw_in_table "$@"; }
 rw_rewrite_vars() { rw_cold && rw_rewrite_vars "$@"; }
 rw_prepare_home() { rw_cold && rw_prepare_home "$@"; }
 rw_make_home() { rw_cold && rw_make_home "$@"; }
-rw_prepare_odd() { rw_cold && rw_prepare_odd "$@"; }
+rw_prepare_report() { rw_cold && rw_prepare_report "$@"; }
 rw_exec_other() { rw_cold && rw_exec_other "$@"; }
 rw_groups_lost() { rw_cold && rw_groups_lost "$@"; }
 rw_no_caps() { rw_cold && rw_no_caps "$@"; }
@@ -879,25 +882,15 @@ fi
 RW_HOME_OK=
 RW_HOME_WHY="$RW_HOME cannot be created (read-only filesystem?)"
 }
-rw_prepare_odd() {
+rw_prepare_report() {
 if [ -n "$RW_IN_PRIVATE" ]; then
 rw_say "${RW_HOME_WHY:-$RW_HOME is not usable}; config copies go to $RW_IN_PRIVATE"
-rw_rewrite_env "$RW_IN_PRIVATE"
-else
-rw_rewrite_env "$RW_HOME"
 fi
 if [ -n "$RW_FAILED" ]; then
 rw_say "cannot read $RW_FAILED: $(rw_why_unreadable); the server starts without it"
 fi
 if [ -n "$RW_NOWHERE" ]; then
 rw_say "no writable place for a copy of $RW_NOWHERE ($RW_HOME, /tmp and /dev/shm are not writable by $RW_USER); it stays unreadable for the server"
-fi
-if [ "${HOME:-/root}" = /root ]; then
-if ! [ -d "$RW_HOME" ] && [ -n "$RW_IN_PRIVATE" ]; then
-rw_set HOME "$RW_IN_PRIVATE"
-else
-rw_set HOME "$RW_HOME"
-fi
 fi
 }
 rw_exec_other() {
