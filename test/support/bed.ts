@@ -17,28 +17,6 @@ export function ensureBed(): void {
   }
 }
 
-/**
- * A command run to the end without blocking this process (its stderr passes through), rejecting
- * on a non-zero exit. For the long set-up steps of a suite's hooks: vitest's worker gives up on
- * its own RPC after 60 s without a turn of the event loop ("Timeout calling onTaskUpdate"), and on
- * the containerd store a hook that builds several images in a row can take that long.
- */
-export function runAsync(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "ignore", "inherit"] });
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 15 * 60_000);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new Error(`${cmd} ${args.join(" ")}: ${signal ? `killed by ${signal}` : `exit ${code}`}`));
-    });
-  });
-}
-
 /** The keys of each element of `build --json`'s results, the same on every route (docs/JSON.md). */
 export const BUILD_JSON_KEYS = ["base", "detail", "digest", "dir", "dropTool", "id", "platforms", "route", "server", "source", "status", "tag", "user"];
 
@@ -59,23 +37,52 @@ export function cli(args: string[], opts: { env?: Record<string, string>; cwd?: 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+interface SpawnOpts {
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/**
+ * CMD run to the end without blocking this process (killed at the timeout); its stdout and (unless
+ * `stderrInherit`) its stderr captured. The one async runner of cliAsync and runAsync.
+ */
+function spawnAsync(cmd: string, args: string[], opts: SpawnOpts & { stderrInherit?: boolean }, defaultTimeoutMs: number): Promise<CliResult & { signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", opts.stderrInherit ? "inherit" : "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? defaultTimeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
 /**
  * The built CLI (or `cliPath`), without blocking this process: for tests that serve something the
  * CLI talks to from this same process (a proxy, a registry stand-in), which a synchronous run
  * would starve, and for long runs (builds), which would keep vitest's worker from its own RPC.
  */
-export function cliAsync(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; cliPath?: string } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [opts.cliPath ?? CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 10 * 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+export async function cliAsync(args: string[], opts: SpawnOpts & { cliPath?: string } = {}): Promise<CliResult> {
+  const { code, stdout, stderr } = await spawnAsync(process.execPath, [opts.cliPath ?? CLI, ...args], opts, 10 * 60_000);
+  return { code, stdout, stderr };
+}
+
+/**
+ * A command run to the end without blocking this process (its stderr passes through), rejecting
+ * on a non-zero exit. For the long set-up steps of a suite's hooks: vitest's worker gives up on
+ * its own RPC after 60 s without a turn of the event loop ("Timeout calling onTaskUpdate"), and on
+ * the containerd store a hook that builds several images in a row can take that long.
+ */
+export async function runAsync(cmd: string, args: string[], opts: SpawnOpts = {}): Promise<void> {
+  const r = await spawnAsync(cmd, args, { ...opts, stderrInherit: true }, 15 * 60_000);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.signal ? `killed by ${r.signal}` : `exit ${r.code}`}`);
 }
