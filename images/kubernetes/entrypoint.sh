@@ -34,11 +34,13 @@ RW_CHANGES=
 RW_SEEN=
 RW_STATE_FD=
 RW_LATE=
+RW_LATE_T=
 RW_LATE_FD=4
 RW_UNDEFER=
 RW_DEFERRED_RELS=
 RW_HOME_MP=
 RW_HOME_MOPTS=
+RW_SLASH_MOPTS=
 RW_MPICK=
 }
 rw_say() { printf 'mcp-rewrap: %s\n' "$*" >&2; }
@@ -209,6 +211,7 @@ RW_HOME_MOPTS=$3
 fi
 ;;
 esac
+[ "$1" != / ] || RW_SLASH_MOPTS=$3
 case $1 in
 /root/?*) rw_list=ROOT ;;
 "$RW_HOME"/?*) rw_list=HOME ;;
@@ -245,16 +248,17 @@ esac
 done
 }
 rw_defer() {
-[ "$RW_DROP" = setpriv ] && [ -n "$RW_S_UMASK" ] && [ -n "$RW_HOME_OK" ] && [ "$RW_LATE_FD" -le 7 ] || return 1
+[ "$RW_DROP" = setpriv ] && [ -n "$RW_S_UMASK" ] && [ "$RW_LATE_FD" -le 7 ] || return 1
 [ -n "$RW_CAT" ] && [ -n "$RW_MKDIR" ] && [ -n "$RW_RM" ] || return 1
 [ -f "$1" ] && ! [ -L "$1" ] || return 1
-rw_dd=$RW_HOME$2
+rw_dd=$2
 if [ -e "$rw_dd" ] || [ -L "$rw_dd" ]; then
 ! [ -O "$rw_dd" ] || return 1
 fi
 rw_da=${rw_dd%/*}
 while [ -n "$rw_da" ] && ! [ -e "$rw_da" ] && ! [ -L "$rw_da" ]; do rw_da=${rw_da%/*}; done
-[ -n "$rw_da" ] && [ -d "$rw_da" ] && ! [ -L "$rw_da" ] && ! [ -O "$rw_da" ] || return 1
+[ -n "$rw_da" ] && [ -d "$rw_da" ] && ! [ -L "$rw_da" ] || return 1
+! [ -O "$rw_da" ] || [ -k "$rw_da" ] || return 1
 { eval "command exec $RW_LATE_FD<\"\$1\""; } 2>/dev/null || return 1
 rw_quote "$rw_dd"
 rw_qd=$RW_OUT
@@ -265,18 +269,32 @@ rw_qm=$RW_OUT
 rw_qc=''\''/bin/cat'\'''
 rw_qk=''\''/bin/mkdir'\'''
 rw_qr=''\''/bin/rm'\'''
-RW_LATE="${RW_LATE}[ -d $rw_qp ] || $rw_qk -p $rw_qp 2>/dev/null
+RW_DEFER_CODE="[ -d $rw_qp ] || $rw_qk -p $rw_qp 2>/dev/null
 if [ -L $rw_qd ] || [ -d $rw_qd ]; then $rw_qr -rf $rw_qd 2>/dev/null; fi
-{ $rw_qc <&$RW_LATE_FD >$rw_qd; } 2>/dev/null || { $rw_qr -f $rw_qd 2>/dev/null; printf '%s\\n' $rw_qm >&2; }
-exec $RW_LATE_FD<&-
+{ $rw_qc <&$RW_LATE_FD >$rw_qd; } 2>/dev/null || { $rw_qr -f $rw_qd 2>/dev/null; printf '%s\\n' $rw_qm >&2
+${4-}}
 "
+if [ -n "${3-}" ]; then
+rw_quote "$3"
+RW_DEFER_CODE="if [ -r $RW_OUT ]; then :
+${4-}else
+${RW_DEFER_CODE}fi
+"
+fi
+RW_DEFER_CODE="${RW_DEFER_CODE}exec $RW_LATE_FD<&-
+"
+RW_DEFER_FD=$RW_LATE_FD
+RW_LATE_FD=$((RW_LATE_FD + 1))
+}
+rw_defer_root() {
+[ -n "$RW_HOME_OK" ] && rw_defer "$1" "$RW_HOME$2" || return 1
+RW_LATE=$RW_LATE$RW_DEFER_CODE
 rw_quote "$1"
 rw_qs=$RW_OUT
 rw_quote "$2"
-RW_UNDEFER="${RW_UNDEFER}exec $RW_LATE_FD<&-
+RW_UNDEFER="${RW_UNDEFER}exec $RW_DEFER_FD<&-
 rw_copy_root $rw_qs $RW_OUT
 "
-RW_LATE_FD=$((RW_LATE_FD + 1))
 }
 rw_prepare_one() {
 if [ "$1" = ROOT ]; then
@@ -285,13 +303,14 @@ if [ "$2" != copy ]; then
 rw_state "$3" "$rw_rel" "$2" && return 0
 fi
 [ -n "$RW_HOME_TRIED" ] || rw_ensure_home
-if [ -z "$RW_ROOT_OPEN" ] && rw_defer "$3" "$rw_rel"; then
+if [ -z "$RW_ROOT_OPEN" ] && rw_defer_root "$3" "$rw_rel"; then
 RW_DEFERRED_RELS=$RW_DEFERRED_RELS$rw_rel$RW_NL
 return 0
 fi
 rw_copy_root "$3" "$rw_rel"
 return 0
 fi
+[ "$2" = copy ] && rw_defer_home "$3" && return 0
 rw_prepare_home "$3"
 return 0
 }
@@ -323,6 +342,82 @@ else
 rw_set HOME "$RW_HOME"
 fi
 fi
+}
+rw_point() {
+eval "rw_isset=\${$1+x}"
+[ -n "$rw_isset" ] && return 0
+rw_set "$1" "$2"
+}
+rw_point_table() {
+rw_pt_rel=${1#"$3"}
+rw_pt_hit=1
+rw_pt_t=$RW_CONFIG_PATHS$RW_NL
+while [ -n "$rw_pt_t" ]; do
+rw_pt_line=${rw_pt_t%%"$RW_NL"*}
+rw_pt_t=${rw_pt_t#*"$RW_NL"}
+rw_pt_r=/${rw_pt_line%% *}
+rw_pt_v=${rw_pt_line#* }
+rw_pt_sub=${rw_pt_v#* }
+rw_pt_v=${rw_pt_v%% *}
+if [ "$rw_pt_sub" = . ]; then rw_pt_at=$rw_pt_r; else rw_pt_at=$rw_pt_r/$rw_pt_sub; fi
+case $rw_pt_at in
+"$rw_pt_rel" | "$rw_pt_rel"/*)
+rw_pt_hit=0
+rw_pt_cur=
+eval "rw_pt_cur=\${$rw_pt_v-}"
+if { [ -n "${5-}" ] && [ "$rw_pt_cur" = "$5$rw_pt_at" ]; } || { [ -n "$4" ] && { [ "$rw_pt_cur" = "$3$rw_pt_at" ] || { [ -n "$rw_pt_cur" ] && [ "${rw_pt_cur#*:}" = "$rw_pt_cur" ] && ! [ -e "$rw_pt_cur" ]; }; }; }; then
+rw_set "$rw_pt_v" "$2${rw_pt_at#"$rw_pt_rel"}"
+else
+rw_point "$rw_pt_v" "$2${rw_pt_at#"$rw_pt_rel"}"
+fi
+;;
+esac
+done
+return "$rw_pt_hit"
+}
+rw_in_table() {
+rw_it_t=$RW_CONFIG_PATHS$RW_NL
+while [ -n "$rw_it_t" ]; do
+rw_it_line=${rw_it_t%%"$RW_NL"*}
+rw_it_t=${rw_it_t#*"$RW_NL"}
+rw_it_rel=/${rw_it_line%% *}
+case $1 in "$rw_it_rel" | "$rw_it_rel"/*) return 0 ;; esac
+done
+return 1
+}
+rw_defer_home() {
+case ,$RW_SLASH_MOPTS, in *,rw,*) ;; *) return 1 ;; esac
+[ -f "$1" ] && ! [ -L "$1" ] || return 1
+[ -z "$RW_CHANGES" ] && [ -d /tmp ] && [ -k /tmp ] && ! [ -L /tmp ] || return 1
+rw_dh_rel=${1#"$RW_HOME"}
+rw_in_table "$rw_dh_rel" || return 1
+rw_dh_t=$RW_CONFIG_PATHS$RW_NL
+while [ -n "$rw_dh_t" ]; do
+rw_dh_v=${rw_dh_t%%"$RW_NL"*}
+rw_dh_t=${rw_dh_t#*"$RW_NL"}
+rw_dh_v=${rw_dh_v#* }
+rw_dh_v=${rw_dh_v%% *}
+eval "rw_isset=\${$rw_dh_v+x} rw_val=\${$rw_dh_v-}"
+if [ -n "$rw_isset" ]; then
+rw_quote "$rw_val"
+eval "rw_dh_undo_$rw_dh_v=\"\$rw_dh_v=\$RW_OUT && export \$rw_dh_v\""
+else
+eval "rw_dh_undo_$rw_dh_v=\"unset \$rw_dh_v\""
+fi
+done
+rw_dh_dest=/tmp/mcp-rewrap-$RW_UID/home$rw_dh_rel
+rw_point_table "$1" "$rw_dh_dest" "$RW_HOME" force
+rw_dh_undo=
+for rw_dh_v in $RW_CHANGES; do
+eval "rw_dh_undo=\"\$rw_dh_undo\$rw_dh_undo_$rw_dh_v
+\""
+done
+if ! rw_defer "$1" "$rw_dh_dest" "$1" "$rw_dh_undo"; then
+eval "$rw_dh_undo"
+RW_CHANGES=
+return 1
+fi
+RW_LATE_T=$RW_LATE_T$RW_DEFER_CODE
 }
 rw_env_save() {
 RW_ENV0=
@@ -373,7 +468,7 @@ exec "$@"
 }
 rw_exec_user() {
 if [ "$RW_DROP" = setpriv ]; then
-[ -z "$RW_LATE" ] || rw_exec_late "$@"
+[ -z "$RW_LATE$RW_LATE_T" ] || rw_exec_late "$@"
 rw_exec_env "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GROUPS_NOW" -- "$@"
 fi
 rw_exec_other "$@"
@@ -397,7 +492,7 @@ rw_exec_env "$RW_DROP_PATH" --reuid="$RW_UID" --regid="$RW_GID" --groups="$RW_GR
 trap 'exit 130' INT
 trap 'exit 129' HUP
 umask 077
-$RW_LATE${rw_t}exec \"\$@\"" rw-late "$@"
+$RW_LATE$RW_LATE_T${rw_t}exec \"\$@\"" rw-late "$@"
 }
 rw_main() {
 RW_COLD=
@@ -447,7 +542,6 @@ rw_state() { rw_cold && rw_state "$@"; }
 rw_as_given() { rw_cold && rw_as_given "$@"; }
 rw_health() { rw_cold && rw_health "$@"; }
 rw_unescape() { rw_cold && rw_unescape "$@"; }
-rw_in_table() { rw_cold && rw_in_table "$@"; }
 rw_rewrite_vars() { rw_cold && rw_rewrite_vars "$@"; }
 rw_prepare_home() { rw_cold && rw_prepare_home "$@"; }
 rw_make_home() { rw_cold && rw_make_home "$@"; }
@@ -641,38 +735,6 @@ esac
 done
 return 3
 }
-rw_point() {
-eval "rw_isset=\${$1+x}"
-[ -n "$rw_isset" ] && return 0
-rw_set "$1" "$2"
-}
-rw_point_table() {
-rw_pt_rel=${1#"$3"}
-rw_pt_hit=1
-rw_pt_t=$RW_CONFIG_PATHS$RW_NL
-while [ -n "$rw_pt_t" ]; do
-rw_pt_line=${rw_pt_t%%"$RW_NL"*}
-rw_pt_t=${rw_pt_t#*"$RW_NL"}
-rw_pt_r=/${rw_pt_line%% *}
-rw_pt_v=${rw_pt_line#* }
-rw_pt_sub=${rw_pt_v#* }
-rw_pt_v=${rw_pt_v%% *}
-if [ "$rw_pt_sub" = . ]; then rw_pt_at=$rw_pt_r; else rw_pt_at=$rw_pt_r/$rw_pt_sub; fi
-case $rw_pt_at in
-"$rw_pt_rel" | "$rw_pt_rel"/*)
-rw_pt_hit=0
-rw_pt_cur=
-eval "rw_pt_cur=\${$rw_pt_v-}"
-if { [ -n "${5-}" ] && [ "$rw_pt_cur" = "$5$rw_pt_at" ]; } || { [ -n "$4" ] && { [ "$rw_pt_cur" = "$3$rw_pt_at" ] || { [ -n "$rw_pt_cur" ] && [ "${rw_pt_cur#*:}" = "$rw_pt_cur" ] && ! [ -e "$rw_pt_cur" ]; }; }; }; then
-rw_set "$rw_pt_v" "$2${rw_pt_at#"$rw_pt_rel"}"
-else
-rw_point "$rw_pt_v" "$2${rw_pt_at#"$rw_pt_rel"}"
-fi
-;;
-esac
-done
-return "$rw_pt_hit"
-}
 rw_copy_root() {
 rw_check=
 [ -n "$RW_ROOT_OPEN" ] && rw_check=$1
@@ -804,16 +866,6 @@ return 0
 ;;
 esac
 done
-}
-rw_in_table() {
-rw_it_t=$RW_CONFIG_PATHS$RW_NL
-while [ -n "$rw_it_t" ]; do
-rw_it_line=${rw_it_t%%"$RW_NL"*}
-rw_it_t=${rw_it_t#*"$RW_NL"}
-rw_it_rel=/${rw_it_line%% *}
-case $1 in "$rw_it_rel" | "$rw_it_rel"/*) return 0 ;; esac
-done
-return 1
 }
 rw_copied() {
 rw_cp_c=$RW_COPIED_RELS

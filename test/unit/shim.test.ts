@@ -416,8 +416,8 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     writeFileSync(src, "apiVersion: v1\n");
     const q = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
     const script = `RW_DROP=setpriv; RW_S_UMASK=0022; RW_HOME=${q(home)}; RW_HOME_OK=1
-      rw_defer '${src}' '/.kube/it'"'"'s' || exit 9
-      rw_defer /etc/hostname /.kube/two || exit 9
+      rw_defer_root '${src}' '/.kube/it'"'"'s' || exit 9
+      rw_defer_root /etc/hostname /.kube/two || exit 9
       printf '%s' "$RW_LATE" >'${dir}/late.sh'
       rw_copy_root() { printf 'now %s -> %s\n' "$1" "$2"; }
       RW_HOME_MOPTS=ro; rw_undefer; printf 'late=[%s]\n' "$RW_LATE"`;
@@ -432,11 +432,75 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     expect(readFileSync(join(home, ".kube", "it's"), "utf8")).toBe("apiVersion: v1\n");
     // A copy made now meanwhile (another mount) leaves the deferred descriptor alone.
     const kept = run(shell, `RW_DROP=setpriv; RW_S_UMASK=0022; RW_HOME=${q(home)}; RW_HOME_OK=1; rw_as_user() { [ "$1" != -x ] || shift; "$@" 3>&-; }
-      rw_defer '${src}' /three || exit 9; rw_put_file /etc/hostname ${q(home)}/other; echo "rc=$?"; cat <&4`);
+      rw_defer_root '${src}' /three || exit 9; rw_put_file /etc/hostname ${q(home)}/other; echo "rc=$?"; cat <&4`);
     expect(kept.stdout).toBe("rc=0\napiVersion: v1\n");
     // Not deferred: a root-owned home, a directory, no setpriv.
-    const no = run(shell, `RW_DROP=setpriv; RW_S_UMASK=0022; RW_HOME_OK=1; RW_HOME='${dir}'; rw_defer '${src}' /x && echo deferred; RW_HOME=${q(home)}; rw_defer '${dir}' /y && echo deferred; RW_HOME=${q(home)}; RW_DROP=gosu; rw_defer '${src}' /z && echo deferred; echo done`);
+    const no = run(shell, `RW_DROP=setpriv; RW_S_UMASK=0022; RW_HOME_OK=1; RW_HOME='${dir}'; rw_defer_root '${src}' /x && echo deferred; RW_HOME=${q(home)}; rw_defer_root '${dir}' /y && echo deferred; RW_HOME=${q(home)}; RW_DROP=gosu; rw_defer_root '${src}' /z && echo deferred; RW_DROP=setpriv; RW_HOME_OK=; rw_defer_root '${src}' /w && echo deferred; echo done`);
     expect(no.stdout).toBe("done\n");
+  });
+
+  it("rw_defer_home: a table file mounted over the home is copied to /tmp by the final shell as the user and KUBECONFIG names it; read in place, or a failed copy, puts the caller's KUBECONFIG back", () => {
+    // A uid of its own per shell: the copy lands in /tmp/mcp-rewrap-UID (the real /tmp, sticky).
+    const uid = shell[0] === "/bin/dash" ? 42471 : 42472;
+    const priv = `/tmp/mcp-rewrap-${uid}`;
+    const copy = `${priv}/home/.kube/config`;
+    rmSync(priv, { recursive: true, force: true });
+    // Searchable by that uid (the suite's own directory is not), a home whose name needs quoting.
+    const dir = mkdtempSync(join(tmpdir(), "mcp-rewrap-defer-home-"));
+    spawnSync("chmod", ["0755", dir]);
+    const home = join(dir, "h o'me");
+    mkdirSync(join(home, ".kube"), { recursive: true });
+    const src = join(home, ".kube", "config");
+    const q = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
+    const late = join(dir, "late.sh");
+    // Root's half: KUBECONFIG as the caller set it (or not), then the code the final shell runs.
+    const prepare = (env: string, extra = "") =>
+      run(
+        shell,
+        `${env}RW_DROP=setpriv; RW_S_UMASK=0022; RW_UID=${uid}; RW_HOME=${q(home)}; RW_SLASH_MOPTS=rw,relatime; ${extra}
+        rw_defer_home ${q(src)} || { printf 'not deferred K=%s|%s' "\${KUBECONFIG-unset}" "$RW_CHANGES"; exit 0; }
+        printf 'K=%s|%s' "\${KUBECONFIG-unset}" "$RW_CHANGES"; printf '%s' "$RW_LATE_T" >'${late}'`,
+      );
+    // The user's half: descriptor 4 opened by root (here, the test), KUBECONFIG as root exported
+    // it (here, a stand-in), then the code as uid ${uid}.
+    const userRun = () =>
+      spawnSync("/bin/sh", ["-c", `exec 4<${q(src)}; exec setpriv --reuid=${uid} --regid=${uid} --clear-groups -- ${shell.join(" ")} -c '. "$0"; printf "K=%s" "\${KUBECONFIG-unset}"' '${late}'`], {
+        encoding: "utf8",
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", KUBECONFIG: "/stand-in" },
+      });
+    try {
+      // A 0600 root-owned file: copied, and KUBECONFIG (unset by the caller) names the copy.
+      writeFileSync(src, "apiVersion: v1\nclusters: []\n", { mode: 0o600 });
+      const r = prepare("unset KUBECONFIG; ");
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toBe(`K=${copy}| KUBECONFIG`);
+      const ran = userRun();
+      expect(ran.stderr).toBe("");
+      expect(ran.stdout).toBe("K=/stand-in");
+      expect(readFileSync(copy, "utf8")).toBe("apiVersion: v1\nclusters: []\n");
+      // Readable in place (a 0644 host file): nothing copied, the caller's value comes back.
+      rmSync(priv, { recursive: true, force: true });
+      spawnSync("chmod", ["0644", src]);
+      expect(prepare("KUBECONFIG=/elsewhere; export KUBECONFIG; ").stdout).toBe(`K=${copy}| KUBECONFIG`);
+      const inPlace = userRun();
+      expect(inPlace.stderr).toBe("");
+      expect(inPlace.stdout).toBe("K=/elsewhere");
+      expect(existsSync(priv)).toBe(false);
+      // The copy fails (the private directory is not the user's): one line, no file, KUBECONFIG unset again.
+      spawnSync("chmod", ["0600", src]);
+      expect(prepare("unset KUBECONFIG; ").stdout).toBe(`K=${copy}| KUBECONFIG`);
+      mkdirSync(priv, { mode: 0o700 });
+      const failed = userRun();
+      expect(failed.stderr).toBe(`mcp-rewrap: cannot copy ${src} to ${copy} for appuser; the server starts without it\n`);
+      expect(failed.stdout).toBe("K=unset");
+      // Not deferred, nothing changed: a read-only root filesystem; the environment changed already.
+      rmSync(priv, { recursive: true, force: true });
+      expect(prepare("unset KUBECONFIG; ", "RW_SLASH_MOPTS=ro").stdout).toBe("not deferred K=unset|");
+      expect(prepare("KUBECONFIG=/elsewhere; export KUBECONFIG; ", "rw_set HOME /x").stdout).toBe("not deferred K=/elsewhere| HOME");
+    } finally {
+      rmSync(priv, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("SIGTERM during a long copy ends the shell at once (the copy runs in the background, wait is interrupted)", () => {
