@@ -388,9 +388,16 @@ return 1
 rw_defer_home() {
 case ,$RW_SLASH_MOPTS, in *,rw,*) ;; *) return 1 ;; esac
 [ -f "$1" ] && ! [ -L "$1" ] || return 1
-[ -z "$RW_CHANGES" ] && [ -d /tmp ] && [ -k /tmp ] && ! [ -L /tmp ] || return 1
+[ -d /tmp ] && [ -k /tmp ] && ! [ -L /tmp ] || return 1
 rw_dh_rel=${1#"$RW_HOME"}
 rw_in_table "$rw_dh_rel" || return 1
+rw_dh_prev=$RW_CHANGES
+rw_dh_back=
+for rw_dh_v in $RW_CHANGES; do
+eval "rw_quote \"\$$rw_dh_v\""
+rw_dh_back="$rw_dh_back$rw_dh_v=$RW_OUT
+"
+done
 rw_dh_t=$RW_CONFIG_PATHS$RW_NL
 while [ -n "$rw_dh_t" ]; do
 rw_dh_v=${rw_dh_t%%"$RW_NL"*}
@@ -408,13 +415,20 @@ done
 rw_dh_dest=/tmp/mcp-rewrap-$RW_UID/home$rw_dh_rel
 rw_point_table "$1" "$rw_dh_dest" "$RW_HOME" force
 rw_dh_undo=
+rw_dh_ok=1
 for rw_dh_v in $RW_CHANGES; do
-eval "rw_dh_undo=\"\$rw_dh_undo\$rw_dh_undo_$rw_dh_v
-\""
+case " $rw_dh_prev " in
+*" $rw_dh_v "*)
+eval "rw_quote \"\$$rw_dh_v\""
+case $RW_NL$rw_dh_back in *"$RW_NL$rw_dh_v=$RW_OUT$RW_NL"*) ;; *) rw_dh_ok= ;; esac
+;;
+*) eval "rw_dh_undo=\"\$rw_dh_undo\$rw_dh_undo_$rw_dh_v
+\"" ;;
+esac
 done
-if ! rw_defer "$1" "$rw_dh_dest" "$1" "$rw_dh_undo"; then
-eval "$rw_dh_undo"
-RW_CHANGES=
+if [ -z "$rw_dh_ok" ] || ! rw_defer "$1" "$rw_dh_dest" "$1" "$rw_dh_undo"; then
+eval "$rw_dh_undo$rw_dh_back"
+RW_CHANGES=$rw_dh_prev
 return 1
 fi
 RW_LATE_T=$RW_LATE_T$RW_DEFER_CODE

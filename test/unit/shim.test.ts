@@ -493,10 +493,15 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
       const failed = userRun();
       expect(failed.stderr).toBe(`mcp-rewrap: cannot copy ${src} to ${copy} for appuser; the server starts without it\n`);
       expect(failed.stdout).toBe("K=unset");
-      // Not deferred, nothing changed: a read-only root filesystem; the environment changed already.
+      // Another mount changed another variable first (aks: ~/.azure, then ~/.kube/config): still
+      // deferred, and the user's shell puts back only what this mount changed.
       rmSync(priv, { recursive: true, force: true });
+      expect(prepare("unset KUBECONFIG; ", "rw_set AZURE_CONFIG_DIR /tmp/x/.azure").stdout).toBe(`K=${copy}| AZURE_CONFIG_DIR KUBECONFIG`);
+      expect(readFileSync(late, "utf8")).not.toContain("AZURE_CONFIG_DIR");
+      // Not deferred, nothing changed: a read-only root filesystem; KUBECONFIG changed before (a
+      // copy that is not there) and changed again by this mount: the undo could not put it back.
       expect(prepare("unset KUBECONFIG; ", "RW_SLASH_MOPTS=ro").stdout).toBe("not deferred K=unset|");
-      expect(prepare("KUBECONFIG=/elsewhere; export KUBECONFIG; ", "rw_set HOME /x").stdout).toBe("not deferred K=/elsewhere| HOME");
+      expect(prepare("unset KUBECONFIG; ", "rw_set KUBECONFIG /gone/config").stdout).toBe("not deferred K=/gone/config| KUBECONFIG");
     } finally {
       rmSync(priv, { recursive: true, force: true });
       rmSync(dir, { recursive: true, force: true });
