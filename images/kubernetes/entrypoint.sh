@@ -391,47 +391,43 @@ case ,$RW_SLASH_MOPTS, in *,rw,*) ;; *) return 1 ;; esac
 [ -d /tmp ] && [ -k /tmp ] && ! [ -L /tmp ] || return 1
 rw_dh_rel=${1#"$RW_HOME"}
 rw_in_table "$rw_dh_rel" || return 1
+for rw_dh_v in $RW_PATH_VARS; do
+rw_restore_code "$rw_dh_v"
+eval "rw_dh_undo_$rw_dh_v=\$RW_OUT"
+done
 rw_dh_prev=$RW_CHANGES
-rw_dh_back=
-for rw_dh_v in $RW_CHANGES; do
-eval "rw_quote \"\$$rw_dh_v\""
-rw_dh_back="$rw_dh_back$rw_dh_v=$RW_OUT
-"
-done
-rw_dh_t=$RW_CONFIG_PATHS$RW_NL
-while [ -n "$rw_dh_t" ]; do
-rw_dh_v=${rw_dh_t%%"$RW_NL"*}
-rw_dh_t=${rw_dh_t#*"$RW_NL"}
-rw_dh_v=${rw_dh_v#* }
-rw_dh_v=${rw_dh_v%% *}
-eval "rw_isset=\${$rw_dh_v+x} rw_val=\${$rw_dh_v-}"
-if [ -n "$rw_isset" ]; then
-rw_quote "$rw_val"
-eval "rw_dh_undo_$rw_dh_v=\"\$rw_dh_v=\$RW_OUT && export \$rw_dh_v\""
-else
-eval "rw_dh_undo_$rw_dh_v=\"unset \$rw_dh_v\""
-fi
-done
 rw_dh_dest=/tmp/mcp-rewrap-$RW_UID/home$rw_dh_rel
 rw_point_table "$1" "$rw_dh_dest" "$RW_HOME" force
 rw_dh_undo=
+rw_dh_revert=
+rw_dh_was=
 rw_dh_ok=1
 for rw_dh_v in $RW_CHANGES; do
+eval "rw_dh_was=\${rw_dh_undo_$rw_dh_v-}"
 case " $rw_dh_prev " in
 *" $rw_dh_v "*)
-eval "rw_quote \"\$$rw_dh_v\""
-case $RW_NL$rw_dh_back in *"$RW_NL$rw_dh_v=$RW_OUT$RW_NL"*) ;; *) rw_dh_ok= ;; esac
+rw_restore_code "$rw_dh_v"
+[ "$RW_OUT" = "$rw_dh_was" ] || rw_dh_ok=
 ;;
-*) eval "rw_dh_undo=\"\$rw_dh_undo\$rw_dh_undo_$rw_dh_v
-\"" ;;
+*) rw_dh_undo=$rw_dh_undo$rw_dh_was$RW_NL ;;
 esac
+rw_dh_revert=$rw_dh_revert$rw_dh_was$RW_NL
 done
 if [ -z "$rw_dh_ok" ] || ! rw_defer "$1" "$rw_dh_dest" "$1" "$rw_dh_undo"; then
-eval "$rw_dh_undo$rw_dh_back"
+eval "$rw_dh_revert"
 RW_CHANGES=$rw_dh_prev
 return 1
 fi
 RW_LATE_T=$RW_LATE_T$RW_DEFER_CODE
+}
+rw_restore_code() {
+eval "rw_isset=\${$1+x} rw_val=\${$1-}"
+if [ -n "$rw_isset" ]; then
+rw_quote "$rw_val"
+RW_OUT="$1=$RW_OUT && export $1"
+else
+RW_OUT="unset $1"
+fi
 }
 rw_env_save() {
 RW_ENV0=
