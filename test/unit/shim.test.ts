@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { configPathLines } from "../../src/core/config-paths.js";
 import { contextKeyOf } from "../../src/core/freshness.js";
 import { planRewrap } from "../../src/core/plan.js";
-import { renderContext } from "../../src/core/render.js";
+import { renderContext, shellQuote } from "../../src/core/render.js";
 import { loadTemplates } from "../../src/edge/fs.js";
 import { OPTS, kubernetesFacts } from "./fixtures.js";
 
@@ -414,7 +414,7 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     spawnSync("chown", ["4242:4242", home]);
     const src = join(dir, "kube config");
     writeFileSync(src, "apiVersion: v1\n");
-    const q = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
+    const q = shellQuote;
     const script = `RW_DROP=setpriv; RW_S_UMASK=0022; RW_HOME=${q(home)}; RW_HOME_OK=1
       rw_defer_root '${src}' '/.kube/it'"'"'s' || exit 9
       rw_defer_root /etc/hostname /.kube/two || exit 9
@@ -451,7 +451,7 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     const home = join(dir, "h o'me");
     mkdirSync(join(home, ".kube"), { recursive: true });
     const src = join(home, ".kube", "config");
-    const q = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
+    const q = shellQuote;
     const late = join(dir, "late.sh");
     // Root's half: KUBECONFIG as the caller set it (or not), then the code the final shell runs.
     const prepare = (env: string, extra = "") =>
