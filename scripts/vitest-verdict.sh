@@ -6,6 +6,7 @@
 # Prints two lines: "PASSED FAILED" (numbers for the sum), then the result, e.g.
 #   336 passed, 0 failed, 2 skipped
 #   335 passed, 1 failed; 1 unhandled error: Error: [vitest-worker]: Timeout calling "onTaskUpdate"
+#   335 passed, 1 failed; failed: test/e2e/x.test.ts > suite > name: AssertionError: expected 1 to be 2
 # FAILED counts failed tests, test files that failed outside any test (a file that does not
 # load, a failing beforeAll), and every unhandled error: vitest fails the run for one although
 # each test may have passed, and so does this verdict. A run that exited non-zero with nothing
@@ -47,13 +48,19 @@ exec node -e '
   if (!Array.isArray(r.unhandledErrors)) {
     done(passed, failedTests + 1, `${passed} passed, ${failedTests + 1} failed; the report has no unhandledErrors (not written by scripts/vitest-json-report.mjs), so the run cannot be judged`, false);
   }
-  const line = (s) => { const l = String(s).split("\n")[0].trim(); return l.length > 200 ? `${l.slice(0, 199)}…` : l; };
+  const line = (s, max = 200) => { const l = String(s).split("\n")[0].trim(); return l.length > max ? `${l.slice(0, max - 1)}…` : l; };
   const rel = (p) => path.relative(process.cwd(), p) || p;
   // A file whose tests did not fail but which failed itself: it did not load, or a hook failed.
   const fileErrors = r.testResults.filter((f) => f.status === "failed" && !(f.assertionResults ?? []).some((a) => a.status === "failed"));
   const unhandled = r.unhandledErrors;
   let failed = failedTests + fileErrors.length + unhandled.length;
   const notes = [];
+  // The failed tests by name, with the first line of each message (three at most):
+  // CI keeps only the end of the output, where this line is.
+  const failures = r.testResults.flatMap((f) => (f.assertionResults ?? []).filter((a) => a.status === "failed").map((a) => `${rel(f.name)} > ${a.fullName ?? a.title}: ${line((a.failureMessages ?? [])[0] || "failed", 600)}`));
+  if (failures.length) {
+    notes.push(`failed: ${failures.slice(0, 3).join(" | ")}${failures.length > 3 ? ` | and ${failures.length - 3} more` : ""}`);
+  }
   if (fileErrors.length) {
     notes.push(`${fileErrors.length} test file${fileErrors.length > 1 ? "s" : ""} failed outside a test: ${fileErrors.map((f) => `${rel(f.name)}: ${line(f.message || "failed")}`).join(" | ")}`);
   }

@@ -53,6 +53,17 @@ function api(host: string, auth = false) {
 
 const tarFiles = gzipTarEntries;
 
+/** What differs between two config values, on one line: the keys (of an object) or both values. */
+function configDifference(registry: unknown, engine: unknown): string {
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (isMap(registry) && isMap(engine)) {
+    const keys = [...new Set([...Object.keys(registry), ...Object.keys(engine)])].sort();
+    const differ = keys.filter((k) => JSON.stringify(registry[k]) !== JSON.stringify(engine[k]));
+    return differ.map((k) => `${k}: registry ${JSON.stringify(registry[k])}, engine ${JSON.stringify(engine[k])}`).join("; ") || "the same";
+  }
+  return `registry ${JSON.stringify(registry)}, engine ${JSON.stringify(engine)}`;
+}
+
 describe("publishing to a registry", () => {
   let reg: TestRegistry;
   let priv: TestRegistry;
@@ -233,7 +244,8 @@ describe("publishing to a registry", () => {
     const m = await reader.manifest("rewrapped/busybox", "amd64");
     const cfg = (await reader.config("rewrapped/busybox", m.json)).config;
     for (const field of ["User", "Entrypoint", "Cmd", "Env", "WorkingDir", "Labels"]) {
-      expect(cfg[field], field).toEqual(engine[field]);
+      // The message names what differs on its first line (the CI verdict shows only that line).
+      expect(cfg[field], `${field}: ${configDifference(cfg[field], engine[field])}`).toEqual(engine[field]);
     }
     const shim = await tarFiles(await reader.blob("rewrapped/busybox", m.json.layers.at(-1).digest));
     const fromBuilder = await docker(["run", "--rm", "--entrypoint", "cat", built, SHIM]);
