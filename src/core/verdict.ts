@@ -8,6 +8,7 @@ import { CONFIG_PATHS, type ConfigPath, configPathOf } from "./config-paths.js";
 import { UsageError } from "./errors.js";
 import { LABEL } from "./labels.js";
 import { SHIM_PATH } from "./plan.js";
+import { shellQuote as q } from "./render.js";
 
 /** Where tools look for a config mounted at a path below /root, by variable (a file, or a directory). */
 const ENV_FOR = CONFIG_PATHS.flatMap((p) => p.vars.map((v) => ({ rel: v.sub === "." ? p.rel : `${p.rel}/${v.sub}`, env: v.name, list: !!v.list })));
@@ -90,7 +91,6 @@ export interface ProbeResult {
 
 /** A POSIX sh script printing what the server's process can see; one fact per line. */
 export function probeScript(targets: string[], marker: string): string {
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const envNames = [...new Set([...ENV_FOR.map((e) => e.env), ...CONFIG_PATHS.flatMap((p) => (p.serverVar ? [p.serverVar] : []))])];
   const looks = targets.flatMap((t) => {
     const row = rowAnywhere(t);
@@ -293,7 +293,6 @@ export interface StateVerdict {
  * As a shell word for the probe.
  */
 export function stateDirWord(target: string): string {
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   return target.startsWith("/root/") ? `"\${HOME:-/root}"/${q(target.slice("/root/".length))}` : q(target);
 }
 
