@@ -503,9 +503,11 @@ ${SHIM_IN_IMAGE} /bin/sh -c 'test -s "$KUBECONFIG" && test "$KUBECONFIG" != ${ho
   }
   const us = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
   // Shim minus drop tool round by round (the two ran back to back): how much the figure moves.
-  const paired = (a, b) => (samples[a] ?? []).map((x, i) => x - (samples[b]?.[i] ?? NaN)).filter((d) => Number.isFinite(d));
-  const range = (d) => (d.length ? [Math.min(...d), Math.max(...d)] : null);
-  return { n, rounds, us, overRange: range(paired("shim", "drop")), overRangeHome: range(paired("shimhome", "drophome")) };
+  const paired = (a, b) => {
+    const d = (samples[a] ?? []).map((x, i) => x - (samples[b]?.[i] ?? NaN)).filter((v) => Number.isFinite(v));
+    return d.length ? spread(d) : null;
+  };
+  return { n, rounds, us, overRange: paired("shim", "drop"), overRangeHome: paired("shimhome", "drophome") };
 }
 
 // --- 3. build ------------------------------------------------------------------------------------
@@ -571,8 +573,8 @@ async function benchBuild() {
 
 const verdict = (ok) => (ok ? "meets" : "**misses**");
 
-/** A shim-minus-drop range in microseconds, as row 6 shows it. */
-const roundByRound = ([lo, hi]) => `round by round +${(lo / 1000).toFixed(1)} to +${(hi / 1000).toFixed(1)} ms`;
+/** A spread of shim-minus-drop differences in microseconds, as row 6 shows it. */
+const roundByRound = ({ min, max }) => `round by round +${(min / 1000).toFixed(1)} to +${(max / 1000).toFixed(1)} ms`;
 
 function rows(R, short = false) {
   const L = (long, brief) => (short ? brief : long);
