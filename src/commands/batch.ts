@@ -12,7 +12,7 @@ import { PlanError } from "../core/errors.js";
 import type { ImageFacts } from "../core/facts.js";
 import { contextKey, isUpToDate } from "../core/freshness.js";
 import { CONTEXT_LABEL, LABEL } from "../core/labels.js";
-import { manifestRef, parseReference, pickRepoDigest, rewrapTag } from "../core/reference.js";
+import { baseNameOf, manifestRef, parseReference, pickRepoDigest, rewrapTag } from "../core/reference.js";
 import { scanServer } from "../core/scan.js";
 import { readGatewayConfig, statHost } from "../edge/host.js";
 import { type Engine, engineOrNull, inspectImage } from "../edge/engine.js";
@@ -105,7 +105,7 @@ async function oneServer(
     if (!up && !(opts.pull && docker)) return res("failed", `${image} is neither in the local engine nor in its registry`);
     if (up && !opts.rebuild) {
       // THE up-to-date rule (core/freshness.ts): same base, version, templates and options.
-      const key = contextKey({ base: up.digest, env: opts.env, force: opts.force, version: VERSION, templates: templates() });
+      const key = contextKey({ base: up.digest, name: baseNameOf(image, up.digest), env: opts.env, force: opts.force, version: VERSION, templates: templates() });
       const held = await heldLabels(docker, regs, tag, !!opts.push).catch(() => null);
       if (isUpToDate(held, key, opts.push ? opts.platforms : undefined)) {
         return res("up-to-date", `${tag} was built from ${up.digest} by mcp-rewrap ${VERSION} with the same options`, { upstream: up.digest });

@@ -13,7 +13,7 @@ import { contextKey, isUpToDate } from "../core/freshness.js";
 import { CONTEXT_LABEL, LABEL } from "../core/labels.js";
 import { type Descriptor, type ImageConfigBlob, type ImageIndex, type ImageManifest, type Platform, isIndex, runnableManifests, sha256 } from "../core/oci.js";
 import type { RewrapPlan } from "../core/plan.js";
-import { checkPlatforms, familiarName, manifestRef, parseReference, platformMatches, platformString } from "../core/reference.js";
+import { baseNameOf, checkPlatforms, familiarName, manifestRef, parseReference, platformMatches, platformString } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
 import { type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, pushWithEngine, removeSuperseded, removeTag } from "../edge/engine.js";
 import { foreignDockerfile, pathExists, removePath, templates, withTempDir, writeContext } from "../edge/fs.js";
@@ -98,7 +98,7 @@ export async function buildRoute(ref: string, opts: BuildOptions): Promise<Build
 }
 
 function upToDateResult(plan: RewrapPlan, facts: ImageFacts, dir: string | null, existing: InspectInfo, opts: BuildOptions): BuildResult {
-  opts.progress(`${plan.tag} is up to date (same base ${plan.source.digest ?? plan.source.id}, mcp-rewrap ${VERSION} and options); nothing built`);
+  opts.progress(`${plan.tag} is up to date (same base ${baseNameOf(plan.source.ref, plan.source.id)}, ${plan.source.digest ?? plan.source.id}, mcp-rewrap ${VERSION} and options); nothing built`);
   return { plan, facts, dir, tag: plan.tag, id: existing.Id, upToDate: true };
 }
 
@@ -194,12 +194,12 @@ export async function registryRoute(source: string, opts: RegistryRouteOptions):
   }
   const platforms = chosen.map((c) => platformString(c.platform));
   if (isIndex(top.mediaType)) opts.progress(`${source} is a multi-platform index (${top.digest}): rewrapping ${platforms.join(", ")}`);
-  const key = contextKey({ base: top.digest, env: opts.env, force: opts.force, version: VERSION, templates: tpl });
+  const key = contextKey({ base: top.digest, name: baseNameOf(source, top.digest), env: opts.env, force: opts.force, version: VERSION, templates: tpl });
 
   if (!opts.rebuild) {
     const existing = await readPublished(regs, opts.tag).catch(() => null);
     if (existing && isUpToDate(existing.labels, key, platforms)) {
-      opts.progress(`${opts.tag} is up to date (same base ${top.digest}, mcp-rewrap ${VERSION}, platforms ${platforms.join(", ")} and options); nothing pushed`);
+      opts.progress(`${opts.tag} is up to date (same base ${baseNameOf(source, top.digest)}, ${top.digest}, mcp-rewrap ${VERSION}, platforms ${platforms.join(", ")} and options); nothing pushed`);
       return { tag: opts.tag, digest: existing.digest, sourceDigest: top.digest, route: "registry", upToDate: true, platforms: [] };
     }
   }
@@ -225,7 +225,7 @@ export async function registryRoute(source: string, opts: RegistryRouteOptions):
 
   const annotations = {
     [CONTEXT_LABEL]: key,
-    [LABEL.baseName]: source,
+    [LABEL.baseName]: baseNameOf(source, top.digest),
     [LABEL.baseDigest]: top.digest,
   };
   let digest: string;

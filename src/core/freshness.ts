@@ -3,7 +3,8 @@
  * push through the engine, registry to registry, and each server of `build --catalog`).
  *
  * The key hashes everything one platform image of a rewrap is made from: the base it is pinned
- * to (a repository digest, or the image ID of a local image), the options that change the
+ * to (a repository digest, or the image ID of a local image) and the name it was given by (the
+ * label base.name: one digest under two names makes two images), the options that change the
  * result (--env, --force), the mcp-rewrap version and the templates. It is computable
  * before the image's facts are read, so `build --catalog` can skip an unchanged server cheaply.
  * It is written as the image label io.mcp-rewrap.context on every route, so an image built by
@@ -13,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { CONTEXT_LABEL } from "./labels.js";
-import { platformMatches } from "./reference.js";
+import { baseNameOf, platformMatches } from "./reference.js";
 import type { RewrapPlan } from "./plan.js";
 import type { Templates } from "./render.js";
 import { stableJson } from "./stable-json.js";
@@ -27,6 +28,8 @@ export interface RewrapInputs {
 export interface KeyInput extends RewrapInputs {
   /** The digest (or image ID) the rewrap is pinned to. */
   base: string;
+  /** The base as named (reference.ts, baseNameOf): the image's label base.name. */
+  name: string;
   version: string;
   templates: Templates;
 }
@@ -37,6 +40,7 @@ const norm = (list: string[] | undefined) => [...new Set(list ?? [])].sort();
 export function contextKey(i: KeyInput): string {
   const input = {
     base: i.base,
+    name: i.name,
     env: norm(i.env),
     force: !!i.force,
     version: i.version,
@@ -47,7 +51,7 @@ export function contextKey(i: KeyInput): string {
 
 /** The key of a plan made with these options (the plan names its base and version). */
 export function contextKeyOf(plan: RewrapPlan, inputs: RewrapInputs, templates: Templates): string {
-  return contextKey({ ...inputs, base: plan.source.digest ?? plan.source.id, version: plan.tool.version, templates });
+  return contextKey({ ...inputs, base: plan.source.digest ?? plan.source.id, name: baseNameOf(plan.source.ref, plan.source.id), version: plan.tool.version, templates });
 }
 
 /**

@@ -7,7 +7,7 @@ import { CONFIG_PATHS, PATH_VARS } from "./config-paths.js";
 import { PlanError, UsageError } from "./errors.js";
 import { BIN_DIRS, DROP_TOOLS, type DropKind, type Healthcheck, type ImageFacts, type ResolvedUser, SHIM_COMMANDS, envValue, parseGroup, resolveUser } from "./facts.js";
 import { LABEL } from "./labels.js";
-import { checkImageRef, checkTag, isImageId, namesVersion, parseReference, pickRepoDigest, platformString, rewrapTag, safeComponent, shortName } from "./reference.js";
+import { baseNameOf, checkImageRef, checkTag, isImageId, parseReference, pickRepoDigest, platformString, rewrapTag, safeComponent, shortName } from "./reference.js";
 import { stableJson } from "./stable-json.js";
 
 type ShimCommand = (typeof SHIM_COMMANDS)[number];
@@ -295,7 +295,7 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
   const isId = isImageId(facts.ref);
   const ref = isId ? null : parseReference(facts.ref, { anyCase: true });
   const repoDigest = pickRepoDigest(facts.ref, facts.repoDigests);
-  const baseName = !ref ? facts.id : namesVersion(facts.ref) ? facts.ref : `${facts.ref}:latest`;
+  const baseName = baseNameOf(facts.ref, facts.id);
   // FROM in a form both the legacy builder and BuildKit resolve: `repo@sha256:…` of the named
   // repository; for a local image (no digest there) its name and tag (BuildKit cannot resolve
   // `FROM sha256:<id>`), or the ID itself only when that is all the user gave.

@@ -72,6 +72,16 @@ export function namesVersion(ref: string): boolean {
   return /(:[^/]*|@.*)$/.test(ref);
 }
 
+/**
+ * The base as a rewrap names it (the label org.opencontainers.image.base.name, and part of the
+ * freshness key): the reference as given, with `:latest` when it names no version; an image
+ * ID given as the base is named by `id`, its full ID.
+ */
+export function baseNameOf(ref: string, id: string): string {
+  if (isImageId(ref)) return id;
+  return namesVersion(ref) ? ref : `${ref}:latest`;
+}
+
 /** The short name the docker CLI shows: `mcp/kubernetes`, `busybox`, `127.0.0.1:5000/x/y`. */
 export function familiarName(r: Pick<Reference, "registry" | "repository">): string {
   if (r.registry !== DOCKER_HUB) return `${r.registry}/${r.repository}`;

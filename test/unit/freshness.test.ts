@@ -20,7 +20,8 @@ describe("freshness", () => {
   // What buildRoute writes as the image's label:
   const label = { [CONTEXT_LABEL]: contextKeyOf(plan, built, templates) };
   // What build --catalog computes from the upstream digest and its own options:
-  const batchKey = (o: { env?: string[]; force?: boolean }) => contextKey({ base: KUBE_DIGEST, version: OPTS.version, templates, ...o });
+  // (kubernetesFacts names its base "mcp/kubernetes": the plan's label base.name adds :latest.)
+  const batchKey = (o: { env?: string[]; force?: boolean }) => contextKey({ base: KUBE_DIGEST, name: "mcp/kubernetes:latest", version: OPTS.version, templates, ...o });
 
   it("build --catalog with the same options finds the build up to date", () => {
     expect(isUpToDate([label], batchKey(built))).toBe(true);
@@ -35,11 +36,22 @@ describe("freshness", () => {
   });
 
   it("a new base, version or template makes a new key; the tag does not", () => {
-    const k = contextKey({ base: KUBE_DIGEST, version: "1", templates });
-    expect(contextKey({ base: `sha256:${"1".repeat(64)}`, version: "1", templates })).not.toBe(k);
-    expect(contextKey({ base: KUBE_DIGEST, version: "2", templates })).not.toBe(k);
-    expect(contextKey({ base: KUBE_DIGEST, version: "1", templates: { ...templates, shim: `${templates.shim} ` } })).not.toBe(k);
+    const name = "mcp/kubernetes:latest";
+    const k = contextKey({ base: KUBE_DIGEST, name, version: "1", templates });
+    expect(contextKey({ base: `sha256:${"1".repeat(64)}`, name, version: "1", templates })).not.toBe(k);
+    expect(contextKey({ base: KUBE_DIGEST, name, version: "2", templates })).not.toBe(k);
+    expect(contextKey({ base: KUBE_DIGEST, name, version: "1", templates: { ...templates, shim: `${templates.shim} ` } })).not.toBe(k);
     expect(contextKeyOf({ ...plan, tag: "x/y:z" }, built, templates)).toBe(contextKeyOf(plan, built, templates));
+  });
+
+  it("the same base under another name (a tag with the same digest) is another image, its label base.name differs: another key", () => {
+    const other = planRewrap({ ...kubernetesFacts(), ref: "mcp/kubernetes:1.2" }, { ...OPTS, ...built });
+    expect(other.source.digest).toBe(plan.source.digest);
+    expect(other.labels).not.toEqual(plan.labels);
+    expect(contextKeyOf(other, built, templates)).not.toBe(contextKeyOf(plan, built, templates));
+    // build --catalog computes the key the build writes, for either name.
+    expect(isUpToDate([label], batchKey(built))).toBe(true);
+    expect(contextKey({ base: KUBE_DIGEST, name: "mcp/kubernetes:1.2", version: OPTS.version, templates, ...built })).toBe(contextKeyOf(other, built, templates));
   });
 
   it("a tag that holds nothing, or any platform image with another key, is not up to date", () => {
