@@ -210,6 +210,8 @@ export interface InspectInfo {
   Variant?: string;
   Config?: ContainerConfigFields | null;
   RootFS?: { Layers?: string[] | null } | null;
+  /** The legacy builder's image of the step before (an image ID), "" for none. */
+  Parent?: string;
 }
 
 export async function inspectImage(docker: Engine, ref: string): Promise<InspectInfo | null> {
@@ -525,6 +527,10 @@ export async function pushWithEngine(docker: Docker, tag: string, progress: Prog
  * The rewrap a tag held before is now untagged: remove it rather than leave a dangling image
  * per rebuild, but only when nothing else uses it: no other tag (RepoTags, read again now) and
  * no container, running or not. Never forced, never by bare ID while a tag names it.
+ * Its build's step images go with it, one by one from the top, up to the first one that another
+ * image is built on (the new rewrap shares its first steps) or a tag or digest names. The
+ * engine's own pruning is not used: the containerd image store (Docker 28.5) also removes step
+ * images other images are built on, which leaves those images' own step images behind for good.
  */
 export async function removeSuperseded(d: Docker, id: string, tag: string, progress: Progress): Promise<void> {
   try {
@@ -541,8 +547,18 @@ export async function removeSuperseded(d: Docker, id: string, tag: string, progr
       progress(`kept ${id.slice(0, 19)}, the rewrap ${tag} held before: container ${users.map((c) => (c.Names?.[0] ?? c.Id).replace(/^\//, "")).join(", ")} uses it`);
       return;
     }
-    await d.getImage(id).remove();
+    await d.getImage(id).remove({ noprune: true });
     progress(`removed ${id.slice(0, 19)}, the rewrap ${tag} held before`);
+    // How many images are built on each one (the containerd store does not refuse to remove those).
+    const children = new Map<string, number>();
+    for (const im of await d.listImages({ all: true })) if (im.ParentId) children.set(im.ParentId, (children.get(im.ParentId) ?? 0) + 1);
+    for (let step = info.Parent; step && !children.get(step); ) {
+      const s = await inspectImage(d, step);
+      if (!s || (s.RepoTags ?? []).some((t) => t && t !== "<none>:<none>") || (s.RepoDigests ?? []).length) break;
+      await d.getImage(step).remove({ noprune: true });
+      step = s.Parent;
+      if (step) children.set(step, (children.get(step) ?? 1) - 1);
+    }
   } catch {
     /* in use or tagged elsewhere after all: kept */
   }

@@ -80,6 +80,38 @@ describe.runIf(STORE_DIGESTS)("on the containerd image store a local build has a
   }, 300_000);
 });
 
+describe("one image under two names", () => {
+  it("is two rewraps: built from its other name, the tag is built again (not up to date), its label names the base as given, and the rewrap it replaced is gone", () => {
+    const label = (ref: string) => dockerSync(["image", "inspect", "-f", '{{index .Config.Labels "org.opencontainers.image.base.name"}}', ref]);
+    const status = (r: { stdout: string }) => (JSON.parse(r.stdout) as { results: { status: string }[] }).results[0]!.status;
+    expect(idOf(TAG)).toBe(idOf(A));
+    // Every image that carries the rewrap's labels, the build steps' too, for either name.
+    const labelled = () => [A, TAG].flatMap((n) => dockerSync(["images", "-a", "-q", "--no-trunc", "--filter", `label=org.opencontainers.image.base.name=${n}`]).split("\n").filter(Boolean)).sort();
+    const before = { ...leftovers(), labelled: labelled() };
+    try {
+      const first = cli(["build", A, "--tag", OUT, "--json"]);
+      expect(first.code, first.stderr).toBe(0);
+      expect(label(OUT)).toBe(A);
+      const firstId = idOf(OUT);
+      const second = cli(["build", TAG, "--tag", OUT, "--json"]);
+      expect(second.code, second.stderr).toBe(0);
+      expect(status(second)).toBe("built");
+      expect(label(OUT)).toBe(TAG);
+      expect(idOf(OUT)).not.toBe(firstId);
+      expect(exists(firstId), "the rewrap the second build replaced is left untagged").toBe(false);
+      // Its build's step images went with it (the containerd store's own pruning would have left the new ones' behind).
+      expect(labelled().filter((i) => i !== idOf(OUT)).every((i) => dockerSync(["image", "inspect", "-f", '{{index .Config.Labels "org.opencontainers.image.base.name"}}', i]) === TAG)).toBe(true);
+      // The same name again: up to date.
+      const again = cli(["build", TAG, "--tag", OUT, "--json"]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(status(again)).toBe("up-to-date");
+    } finally {
+      spawnSync("docker", ["rmi", OUT], { stdio: "ignore", timeout: 60_000 });
+    }
+    expect({ ...leftovers(), labelled: labelled() }).toEqual(before);
+  }, 300_000);
+});
+
 // Where a local build has no digest (the classic store: Docker 20-27, and 28+ without containerd).
 describe.skipIf(STORE_DIGESTS)("a local base named by its tag", () => {
   it("the two images differ (uid 1000 and 2000, and in their layers)", () => {
