@@ -464,7 +464,8 @@ export async function buildContext(
     failure = failure ?? e.message;
   });
   if (failure || !built) {
-    await removeIntermediates(docker, made.slice(1));
+    // The last step that made an image, and the steps below it that nothing else is built on.
+    if (made.length > 1) await removeWithSteps(docker, made.at(-1)!).catch(() => {});
     throw new RuntimeError(`building ${opts.tag} failed: ${failure ?? "the engine reported no image"}; run it again without -q to see the build output`);
   }
   const info = await docker.getImage(opts.tag).inspect().catch((e) => {
@@ -473,13 +474,35 @@ export async function buildContext(
   return { id: info.Id, tag: opts.tag };
 }
 
-/** Removes untagged images a failed build made (the first ` ---> ` is the base, kept). */
-async function removeIntermediates(docker: Docker, ids: string[]): Promise<void> {
-  for (const id of ids.reverse()) {
-    const img = docker.getImage(id);
-    const info = await img.inspect().catch(() => null);
-    if (info && (info.RepoTags ?? []).length === 0) await img.remove({ noprune: false }).catch(() => {});
+/**
+ * Removes an image that no tag names and no other image is built on, then its build's
+ * step images (Parent), one by one, up to the first that another image is built on (a later
+ * build that shared the first steps from the cache) or that a tag or digest names (the base).
+ * The engine's own pruning is not used: the containerd image store (Docker 28.5) also removes
+ * step images other images are built on, and those images' own steps are then left for good.
+ * Returns whether `id` was removed.
+ */
+export async function removeWithSteps(d: Docker, id: string): Promise<boolean> {
+  const tagged = (i: InspectInfo) => (i.RepoTags ?? []).some((t) => t && t !== "<none>:<none>");
+  // `id` itself only needs to be untagged: a rewrap pushed through the engine keeps its repository
+  // digest on the legacy store after its tag has moved on.
+  const named = (i: InspectInfo) => tagged(i) || (i.RepoDigests ?? []).length > 0;
+  const top = await inspectImage(d, id);
+  if (!top || tagged(top)) return false;
+  // How many images are built on each one (the containerd store does not refuse to remove those).
+  const children = new Map<string, number>();
+  for (const im of await d.listImages({ all: true })) if (im.ParentId) children.set(im.ParentId, (children.get(im.ParentId) ?? 0) + 1);
+  if (children.get(top.Id)) return false;
+  await d.getImage(top.Id).remove({ noprune: true });
+  for (let step = top.Parent; step; ) {
+    children.set(step, (children.get(step) ?? 1) - 1);
+    if (children.get(step)) break;
+    const s = await inspectImage(d, step);
+    if (!s || named(s)) break;
+    await d.getImage(step).remove({ noprune: true });
+    step = s.Parent;
   }
+  return true;
 }
 
 /**
@@ -527,10 +550,8 @@ export async function pushWithEngine(docker: Docker, tag: string, progress: Prog
  * The rewrap a tag held before is now untagged: remove it rather than leave a dangling image
  * per rebuild, but only when nothing else uses it: no other tag (RepoTags, read again now) and
  * no container, running or not. Never forced, never by bare ID while a tag names it.
- * Its build's step images go with it, one by one from the top, up to the first one that another
- * image is built on (the new rewrap shares its first steps) or a tag or digest names. The
- * engine's own pruning is not used: the containerd image store (Docker 28.5) also removes step
- * images other images are built on, which leaves those images' own step images behind for good.
+ * Its build's step images go with it (removeWithSteps), up to the first one the new rewrap
+ * shares.
  */
 export async function removeSuperseded(d: Docker, id: string, tag: string, progress: Progress): Promise<void> {
   try {
@@ -547,18 +568,7 @@ export async function removeSuperseded(d: Docker, id: string, tag: string, progr
       progress(`kept ${id.slice(0, 19)}, the rewrap ${tag} held before: container ${users.map((c) => (c.Names?.[0] ?? c.Id).replace(/^\//, "")).join(", ")} uses it`);
       return;
     }
-    await d.getImage(id).remove({ noprune: true });
-    progress(`removed ${id.slice(0, 19)}, the rewrap ${tag} held before`);
-    // How many images are built on each one (the containerd store does not refuse to remove those).
-    const children = new Map<string, number>();
-    for (const im of await d.listImages({ all: true })) if (im.ParentId) children.set(im.ParentId, (children.get(im.ParentId) ?? 0) + 1);
-    for (let step = info.Parent; step && !children.get(step); ) {
-      const s = await inspectImage(d, step);
-      if (!s || (s.RepoTags ?? []).some((t) => t && t !== "<none>:<none>") || (s.RepoDigests ?? []).length) break;
-      await d.getImage(step).remove({ noprune: true });
-      step = s.Parent;
-      if (step) children.set(step, (children.get(step) ?? 1) - 1);
-    }
+    if (await removeWithSteps(d, info.Id)) progress(`removed ${id.slice(0, 19)}, the rewrap ${tag} held before`);
   } catch {
     /* in use or tagged elsewhere after all: kept */
   }

@@ -6,13 +6,13 @@
  * the ordinary build of a local image still works.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ImageFacts } from "../../src/core/facts.js";
 import { planRewrap } from "../../src/core/plan.js";
-import { checkLocalBase, docker as engine } from "../../src/edge/engine.js";
+import { checkLocalBase, docker as engine, removeWithSteps } from "../../src/edge/engine.js";
 import { cli, ensureBed } from "../support/bed.js";
 import { dockerSync, uniqueName } from "../support/docker.js";
 
@@ -109,6 +109,50 @@ describe("one image under two names", () => {
       spawnSync("docker", ["rmi", OUT], { stdio: "ignore", timeout: 60_000 });
     }
     expect({ ...leftovers(), labelled: labelled() }).toEqual(before);
+  }, 300_000);
+});
+
+describe("a replaced rewrap's build-step images", () => {
+  it("removeWithSteps removes the image and the steps below it that nothing else is built on; the steps a later build shares stay, and that build's own rmi leaves nothing", async () => {
+    const d = await engine();
+    const dir = scratch();
+    // The first step copies a file of this run only: no step of either build is another image's.
+    writeFileSync(join(dir, "f"), `${NAME}\n`);
+    const dockerfile = (step: string) => `FROM mcp-rewrap-test/busybox:latest\nCOPY f /f\nUSER root\nLABEL step=${step}\nCMD ["${step}"]\n`;
+    writeFileSync(join(dir, "a"), dockerfile("a"));
+    writeFileSync(join(dir, "b"), dockerfile("b"));
+    const tag = `${NAME}:steps`;
+    // The legacy builder (the one mcp-rewrap uses): an image per step, each the next one's Parent.
+    const legacy = (file: string) =>
+      execFileSync("docker", ["build", "-q", "-f", join(dir, file), "-t", tag, dir], { env: { ...process.env, DOCKER_BUILDKIT: "0" }, encoding: "utf8", timeout: 120_000, stdio: ["ignore", "pipe", "pipe"] });
+    const images = () => dockerSync(["images", "-a", "-q", "--no-trunc"]).split("\n").filter(Boolean).sort();
+    const base = idOf("mcp-rewrap-test/busybox:latest");
+    const steps = (id: string): string[] => {
+      const out: string[] = [];
+      for (let at = id; at && at !== base; at = dockerSync(["image", "inspect", "-f", "{{.Parent}}", at])) out.push(at);
+      return out;
+    };
+    const before = images();
+    legacy("a");
+    const a = steps(idOf(tag));
+    legacy("b");
+    const b = steps(idOf(tag));
+    try {
+      // a: COPY, USER, LABEL, CMD; b took COPY and USER from the cache and added its own LABEL and CMD.
+      expect(a).toHaveLength(4);
+      expect(b).toHaveLength(4);
+      const shared = a.filter((i) => b.includes(i));
+      expect(shared).toEqual(a.slice(2));
+      expect(await removeWithSteps(d, a[0]!)).toBe(true);
+      const now = images();
+      expect(a.filter((i) => now.includes(i)), "a's own steps are gone, the shared ones stay").toEqual(shared);
+      expect(b.every((i) => now.includes(i)), "b is whole").toBe(true);
+      // A tagged image is never removed.
+      expect(await removeWithSteps(d, b[0]!)).toBe(false);
+    } finally {
+      spawnSync("docker", ["rmi", tag], { stdio: "ignore", timeout: 60_000 });
+    }
+    expect(images(), "b's rmi took its steps, the shared ones too").toEqual(before);
   }, 300_000);
 });
 
