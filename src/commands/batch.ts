@@ -104,7 +104,7 @@ async function oneServer(
     const up = await upstreamOf(docker, regs, image);
     if (!up && !(opts.pull && docker)) return res("failed", `${image} is neither in the local engine nor in its registry`);
     if (up && !opts.rebuild) {
-      // THE up-to-date rule (core/freshness.ts): same base, version, templates and options.
+      // THE up-to-date rule (core/freshness.ts): same base, named the same, version, templates and options.
       const key = contextKey({ base: up.digest, name: baseNameOf(image, up.digest), env: opts.env, force: opts.force, version: VERSION, templates: templates() });
       const held = await heldLabels(docker, regs, tag, !!opts.push).catch(() => null);
       if (isUpToDate(held, key, opts.push ? opts.platforms : undefined)) {
