@@ -194,12 +194,13 @@ export async function registryRoute(source: string, opts: RegistryRouteOptions):
   }
   const platforms = chosen.map((c) => platformString(c.platform));
   if (isIndex(top.mediaType)) opts.progress(`${source} is a multi-platform index (${top.digest}): rewrapping ${platforms.join(", ")}`);
-  const key = contextKey({ base: top.digest, name: baseNameOf(source, top.digest), env: opts.env, force: opts.force, version: VERSION, templates: tpl });
+  const baseName = baseNameOf(source, top.digest);
+  const key = contextKey({ base: top.digest, name: baseName, env: opts.env, force: opts.force, version: VERSION, templates: tpl });
 
   if (!opts.rebuild) {
     const existing = await readPublished(regs, opts.tag).catch(() => null);
     if (existing && isUpToDate(existing.labels, key, platforms)) {
-      opts.progress(`${opts.tag} is up to date (same base ${baseNameOf(source, top.digest)}, ${top.digest}, mcp-rewrap ${VERSION}, platforms ${platforms.join(", ")} and options); nothing pushed`);
+      opts.progress(`${opts.tag} is up to date (same base ${baseName}, ${top.digest}, mcp-rewrap ${VERSION}, platforms ${platforms.join(", ")} and options); nothing pushed`);
       return { tag: opts.tag, digest: existing.digest, sourceDigest: top.digest, route: "registry", upToDate: true, platforms: [] };
     }
   }
@@ -225,7 +226,7 @@ export async function registryRoute(source: string, opts: RegistryRouteOptions):
 
   const annotations = {
     [CONTEXT_LABEL]: key,
-    [LABEL.baseName]: baseNameOf(source, top.digest),
+    [LABEL.baseName]: baseName,
     [LABEL.baseDigest]: top.digest,
   };
   let digest: string;

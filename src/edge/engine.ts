@@ -474,6 +474,11 @@ export async function buildContext(
   return { id: info.Id, tag: opts.tag };
 }
 
+/** The tags that name an image (the engine lists an untagged one as `<none>:<none>`). */
+function tagsOf(info: InspectInfo): string[] {
+  return (info.RepoTags ?? []).filter((t) => t && t !== "<none>:<none>");
+}
+
 /**
  * Removes an image that no tag names and no other image is built on, then its build's
  * step images (Parent), one by one, up to the first that another image is built on (a later
@@ -483,12 +488,11 @@ export async function buildContext(
  * Returns whether `id` was removed.
  */
 export async function removeWithSteps(d: Docker, id: string): Promise<boolean> {
-  const tagged = (i: InspectInfo) => (i.RepoTags ?? []).some((t) => t && t !== "<none>:<none>");
   // `id` itself only needs to be untagged: a rewrap pushed through the engine keeps its repository
   // digest on the legacy store after its tag has moved on.
-  const named = (i: InspectInfo) => tagged(i) || (i.RepoDigests ?? []).length > 0;
+  const named = (i: InspectInfo) => tagsOf(i).length > 0 || (i.RepoDigests ?? []).length > 0;
   const top = await inspectImage(d, id);
-  if (!top || tagged(top)) return false;
+  if (!top || tagsOf(top).length) return false;
   // How many images are built on each one (the containerd store does not refuse to remove those).
   const children = new Map<string, number>();
   for (const im of await d.listImages({ all: true })) if (im.ParentId) children.set(im.ParentId, (children.get(im.ParentId) ?? 0) + 1);
@@ -557,7 +561,7 @@ export async function removeSuperseded(d: Docker, id: string, tag: string, progr
   try {
     const info = await inspectImage(d, id);
     if (!info) return;
-    const tags = (info.RepoTags ?? []).filter((t) => t && t !== "<none>:<none>");
+    const tags = tagsOf(info);
     if (tags.length) {
       progress(`kept ${id.slice(0, 19)}, the rewrap ${tag} held before: ${tags.join(", ")} still names it`);
       return;
