@@ -58,6 +58,15 @@ tools() {
 
 engine_up() { docker info >/dev/null 2>&1; }
 
+# system_dockerd: whether the system dockerd (the one with the default pidfile) is alive. Not
+# `pgrep -x dockerd`: that also finds engine2's dockerd (scripts/engine2.sh), and then this
+# script waited for an engine nobody had started.
+system_dockerd() {
+  local pid
+  pid=$(cat /var/run/docker.pid 2>/dev/null) || return 1
+  [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]
+}
+
 engine() {
   engine_up && return 0
   command -v docker >/dev/null 2>&1 || apt_install docker.io
@@ -68,7 +77,7 @@ engine() {
 
   local logfile=${MCP_REWRAP_DOCKERD_LOG:-/var/log/mcp-rewrap-dockerd.log}
   local wait=${MCP_REWRAP_ENGINE_WAIT:-60} pid=''
-  if pgrep -x dockerd >/dev/null 2>&1; then
+  if system_dockerd; then
     log "dockerd is running but not answering yet; waiting"
   else
     if ! { mkdir -p "$(dirname "$logfile")" && : >>"$logfile"; } 2>/dev/null; then
