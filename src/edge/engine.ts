@@ -475,7 +475,7 @@ export async function buildContext(
 }
 
 /** The tags that name an image (the engine lists an untagged one as `<none>:<none>`). */
-function tagsOf(info: InspectInfo): string[] {
+export function tagsOf(info: InspectInfo): string[] {
   return (info.RepoTags ?? []).filter((t) => t && t !== "<none>:<none>");
 }
 

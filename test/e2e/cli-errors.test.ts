@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayRunArgs } from "../../src/core/gateway.js";
 import { ROOT, cli, type CliResult } from "../support/bed.js";
-import { docker, dockerSync } from "../support/docker.js";
+import { docker, dockerSync, removeImages } from "../support/docker.js";
 
 const family = (f: string) => `mcp-rewrap-test/family-${f}:latest`;
 const RUN_ID = randomBytes(4).toString("hex");
@@ -111,7 +111,7 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
   });
 
   describe("no writes where not asked", () => {
-    it("build from an empty directory writes nothing there (its context lives in a removed temporary directory)", () => {
+    it("build from an empty directory writes nothing there (its context lives in a removed temporary directory)", async () => {
       const tag = `mcp-rewrap-test/nowrite-${RUN_ID}:latest`;
       try {
         const c = run(["build", family("debian"), "--tag", tag, "-q"]);
@@ -120,7 +120,7 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
         expect(c.leftInCwd).toEqual([]);
         expect(c.leftInTmp).toEqual([]);
       } finally {
-        spawnSync("docker", ["rmi", "-f", tag], { stdio: "ignore", timeout: 60_000 });
+        await removeImages(tag);
       }
     });
 
@@ -328,11 +328,7 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
         expect(o.stderr).toMatch(/fixture-server: identity \{"uid":"0 0 0 0"/);
         expect(o.stderr).toMatch(/fixture-server: config \{"path":"\/root\/\.kube\/config","md5":/);
       } finally {
-        try {
-          dockerSync(["rmi", tag]);
-        } catch {
-          /* not built */
-        }
+        await removeImages(tag);
       }
     });
   });
@@ -346,8 +342,8 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
         timeout: 120_000,
       });
     }, 180_000);
-    afterAll(() => {
-      spawnSync("docker", ["rmi", image], { stdio: "ignore", timeout: 60_000 });
+    afterAll(async () => {
+      await removeImages(image);
     });
 
     it("inspect: lists the triggers and says to rewrap it in its registry → 0", () => {

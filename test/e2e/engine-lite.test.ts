@@ -16,7 +16,7 @@ import { engineTransport, resolveEngine } from "../../src/edge/docker-context.js
 import { connect, enginePlatform, inspectImage, readImageFacts } from "../../src/edge/engine.js";
 import { LiteEngine } from "../../src/edge/engine-lite.js";
 import { cli, ensureBed } from "../support/bed.js";
-import { dockerSync } from "../support/docker.js";
+import { removeImages } from "../support/docker.js";
 
 const RUN = randomBytes(4).toString("hex");
 const work = mkdtempSync(join(tmpdir(), "mcp-rewrap-lite-e2e-"));
@@ -37,12 +37,8 @@ beforeAll(() => {
   );
 });
 
-afterAll(() => {
-  try {
-    dockerSync(["rmi", TAG]);
-  } catch {
-    /* never built */
-  }
+afterAll(async () => {
+  await removeImages(TAG);
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPLICA, cli, cliAsync, ensureBed } from "../support/bed.js";
-import { docker, dockerSync } from "../support/docker.js";
+import { docker, dockerSync, removeImages } from "../support/docker.js";
 import { type TestRegistry, startRegistry } from "../support/registry.js";
 
 const RUN = randomBytes(4).toString("hex");
@@ -58,13 +58,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   for (const c of containers) await docker(["rm", "-f", c]);
-  for (const t of tags) {
-    // The containerd image store may keep an image whose last tag is removed as a dangling one: remove it by ID too.
-    const id = (await docker(["image", "inspect", "-f", "{{.Id}}", t])).stdout.toString().trim();
-    await docker(["rmi", t]);
-    if (id && (await docker(["image", "inspect", "-f", "{{len .RepoTags}}", id])).stdout.toString().trim() === "0") images.push(id);
-  }
-  for (const i of images) await docker(["rmi", i]);
+  await removeImages(...tags, ...images);
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, cliAsync, runAsync } from "../support/bed.js";
-import { dockerLogs, dockerSync, removeContainers, uniqueName, waitFor } from "../support/docker.js";
+import { dockerLogs, dockerSync, removeContainers, uniqueName, waitFor, removeImages } from "../support/docker.js";
 
 const CLI = process.env.MCP_REWRAP_CLI || join(ROOT, "dist/src/cli.js");
 const RUN_ID = randomBytes(4).toString("hex");
@@ -145,11 +145,9 @@ beforeAll(async () => {
   }
 }, 20 * 60_000);
 
-afterAll(() => {
+afterAll(async () => {
   removeContainers(...containers);
-  for (const s of STAGES) {
-    for (const ref of [rewrap(s), original(s)]) spawnSync("docker", ["rmi", "-f", ref], { stdio: "ignore", timeout: 60_000 });
-  }
+  await removeImages(...STAGES.flatMap((s) => [rewrap(s), original(s)]));
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -17,7 +17,7 @@ import { NODE_NAMES, startKubeApi, type KubeApi } from "../support/kube-api.js";
 import { writeHostKubeconfig, type HostKubeconfig } from "../support/kubeconfig.js";
 import { listNodesOverMcp } from "../support/mcp.js";
 import { REPLICA, ROOT, cli, cliAsync, ensureBed } from "../support/bed.js";
-import { dockerSync } from "../support/docker.js";
+import { dockerSync, removeImages } from "../support/docker.js";
 
 const TAG = "mcp-rewrap-test/kubernetes-story:e2e";
 
@@ -37,11 +37,7 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     host?.cleanup();
     await api?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    try {
-      dockerSync(["rmi", TAG]);
-    } catch {
-      /* not built */
-    }
+    await removeImages(TAG);
   });
 
   it("the original fails silently: the server starts, but lists no nodes", async () => {

@@ -14,7 +14,7 @@ import type { ImageFacts } from "../../src/core/facts.js";
 import { planRewrap } from "../../src/core/plan.js";
 import { checkLocalBase, docker as engine, removeWithSteps } from "../../src/edge/engine.js";
 import { cli, ensureBed } from "../support/bed.js";
-import { dockerSync, uniqueName } from "../support/docker.js";
+import { dockerSync, uniqueName, removeImages } from "../support/docker.js";
 
 const NAME = uniqueName("mcp-rewrap-test/localbase");
 /** The tag the plan names, moved between the two images below. */
@@ -60,8 +60,8 @@ beforeAll(() => {
   dockerSync(["tag", A, TAG]);
 }, 300_000);
 
-afterAll(() => {
-  for (const t of [OUT, TAG, A2, A, B]) spawnSync("docker", ["rmi", t], { stdio: "ignore", timeout: 60_000 });
+afterAll(async () => {
+  await removeImages(OUT, TAG, A2, A, B);
   for (const d of tmp) rmSync(d, { recursive: true, force: true });
 });
 
@@ -164,16 +164,16 @@ describe.skipIf(STORE_DIGESTS)("a local base named by its tag", () => {
     expect(dockerSync(["image", "inspect", "-f", "{{len .RepoDigests}}", A])).toBe("0");
   });
 
-  it("build of a local image: FROM name:tag, labelled local, on the image's layers", () => {
+  it("build of a local image: FROM name:tag, labelled local, on the image's layers", async () => {
     const r = cli(["build", TAG, "--tag", OUT, "-q"]);
     expect(r.code, r.stderr).toBe(0);
     expect(dockerSync(["image", "inspect", "-f", '{{index .Config.Labels "io.mcp-rewrap.base.local"}}', OUT])).toBe("true");
     const base = layersOf(A);
     expect(layersOf(OUT).slice(0, base.length)).toEqual(base);
-    dockerSync(["rmi", OUT]);
+    await removeImages(OUT);
   }, 300_000);
 
-  it("build --facts whose image the tag no longer names: one line, exit 3, nothing built, no tag left", () => {
+  it("build --facts whose image the tag no longer names: one line, exit 3, nothing built, no tag left", async () => {
     const dir = scratch();
     const g = cli(["generate", TAG, "--out", dir, "-q"]);
     expect(g.code, g.stderr).toBe(0);
@@ -199,7 +199,7 @@ describe.skipIf(STORE_DIGESTS)("a local base named by its tag", () => {
       const again = cli(["build", TAG, "--tag", OUT, "-q"]);
       expect(again.code, again.stderr).toBe(0);
       expect(dockerSync(["image", "inspect", "-f", '{{index .Config.Labels "io.mcp-rewrap.user"}}', OUT])).toBe("other:2000:2000");
-      dockerSync(["rmi", OUT]);
+      await removeImages(OUT);
     } finally {
       dockerSync(["tag", A, TAG]);
     }
@@ -215,7 +215,7 @@ describe.skipIf(STORE_DIGESTS)("a local base named by its tag", () => {
     dockerBuild(OUT, `FROM ${TAG}\nLABEL t=1\nUSER root\nRUN touch /x\n`);
     await expect(checkLocalBase(d, plan, { tag: OUT, id: idOf(OUT) })).resolves.toBeUndefined();
     expect(exists(OUT)).toBe(true);
-    dockerSync(["rmi", OUT]);
+    await removeImages(OUT);
 
     // Built while the tag named B, and the tag is back on A by the time it is checked.
     dockerSync(["tag", B, TAG]);
@@ -279,7 +279,7 @@ describe.skipIf(STORE_DIGESTS)("a local base named by its tag", () => {
     } finally {
       dockerSync(["tag", A, TAG]);
     }
-    dockerSync(["rmi", OUT]);
+    await removeImages(OUT);
     expect(leftovers()).toEqual(before);
   }, 300_000);
 });

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { GenericContainer, type StartedTestContainer, Wait } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPLICA, cli, ensureBed } from "../support/bed.js";
-import { dockerSync } from "../support/docker.js";
+import { removeImages } from "../support/docker.js";
 
 const TAG = "mcp-rewrap-test/kubernetes-long-lived:e2e";
 
@@ -40,11 +40,7 @@ describe("a long-lived rewrapped server under testcontainers (no --init)", () =>
   afterAll(async () => {
     await container?.stop({ remove: true, removeVolumes: true }).catch(() => {});
     if (dir) rmSync(dir, { recursive: true, force: true });
-    try {
-      dockerSync(["rmi", TAG]);
-    } catch {
-      /* not built */
-    }
+    await removeImages(TAG);
   });
 
   const inContainer = async (cmd: string[], user?: string) => {

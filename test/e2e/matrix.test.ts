@@ -22,7 +22,7 @@ import { join, posix } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayRunArgs } from "../../src/core/gateway.js";
 import { ROOT, cliAsync, runAsync } from "../support/bed.js";
-import { docker, dockerSync, removeContainers, uniqueName, waitFor } from "../support/docker.js";
+import { docker, dockerSync, removeContainers, uniqueName, waitFor, removeImages } from "../support/docker.js";
 
 // --- the families ------------------------------------------------------------------------------
 
@@ -751,16 +751,10 @@ describe("matrix: image family × run mode", () => {
     }
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     for (const dir of hosts) rmSync(dir, { recursive: true, force: true });
     if (outRoot) rmSync(outRoot, { recursive: true, force: true });
-    for (const f of FAMILIES) {
-      try {
-        dockerSync(["rmi", derivedTag(f.name)]);
-      } catch {
-        /* not built */
-      }
-    }
+    await removeImages(...FAMILIES.map((f) => derivedTag(f.name)));
   });
 
   for (const f of FAMILIES) {

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPLICA, cli, cliAsync, ensureBed, BUILD_JSON_KEYS } from "../support/bed.js";
-import { docker, dockerSync } from "../support/docker.js";
+import { docker, dockerSync, removeImages } from "../support/docker.js";
 import { gzipTarEntries } from "../support/tar.js";
 import { type Fixture, type TestRegistry, ensureMultiarchBed, pushFixture, startRegistry } from "../support/registry.js";
 import { startCountingProxy } from "../support/proxy.js";
@@ -90,13 +90,7 @@ describe("publishing to a registry", () => {
   });
 
   afterAll(async () => {
-    for (const t of [...localTags, fx?.amd64].filter(Boolean)) {
-      try {
-        dockerSync(["rmi", "-f", t!]);
-      } catch {
-        /* not there */
-      }
-    }
+    await removeImages(...[...localTags, fx?.amd64].filter((t): t is string => Boolean(t)));
     await priv?.stop();
     await reg?.stop();
     if (work) rmSync(work, { recursive: true, force: true });

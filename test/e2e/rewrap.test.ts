@@ -23,6 +23,7 @@ import {
   procStatus,
   removeContainers,
   uniqueName,
+  removeImages,
   waitFor,
 } from "../support/docker.js";
 
@@ -66,11 +67,7 @@ describe("rewrapped mcp/kubernetes under the gateway's run line", () => {
     host?.cleanup();
     await api?.close();
     if (out) rmSync(out, { recursive: true, force: true });
-    try {
-      dockerSync(["rmi", TAG]);
-    } catch {
-      /* not built */
-    }
+    await removeImages(TAG);
   });
 
   it("inspect --json reports the replica's facts and that it needs a rewrap", () => {

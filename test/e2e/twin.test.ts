@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PATH_VARS } from "../../src/core/config-paths.js";
 import { GATEWAY_FLAGS, gatewayRunArgs } from "../../src/core/gateway.js";
 import { ROOT, cliAsync, runAsync } from "../support/bed.js";
-import { containerProcesses, dockerLogs, dockerSync, procStatus, removeContainers, uniqueName, waitFor } from "../support/docker.js";
+import { containerProcesses, dockerLogs, dockerSync, procStatus, removeContainers, uniqueName, waitFor, removeImages } from "../support/docker.js";
 
 // --- the corpus ------------------------------------------------------------------------------------
 
@@ -212,14 +212,8 @@ beforeAll(async () => {
   }
 }, 900_000);
 
-afterAll(() => {
-  for (const img of IMAGES) {
-    try {
-      execFileSync("docker", ["rmi", "-f", rewrapTag(img.family)], { stdio: "ignore", timeout: 60_000 });
-    } catch {
-      /* not built */
-    }
-  }
+afterAll(async () => {
+  await removeImages(...IMAGES.map((img) => rewrapTag(img.family)));
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, ensureBed } from "../support/bed.js";
-import { dockerSync } from "../support/docker.js";
+import { dockerSync, removeImages } from "../support/docker.js";
 
 const IMAGE = "mcp-rewrap-test/okta-shaped:e2e";
 const KEYRING = "/root/.local/share/python_keyring";
@@ -34,15 +34,9 @@ describe("verify --state", () => {
     );
     dockerSync(["build", "-q", "-t", IMAGE, dir]);
   });
-  afterAll(() => {
+  afterAll(async () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
-    for (const image of [REWRAPPED, IMAGE]) {
-      try {
-        dockerSync(["rmi", image]);
-      } catch {
-        /* not built */
-      }
-    }
+    await removeImages(REWRAPPED, IMAGE);
   });
   const volumes = () => dockerSync(["volume", "ls", "-q", "--filter", "name=mcp-rewrap-verify-state-"]).trim();
 

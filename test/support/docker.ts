@@ -6,6 +6,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { docker as engine, inspectImage, removeWithSteps, tagsOf } from "../../src/edge/engine.js";
 
 export interface RunResult {
   code: number | null;
@@ -56,6 +57,34 @@ export function removeContainers(...names: string[]): void {
     } catch {
       /* already gone */
     }
+  }
+}
+
+/**
+ * Removes images a test made (tags or ids; one that is not there is skipped), with the build-step
+ * images only they were built on. `docker rmi` leaves step images behind for good on the
+ * containerd store (Docker 28.5) when two builds share cached steps: its pruning also removes a
+ * step another image is still built on, and that image's own steps can then never be pruned. So
+ * each ref is removed without pruning, and when that took the image, its parent goes to
+ * mcp-rewrap's own walk (removeWithSteps: up to the first step another image is built on, or a tag
+ * or digest names); an image the containerd store keeps as a dangling one once its last tag is
+ * gone goes the same way. Forced, like `docker rmi -f`: a stopped container does not keep it.
+ */
+export async function removeImages(...refs: string[]): Promise<void> {
+  const d = await engine();
+  for (const ref of refs) {
+    const info = await inspectImage(d, ref);
+    if (!info) continue;
+    await d.getImage(ref).remove({ force: true, noprune: true });
+    const left = await inspectImage(d, info.Id);
+    // Still there: another tag names it, or (the containerd store) it stayed as a dangling image.
+    if (left) {
+      if (!tagsOf(left).length) await removeWithSteps(d, left.Id);
+      continue;
+    }
+    if (!info.Parent) continue;
+    const parent = await inspectImage(d, info.Parent);
+    if (parent && !(parent.RepoDigests ?? []).length) await removeWithSteps(d, parent.Id);
   }
 }
 
