@@ -17,6 +17,12 @@
 # unhandled errors (a "[vitest-worker]: Timeout calling ..." included) count as failures, and
 # the engine's line names them, e.g.
 #   engine docker 28.5.2+dfsg4 (containerd store): 335 passed, 1 failed; 1 unhandled error: Error: [vitest-worker]: Timeout calling "onTaskUpdate" (301 s)
+# What the run left on the engine counts too: the images (build steps included), containers and
+# volumes there after vitest that were not there before it (after the test bed) are named on
+# stderr and fail the engine, e.g.
+#   engine docker 28.5.2+dfsg4 (containerd store): 656 passed, 0 failed; left 7 images (726 s)
+# and count one failure in the sum. They are not removed: that would hide a leak. Another run on the same engine at the same time
+# shows up there too (MCP_REWRAP_SYSTEM_LOCK serializes the system engine's runs).
 # Exit status: non-zero when any engine's run failed (as above, or vitest did not finish).
 # Env: MCP_REWRAP_ENGINES="system engine2" (default; either alone works), VITEST_ARGS (extra
 # vitest arguments, word-split), MCP_REWRAP_SYSTEM_LOCK=FILE (run the system engine's part under
@@ -38,6 +44,37 @@ engine_label() {
     *driver-type=io.containerd.snapshotter.v1*) printf 'docker %s (containerd store)\n' "$version" ;;
     *) printf 'docker %s (%s)\n' "$version" "${driver%% *}" ;;
   esac
+}
+
+# engine_things: one line per image (all, build steps included), container and volume on the
+# engine DOCKER_HOST names now, sorted: "image ID", "container ID", "volume NAME".
+# shellcheck disable=SC2317 # called by the inner bash (export -f)
+engine_things() {
+  {
+    docker images -a -q --no-trunc | sed 's/^/image /'
+    docker ps -a -q --no-trunc | sed 's/^/container /'
+    docker volume ls -q | sed 's/^/volume /'
+  } | sort -u
+}
+export -f engine_things
+
+# left_behind BEFORE AFTER: what AFTER lists that BEFORE does not, one line each, described
+# (an image's tags and when it was made, a container's name and image); nothing when none.
+# shellcheck disable=SC2016 # the formats are Go templates
+left_behind() {
+  local kind id format about
+  comm -13 "$1" "$2" | while read -r kind id; do
+    case $kind in
+      image) format='{{.Id}} tags={{range $i, $t := .RepoTags}}{{if $i}},{{end}}{{$t}}{{end}} created={{.Created}}' ;;
+      container) format='{{.Id}} {{.Name}} image={{.Config.Image}} state={{.State.Status}}' ;;
+      *) format='' ;;
+    esac
+    if [ -n "$format" ] && about=$(docker "$kind" inspect -f "$format" "$id" 2>/dev/null); then
+      printf '%s %s\n' "$kind" "$about"
+    else
+      printf '%s %s\n' "$kind" "$id"
+    fi
+  done
 }
 
 system_host=${DOCKER_HOST-}
@@ -65,7 +102,8 @@ for engine in "${engines[@]}"; do
   # The time counts from when the lock is held (waiting for another checkout's run is not ours).
   set +e
   # shellcheck disable=SC2016 # expanded by the inner bash
-  "${lock[@]}" bash -c 'date +%s >"$0.start"; bash test/bed/base-images.sh && bash test/bed/replica.sh && bash test/bed/families.sh && bash test/bed/multiarch.sh && npx vitest run "$@"' "$report" \
+  # Inside the lock: the bed, the engine's things before vitest, vitest, its things after it.
+  "${lock[@]}" bash -c 'date +%s >"$0.start"; bash test/bed/base-images.sh && bash test/bed/replica.sh && bash test/bed/families.sh && bash test/bed/multiarch.sh && engine_things >"$0.before" && { npx vitest run "$@"; rc=$?; engine_things >"$0.after"; exit $rc; }' "$report" \
     --reporter=default --reporter=./scripts/vitest-json-report.mjs --outputFile.json="$report" "${extra[@]}" </dev/null 2>&1 | tee "$report.log"
   engine_rc=${PIPESTATUS[0]}
   set -e
@@ -74,6 +112,24 @@ for engine in "${engines[@]}"; do
   verdict_rc=0
   verdict=$(bash scripts/vitest-verdict.sh "$report" "$engine_rc") || verdict_rc=$?
   read -r passed failed <<<"${verdict%%$'\n'*}"
+  left=''
+  if [ -s "$report.before" ] && [ -s "$report.after" ]; then
+    left=$(left_behind "$report.before" "$report.after")
+  fi
+  if [ -n "$left" ]; then
+    {
+      echo "=== $engine: the run left on the engine (not removed, so it can be looked at) ==="
+      printf '%s\n' "$left"
+    } >&2
+    counts=''
+    for kind in image container volume; do
+      n=$(printf '%s\n' "$left" | grep -c "^$kind " || true)
+      [ "$n" = 0 ] || counts="${counts:+$counts, }$n $kind$([ "$n" = 1 ] || echo s)"
+    done
+    verdict="${verdict}; left $counts"
+    failed=$((failed + 1))
+    engine_rc=1
+  fi
   line="engine $label: ${verdict#*$'\n'} ($secs s)"
   [ "$verdict_rc" = 0 ] || engine_rc=1
   [ "$engine_rc" = 0 ] || rc=1
