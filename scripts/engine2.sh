@@ -155,7 +155,14 @@ restore_docker0() {
   log "put back docker0 ($docker0_addrs), the system engine's bridge, which dockerd --bridge=none removes at start"
 }
 
-pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# pid_alive FILE: whether the pid FILE names is a running dockerd or containerd. The name counts:
+# a pidfile can outlive its process (a machine restored from a snapshot keeps /run), and its
+# number may belong to another process by then, which stop() must never signal.
+pid_alive() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  [ -n "$pid" ] && case $(cat "/proc/$pid/comm" 2>/dev/null) in dockerd | containerd) true ;; *) false ;; esac
+}
 
 start() {
   [ "$(id -u)" = 0 ] || die "must run as root (it mounts, pivots and starts dockerd)"
@@ -226,7 +233,7 @@ stop() {
   for f in "$run/docker.pid" "$run/containerd.pid"; do
     [ -s "$f" ] || continue
     pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
+    if pid_alive "$f"; then
       kill -TERM "$pid" 2>/dev/null || true
       for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
       if kill -0 "$pid" 2>/dev/null; then log "pid $pid ($f) did not stop; killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
