@@ -81,6 +81,11 @@ export function removeContainerSync(name: string): void {
   }
 }
 
+/** `docker volume rm -f NAME`; never throws (for edge/cleanup.ts, after the containers using it). */
+export function removeVolumeSync(name: string): void {
+  spawnSync("docker", ["volume", "rm", "-f", name], { stdio: "ignore", timeout: 30_000, env: dockerCliEnv() });
+}
+
 export type McpOutcome<T> = { ok: true; value: T; stderr: string } | { ok: false; error: string; stderr: string };
 
 export interface McpServerOptions {
@@ -232,22 +237,30 @@ export async function runVerify(image: string, cfg: ImageConfigLite, opts: Verif
 /**
  * Two runs under the gateway's run line with the same fresh named volume at `target`: the first
  * writes a marker as the server (through the entrypoint chain, so a shim prepares first), the
- * second reads it back. The volume is removed afterwards.
+ * second reads it back. The runs are named `<volume>-write` and `<volume>-read`; they and the
+ * volume are removed afterwards, and on SIGINT/SIGTERM (edge/cleanup.ts: the runs first, then
+ * the volume they hold).
  */
 async function stateCheck(image: string, cfg: ImageConfigLite, target: string, opts: VerifyOptions): Promise<StateVerdict> {
   const marker = `mcp-rewrap-state-${randomBytes(8).toString("hex")}`;
   const volume = `mcp-rewrap-verify-state-${randomBytes(5).toString("hex")}`;
+  const untrackVolume = onCleanup(() => removeVolumeSync(volume));
   const run = async (phase: "write" | "read") => {
     const probe = probeCommand(cfg, stateScript(target, marker, phase));
+    const container = `${volume}-${phase}`;
     const args = gatewayRunArgs({
       name: opts.name ?? "verify",
       image,
       network: "none",
       volumes: [`${volume}:${target}`],
-      extraFlags: ["--entrypoint", probe.entrypoint],
+      extraFlags: ["--name", container, "--entrypoint", probe.entrypoint],
       command: probe.args,
     });
-    const r = await runDocker(args, opts.timeoutMs ?? 60_000);
+    const untrack = onCleanup(() => removeContainerSync(container));
+    const r = await runDocker(args, opts.timeoutMs ?? 60_000).finally(async () => {
+      await removeContainer(container);
+      untrack();
+    });
     return parseStateLine(r.stdout);
   };
   try {
@@ -256,6 +269,7 @@ async function stateCheck(image: string, cfg: ImageConfigLite, target: string, o
     return judgeState(target, first, second, volume);
   } finally {
     await runDocker(["volume", "rm", "-f", volume], 30_000).catch(() => {});
+    untrackVolume();
   }
 }
 

@@ -159,6 +159,45 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
         expect(names().filter((n) => !before.includes(n))).toEqual([]);
       }, 120_000);
     }
+
+    describe("verify --state", () => {
+      // An entrypoint script (kept in the probe's chain) that waits while the state volume is
+      // mounted: the state run is caught while its container runs and holds the volume.
+      const image = `mcp-rewrap-test/clierr-${RUN_ID}:slow-state`;
+      beforeAll(() => {
+        const dir = scratch("slow-state");
+        writeFileSync(join(dir, "slow-entrypoint.sh"), '#!/bin/sh\nif [ -d /srv/state ]; then sleep 120; fi\nexec "$@"\n', { mode: 0o755 });
+        writeFileSync(join(dir, "Dockerfile"), 'FROM mcp-rewrap-test/busybox:latest\nCOPY slow-entrypoint.sh /slow-entrypoint.sh\nENTRYPOINT ["/slow-entrypoint.sh"]\n');
+        execFileSync("docker", ["build", "-q", "-t", image, dir], { stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+      }, 180_000);
+      afterAll(async () => {
+        await removeImages(image);
+      });
+      const volumes = () => dockerSync(["volume", "ls", "-q", "--filter", "name=mcp-rewrap-verify-state-"]).split("\n").filter(Boolean).sort();
+      const holders = (volume: string) => dockerSync(["ps", "-a", "-q", "--filter", `volume=${volume}`]).split("\n").filter(Boolean);
+      for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+        it(`${signal} while a state run holds its volume: the run's container and the volume are removed, exit ${code}`, async () => {
+          const before = volumes();
+          const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "verify", image, "--state", "/srv/state", "--timeout", "150", "--no-pull", "-q"], { stdio: ["ignore", "pipe", "pipe"] });
+          let stderr = "";
+          child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+          const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+          const deadline = Date.now() + 90_000;
+          let volume: string | undefined;
+          while (Date.now() < deadline) {
+            volume = volumes().find((v) => !before.includes(v));
+            if (volume && holders(volume).length) break;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          expect(volume && holders(volume).length, `no state run appeared; stderr: ${stderr}`).toBeTruthy();
+          child.kill(signal);
+          expect(await exited).toBe(code);
+          expect(stderr).toBe(`mcp-rewrap: interrupted by ${signal}: removed the temporary files and containers this run made; run the command again to finish\n`);
+          expect(holders(volume!)).toEqual([]);
+          expect(volumes().filter((v) => !before.includes(v))).toEqual([]);
+        }, 150_000);
+      }
+    });
   });
 
   describe("bad input", () => {
