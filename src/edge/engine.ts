@@ -475,7 +475,7 @@ export async function buildContext(
 }
 
 /** The tags that name an image (the engine lists an untagged one as `<none>:<none>`). */
-export function tagsOf(info: InspectInfo): string[] {
+function tagsOf(info: InspectInfo): string[] {
   return (info.RepoTags ?? []).filter((t) => t && t !== "<none>:<none>");
 }
 
@@ -578,12 +578,31 @@ export async function removeSuperseded(d: Docker, id: string, tag: string, progr
   }
 }
 
-/** Removes a tag this run made (a failed push): the image goes too only when nothing else names or uses it. */
-export async function removeTag(d: Docker, tag: string): Promise<void> {
-  await d
-    .getImage(tag)
-    .remove({ noprune: false })
-    .catch(() => {});
+/**
+ * Removes a tag this run made (a failed push, a build on a base that moved; the tests pass image
+ * IDs too). When that was the image's last name it goes, with the build-step images only it was
+ * built on (removeWithSteps), never through the engine's pruning, which on the containerd store
+ * also removes steps other images are built on and so leaves theirs behind for good; an image
+ * that store keeps as a dangling one after its last tag goes the same way. `force`: as
+ * `docker rmi -f` (a stopped container does not keep it). Never throws: what the engine refuses
+ * (an image in use) is kept.
+ */
+export async function removeTag(d: Docker, tag: string, opts: { force?: boolean } = {}): Promise<void> {
+  try {
+    const info = await inspectImage(d, tag);
+    if (!info) return;
+    await d.getImage(tag).remove({ noprune: true, ...(opts.force ? { force: true } : {}) });
+    const left = await inspectImage(d, info.Id);
+    if (left) {
+      // Another tag names it (kept), or it stayed as a dangling image.
+      if (!tagsOf(left).length) await removeWithSteps(d, left.Id);
+      return;
+    }
+    const parent = info.Parent ? await inspectImage(d, info.Parent) : null;
+    if (parent && !(parent.RepoDigests ?? []).length) await removeWithSteps(d, parent.Id);
+  } catch {
+    /* kept: the engine refused (in use, or a build just put an image on a step) */
+  }
 }
 
 /**

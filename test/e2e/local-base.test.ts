@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ImageFacts } from "../../src/core/facts.js";
 import { planRewrap } from "../../src/core/plan.js";
-import { checkLocalBase, docker as engine, removeWithSteps } from "../../src/edge/engine.js";
+import { checkLocalBase, docker as engine, removeTag, removeWithSteps } from "../../src/edge/engine.js";
 import { cli, ensureBed } from "../support/bed.js";
 import { dockerSync, uniqueName, removeImages } from "../support/docker.js";
 
@@ -153,6 +153,47 @@ describe("a replaced rewrap's build-step images", () => {
       spawnSync("docker", ["rmi", tag], { stdio: "ignore", timeout: 60_000 });
     }
     expect(images(), "b's rmi took its steps, the shared ones too").toEqual(before);
+  }, 300_000);
+});
+
+describe("removing a tag this run made (a failed push, a base that moved)", () => {
+  it("removeTag takes the image and the steps only it was built on; the steps another image shares stay, and its removeTag leaves nothing", async () => {
+    const d = await engine();
+    const dir = scratch();
+    writeFileSync(join(dir, "f"), `${NAME} removeTag\n`);
+    const dockerfile = (step: string) => `FROM mcp-rewrap-test/busybox:latest\nCOPY f /f\nUSER root\nLABEL step=${step}\nCMD ["${step}"]\n`;
+    writeFileSync(join(dir, "a"), dockerfile("a"));
+    writeFileSync(join(dir, "b"), dockerfile("b"));
+    const [ta, tb] = [`${NAME}:tag-a`, `${NAME}:tag-b`];
+    const legacy = (file: string, tag: string) =>
+      execFileSync("docker", ["build", "-q", "-f", join(dir, file), "-t", tag, dir], { env: { ...process.env, DOCKER_BUILDKIT: "0" }, encoding: "utf8", timeout: 120_000, stdio: ["ignore", "pipe", "pipe"] });
+    const images = () => dockerSync(["images", "-a", "-q", "--no-trunc"]).split("\n").filter(Boolean).sort();
+    const base = idOf("mcp-rewrap-test/busybox:latest");
+    const steps = (id: string): string[] => {
+      const out: string[] = [];
+      for (let at = id; at && at !== base; at = dockerSync(["image", "inspect", "-f", "{{.Parent}}", at])) out.push(at);
+      return out;
+    };
+    const before = images();
+    legacy("a", ta);
+    legacy("b", tb);
+    const [a, b] = [steps(idOf(ta)), steps(idOf(tb))];
+    try {
+      const shared = a.filter((i) => b.includes(i));
+      expect(shared).toEqual(a.slice(2));
+      // A second name keeps the image: only the tag goes.
+      dockerSync(["tag", ta, `${NAME}:tag-a2`]);
+      await removeTag(d, `${NAME}:tag-a2`);
+      expect(images()).toContain(a[0]);
+      await removeTag(d, ta);
+      const now = images();
+      expect(a.filter((i) => now.includes(i)), "a's own steps are gone, the shared ones stay").toEqual(shared);
+      expect(b.every((i) => now.includes(i)), "b is whole").toBe(true);
+      await removeTag(d, tb);
+    } finally {
+      for (const t of [ta, `${NAME}:tag-a2`, tb]) spawnSync("docker", ["rmi", t], { stdio: "ignore", timeout: 60_000 });
+    }
+    expect(images(), "nothing of either build is left").toEqual(before);
   }, 300_000);
 });
 

@@ -6,7 +6,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { docker as engine, inspectImage, removeWithSteps, tagsOf } from "../../src/edge/engine.js";
+import { docker as engine, removeTag } from "../../src/edge/engine.js";
 
 export interface RunResult {
   code: number | null;
@@ -61,34 +61,16 @@ export function removeContainers(...names: string[]): void {
 }
 
 /**
- * Removes images a test made (tags or ids; one that is not there is skipped), with the build-step
- * images only they were built on. `docker rmi` leaves step images behind for good on the
- * containerd store (Docker 28.5) when two builds share cached steps: its pruning also removes a
- * step another image is still built on, and that image's own steps can then never be pruned. So
- * each ref is removed without pruning, and when that took the image, its parent goes to
- * mcp-rewrap's own walk (removeWithSteps: up to the first step another image is built on, or a tag
- * or digest names); an image the containerd store keeps as a dangling one once its last tag is
- * gone goes the same way. Forced, like `docker rmi -f`: a stopped container does not keep it.
- * The walk's errors are dropped: a build in another test file may have just put an image on a
- * step (the classic store then refuses its removal, rightly); a step truly left behind is what
+ * Removes images a test made (tags or IDs; one that is not there is skipped), with the build-step
+ * images only they were built on: mcp-rewrap's own removeTag, forced like `docker rmi -f`.
+ * `docker rmi` left step images behind for good on the containerd store (Docker 28.5) when two
+ * builds share cached steps. What removeTag has to keep (a build in another test file may have
+ * just put an image on a step) is not an error here; a step truly left behind is what
  * scripts/test-engines.sh reports after the run.
  */
 export async function removeImages(...refs: string[]): Promise<void> {
   const d = await engine();
-  for (const ref of refs) {
-    const info = await inspectImage(d, ref);
-    if (!info) continue;
-    await d.getImage(ref).remove({ force: true, noprune: true });
-    const left = await inspectImage(d, info.Id);
-    // Still there: another tag names it, or (the containerd store) it stayed as a dangling image.
-    if (left) {
-      if (!tagsOf(left).length) await removeWithSteps(d, left.Id).catch(() => false);
-      continue;
-    }
-    if (!info.Parent) continue;
-    const parent = await inspectImage(d, info.Parent);
-    if (parent && !(parent.RepoDigests ?? []).length) await removeWithSteps(d, parent.Id).catch(() => false);
-  }
+  for (const ref of refs) await removeTag(d, ref, { force: true });
 }
 
 /** Fields of /proc/<pid>/status on the host (we run as root next to the engine). */
