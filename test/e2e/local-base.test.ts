@@ -112,88 +112,75 @@ describe("one image under two names", () => {
   }, 300_000);
 });
 
+/** Every image on the engine, build steps included. */
+const allImages = () => dockerSync(["images", "-a", "-q", "--no-trunc"]).split("\n").filter(Boolean).sort();
+
+/**
+ * Two legacy-builder builds (the builder mcp-rewrap uses: an image per step, each the next one's
+ * Parent) on the busybox base, tagged tags[0] then tags[1] (the same tag twice: the second
+ * replaces the first): COPY, USER, LABEL, CMD, where the second takes COPY and USER from the
+ * first's cache. The COPY copies a file of this run only, so no step is another image's. Returns
+ * each build's step images, top first (the base not included).
+ */
+function twoSharingBuilds(tags: [string, string]): { a: string[]; b: string[] } {
+  const dir = scratch();
+  writeFileSync(join(dir, "f"), `${NAME} ${tags.join(" ")}\n`);
+  const base = idOf("mcp-rewrap-test/busybox:latest");
+  const build = (step: string, tag: string) => {
+    writeFileSync(join(dir, step), `FROM mcp-rewrap-test/busybox:latest\nCOPY f /f\nUSER root\nLABEL step=${step}\nCMD ["${step}"]\n`);
+    execFileSync("docker", ["build", "-q", "-f", join(dir, step), "-t", tag, dir], { env: { ...process.env, DOCKER_BUILDKIT: "0" }, encoding: "utf8", timeout: 120_000, stdio: ["ignore", "pipe", "pipe"] });
+    const out: string[] = [];
+    for (let at = idOf(tag); at && at !== base; at = dockerSync(["image", "inspect", "-f", "{{.Parent}}", at])) out.push(at);
+    return out;
+  };
+  const a = build("a", tags[0]);
+  const b = build("b", tags[1]);
+  expect(a).toHaveLength(4);
+  expect(b).toHaveLength(4);
+  expect(a.filter((i) => b.includes(i)), "b took COPY and USER from a's cache").toEqual(a.slice(2));
+  return { a, b };
+}
+
 describe("a replaced rewrap's build-step images", () => {
   it("removeWithSteps removes the image and the steps below it that nothing else is built on; the steps a later build shares stay, and that build's own rmi leaves nothing", async () => {
     const d = await engine();
-    const dir = scratch();
-    // The first step copies a file of this run only: no step of either build is another image's.
-    writeFileSync(join(dir, "f"), `${NAME}\n`);
-    const dockerfile = (step: string) => `FROM mcp-rewrap-test/busybox:latest\nCOPY f /f\nUSER root\nLABEL step=${step}\nCMD ["${step}"]\n`;
-    writeFileSync(join(dir, "a"), dockerfile("a"));
-    writeFileSync(join(dir, "b"), dockerfile("b"));
     const tag = `${NAME}:steps`;
-    // The legacy builder (the one mcp-rewrap uses): an image per step, each the next one's Parent.
-    const legacy = (file: string) =>
-      execFileSync("docker", ["build", "-q", "-f", join(dir, file), "-t", tag, dir], { env: { ...process.env, DOCKER_BUILDKIT: "0" }, encoding: "utf8", timeout: 120_000, stdio: ["ignore", "pipe", "pipe"] });
-    const images = () => dockerSync(["images", "-a", "-q", "--no-trunc"]).split("\n").filter(Boolean).sort();
-    const base = idOf("mcp-rewrap-test/busybox:latest");
-    const steps = (id: string): string[] => {
-      const out: string[] = [];
-      for (let at = id; at && at !== base; at = dockerSync(["image", "inspect", "-f", "{{.Parent}}", at])) out.push(at);
-      return out;
-    };
-    const before = images();
-    legacy("a");
-    const a = steps(idOf(tag));
-    legacy("b");
-    const b = steps(idOf(tag));
+    const before = allImages();
     try {
-      // a: COPY, USER, LABEL, CMD; b took COPY and USER from the cache and added its own LABEL and CMD.
-      expect(a).toHaveLength(4);
-      expect(b).toHaveLength(4);
-      const shared = a.filter((i) => b.includes(i));
-      expect(shared).toEqual(a.slice(2));
+      const { a, b } = twoSharingBuilds([tag, tag]);
       expect(await removeWithSteps(d, a[0]!)).toBe(true);
-      const now = images();
-      expect(a.filter((i) => now.includes(i)), "a's own steps are gone, the shared ones stay").toEqual(shared);
+      const now = allImages();
+      expect(a.filter((i) => now.includes(i)), "a's own steps are gone, the shared ones stay").toEqual(a.slice(2));
       expect(b.every((i) => now.includes(i)), "b is whole").toBe(true);
       // A tagged image is never removed.
       expect(await removeWithSteps(d, b[0]!)).toBe(false);
     } finally {
       spawnSync("docker", ["rmi", tag], { stdio: "ignore", timeout: 60_000 });
     }
-    expect(images(), "b's rmi took its steps, the shared ones too").toEqual(before);
+    expect(allImages(), "b's rmi took its steps, the shared ones too").toEqual(before);
   }, 300_000);
 });
 
 describe("removing a tag this run made (a failed push, a base that moved)", () => {
   it("removeTag takes the image and the steps only it was built on; the steps another image shares stay, and its removeTag leaves nothing", async () => {
     const d = await engine();
-    const dir = scratch();
-    writeFileSync(join(dir, "f"), `${NAME} removeTag\n`);
-    const dockerfile = (step: string) => `FROM mcp-rewrap-test/busybox:latest\nCOPY f /f\nUSER root\nLABEL step=${step}\nCMD ["${step}"]\n`;
-    writeFileSync(join(dir, "a"), dockerfile("a"));
-    writeFileSync(join(dir, "b"), dockerfile("b"));
-    const [ta, tb] = [`${NAME}:tag-a`, `${NAME}:tag-b`];
-    const legacy = (file: string, tag: string) =>
-      execFileSync("docker", ["build", "-q", "-f", join(dir, file), "-t", tag, dir], { env: { ...process.env, DOCKER_BUILDKIT: "0" }, encoding: "utf8", timeout: 120_000, stdio: ["ignore", "pipe", "pipe"] });
-    const images = () => dockerSync(["images", "-a", "-q", "--no-trunc"]).split("\n").filter(Boolean).sort();
-    const base = idOf("mcp-rewrap-test/busybox:latest");
-    const steps = (id: string): string[] => {
-      const out: string[] = [];
-      for (let at = id; at && at !== base; at = dockerSync(["image", "inspect", "-f", "{{.Parent}}", at])) out.push(at);
-      return out;
-    };
-    const before = images();
-    legacy("a", ta);
-    legacy("b", tb);
-    const [a, b] = [steps(idOf(ta)), steps(idOf(tb))];
+    const [ta, ta2, tb] = [`${NAME}:tag-a`, `${NAME}:tag-a2`, `${NAME}:tag-b`];
+    const before = allImages();
     try {
-      const shared = a.filter((i) => b.includes(i));
-      expect(shared).toEqual(a.slice(2));
+      const { a, b } = twoSharingBuilds([ta, tb]);
       // A second name keeps the image: only the tag goes.
-      dockerSync(["tag", ta, `${NAME}:tag-a2`]);
-      await removeTag(d, `${NAME}:tag-a2`);
-      expect(images()).toContain(a[0]);
+      dockerSync(["tag", ta, ta2]);
+      await removeTag(d, ta2);
+      expect(allImages()).toContain(a[0]);
       await removeTag(d, ta);
-      const now = images();
-      expect(a.filter((i) => now.includes(i)), "a's own steps are gone, the shared ones stay").toEqual(shared);
+      const now = allImages();
+      expect(a.filter((i) => now.includes(i)), "a's own steps are gone, the shared ones stay").toEqual(a.slice(2));
       expect(b.every((i) => now.includes(i)), "b is whole").toBe(true);
       await removeTag(d, tb);
     } finally {
-      for (const t of [ta, `${NAME}:tag-a2`, tb]) spawnSync("docker", ["rmi", t], { stdio: "ignore", timeout: 60_000 });
+      for (const t of [ta, ta2, tb]) spawnSync("docker", ["rmi", t], { stdio: "ignore", timeout: 60_000 });
     }
-    expect(images(), "nothing of either build is left").toEqual(before);
+    expect(allImages(), "nothing of either build is left").toEqual(before);
   }, 300_000);
 });
 
