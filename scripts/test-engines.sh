@@ -21,8 +21,9 @@
 # volumes there after vitest that were not there before it (after the test bed) are named on
 # stderr and fail the engine, e.g.
 #   engine docker 28.5.2+dfsg4 (containerd store): 656 passed, 0 failed; left 7 images (726 s)
-# and count one failure in the sum. They are not removed: that would hide a leak. Another run on the same engine at the same time
-# shows up there too (MCP_REWRAP_SYSTEM_LOCK serializes the system engine's runs).
+# and count one failure in the sum. They are not removed: that would hide a leak. Another run on
+# the same engine at the same time shows up there too (MCP_REWRAP_SYSTEM_LOCK serializes the
+# system engine's runs).
 # Exit status: non-zero when any engine's run failed (as above, or vitest did not finish).
 # Env: MCP_REWRAP_ENGINES="system engine2" (default; either alone works), VITEST_ARGS (extra
 # vitest arguments, word-split), MCP_REWRAP_SYSTEM_LOCK=FILE (run the system engine's part under
