@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, cliAsync, runAsync } from "../support/bed.js";
-import { dockerLogs, dockerSync, removeContainers, uniqueName, waitFor, removeImages } from "../support/docker.js";
+import { dockerLogs, dockerSync, removeContainers, removeImages, uniqueName, waitFor } from "../support/docker.js";
 
 const CLI = process.env.MCP_REWRAP_CLI || join(ROOT, "dist/src/cli.js");
 const RUN_ID = randomBytes(4).toString("hex");

@@ -14,7 +14,7 @@ import type { ImageFacts } from "../../src/core/facts.js";
 import { planRewrap } from "../../src/core/plan.js";
 import { checkLocalBase, docker as engine, removeTag, removeWithSteps } from "../../src/edge/engine.js";
 import { cli, ensureBed } from "../support/bed.js";
-import { dockerSync, uniqueName, removeImages } from "../support/docker.js";
+import { dockerSync, removeImages, uniqueName } from "../support/docker.js";
 
 const NAME = uniqueName("mcp-rewrap-test/localbase");
 /** The tag the plan names, moved between the two images below. */

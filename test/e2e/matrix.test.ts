@@ -22,7 +22,7 @@ import { join, posix } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayRunArgs } from "../../src/core/gateway.js";
 import { ROOT, cliAsync, runAsync } from "../support/bed.js";
-import { docker, dockerSync, removeContainers, uniqueName, waitFor, removeImages } from "../support/docker.js";
+import { docker, dockerSync, removeContainers, removeImages, uniqueName, waitFor } from "../support/docker.js";
 
 // --- the families ------------------------------------------------------------------------------
 

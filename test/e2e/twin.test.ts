@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PATH_VARS } from "../../src/core/config-paths.js";
 import { GATEWAY_FLAGS, gatewayRunArgs } from "../../src/core/gateway.js";
 import { ROOT, cliAsync, runAsync } from "../support/bed.js";
-import { containerProcesses, dockerLogs, dockerSync, procStatus, removeContainers, uniqueName, waitFor, removeImages } from "../support/docker.js";
+import { containerProcesses, dockerLogs, dockerSync, procStatus, removeContainers, removeImages, uniqueName, waitFor } from "../support/docker.js";
 
 // --- the corpus ------------------------------------------------------------------------------------
 
