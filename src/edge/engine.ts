@@ -490,23 +490,37 @@ function tagsOf(info: InspectInfo): string[] {
 export async function removeWithSteps(d: Docker, id: string): Promise<boolean> {
   // `id` itself only needs to be untagged: a rewrap pushed through the engine keeps its repository
   // digest on the legacy store after its tag has moved on.
-  const named = (i: InspectInfo) => tagsOf(i).length > 0 || (i.RepoDigests ?? []).length > 0;
   const top = await inspectImage(d, id);
   if (!top || tagsOf(top).length) return false;
-  // How many images are built on each one (the containerd store does not refuse to remove those).
-  const children = new Map<string, number>();
-  for (const im of await d.listImages({ all: true })) if (im.ParentId) children.set(im.ParentId, (children.get(im.ParentId) ?? 0) + 1);
+  const children = await childCounts(d);
   if (children.get(top.Id)) return false;
   await d.getImage(top.Id).remove({ noprune: true });
-  for (let step = top.Parent; step; ) {
+  await removeStepsBelow(d, top.Parent, children);
+  return true;
+}
+
+/** How many images are built on each one (the containerd store does not refuse to remove those). */
+async function childCounts(d: Docker): Promise<Map<string, number>> {
+  const children = new Map<string, number>();
+  for (const im of await d.listImages({ all: true })) if (im.ParentId) children.set(im.ParentId, (children.get(im.ParentId) ?? 0) + 1);
+  return children;
+}
+
+/**
+ * The step images below an image just removed, from its Parent `step` down, one by one, up to
+ * the first that another image is built on or that a tag or digest names. `children` was
+ * counted while that image was still there (it counts as one of its parent's children).
+ */
+async function removeStepsBelow(d: Docker, step: string | undefined, children: Map<string, number>): Promise<void> {
+  const named = (i: InspectInfo) => tagsOf(i).length > 0 || (i.RepoDigests ?? []).length > 0;
+  while (step) {
     children.set(step, (children.get(step) ?? 1) - 1);
-    if (children.get(step)) break;
+    if (children.get(step)) return;
     const s = await inspectImage(d, step);
-    if (!s || named(s)) break;
+    if (!s || named(s)) return;
     await d.getImage(step).remove({ noprune: true });
     step = s.Parent;
   }
-  return true;
 }
 
 /**
@@ -591,6 +605,7 @@ export async function removeTag(d: Docker, tag: string, opts: { force?: boolean 
   try {
     const info = await inspectImage(d, tag);
     if (!info) return;
+    const children = await childCounts(d);
     await d.getImage(tag).remove({ noprune: true, ...(opts.force ? { force: true } : {}) });
     const left = await inspectImage(d, info.Id);
     if (left) {
@@ -598,8 +613,7 @@ export async function removeTag(d: Docker, tag: string, opts: { force?: boolean 
       if (!tagsOf(left).length) await removeWithSteps(d, left.Id);
       return;
     }
-    const parent = info.Parent ? await inspectImage(d, info.Parent) : null;
-    if (parent && !(parent.RepoDigests ?? []).length) await removeWithSteps(d, parent.Id);
+    await removeStepsBelow(d, info.Parent, children);
   } catch {
     /* kept: the engine refused (in use, or a build just put an image on a step) */
   }
