@@ -81,6 +81,19 @@ export function removeContainerSync(name: string): void {
   }
 }
 
+/**
+ * runDocker for a `docker run` argv that names its container `name` (--name): the container is
+ * removed when the run ends, also after a timeout (the killed CLI leaves it running), and on
+ * SIGINT/SIGTERM (edge/cleanup.ts).
+ */
+function runNamed(name: string, args: string[], timeoutMs: number): ReturnType<typeof runDocker> {
+  const untrack = onCleanup(() => removeContainerSync(name));
+  return runDocker(args, timeoutMs).finally(async () => {
+    await removeContainer(name);
+    untrack();
+  });
+}
+
 /** `docker volume rm -f NAME`; never throws (for edge/cleanup.ts, after the containers using it). */
 export function removeVolumeSync(name: string): void {
   spawnSync("docker", ["volume", "rm", "-f", name], { stdio: "ignore", timeout: 30_000, env: dockerCliEnv() });
@@ -197,11 +210,7 @@ export async function runVerify(image: string, cfg: ImageConfigLite, opts: Verif
       extraFlags: ["--name", container, "--entrypoint", probe.entrypoint],
       command: probe.args,
     });
-    const untrack = onCleanup(() => removeContainerSync(container));
-    const r = await runDocker(args, opts.timeoutMs ?? 60_000).finally(async () => {
-      await removeContainer(container);
-      untrack();
-    });
+    const r = await runNamed(container, args, opts.timeoutMs ?? 60_000);
     const parsed = parseProbe(r.stdout);
     let verdict: Verdict;
     if (!parsed) {
@@ -256,11 +265,7 @@ async function stateCheck(image: string, cfg: ImageConfigLite, target: string, o
       extraFlags: ["--name", container, "--entrypoint", probe.entrypoint],
       command: probe.args,
     });
-    const untrack = onCleanup(() => removeContainerSync(container));
-    const r = await runDocker(args, opts.timeoutMs ?? 60_000).finally(async () => {
-      await removeContainer(container);
-      untrack();
-    });
+    const r = await runNamed(container, args, opts.timeoutMs ?? 60_000);
     return parseStateLine(r.stdout);
   };
   try {
