@@ -12,10 +12,10 @@ import type { ImageFacts } from "../core/facts.js";
 import { contextKey, isUpToDate } from "../core/freshness.js";
 import { CONTEXT_LABEL, LABEL } from "../core/labels.js";
 import { type Descriptor, type ImageConfigBlob, type ImageIndex, type ImageManifest, type Platform, isIndex, runnableManifests, sha256 } from "../core/oci.js";
-import type { RewrapPlan } from "../core/plan.js";
+import { type RewrapPlan, shortId } from "../core/plan.js";
 import { baseNameOf, checkPlatforms, familiarName, manifestRef, parseReference, platformMatches, platformString } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
-import { type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, pushWithEngine, removeSuperseded, removeTag } from "../edge/engine.js";
+import { type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, pushWithEngine, removeSuperseded, removeTag, removeWithSteps } from "../edge/engine.js";
 import { foreignDockerfile, pathExists, removePath, templates, withTempDir, writeContext } from "../edge/fs.js";
 import type { FetchedManifest, Registries } from "../edge/registry/client.js";
 import { VERSION } from "../edge/version.js";
@@ -111,11 +111,38 @@ async function buildIn(dir: string, facts: ImageFacts, plan: RewrapPlan, opts: B
   opts.progress(`building ${plan.tag} from ${plan.source.from}`);
   const built = await buildContext(d, gen.files, { tag: plan.tag, progress: opts.progress });
   if (!built.id) throw new RuntimeError(`building ${plan.tag}: no image ID`);
+  const holder = await inspectImage(d, plan.tag);
+  if (holder?.Id !== built.id) return tagMoved(d, built.id, holder, { plan, facts, dir: gen.dir }, opts);
   await checkLocalBase(d, plan, { ...built, previous: existing?.Id ?? null });
   if (existing && existing.Id !== built.id && existing.Config?.Labels?.[LABEL.version]) {
     await removeSuperseded(d, existing.Id, plan.tag, opts.progress);
   }
   return { plan, facts, dir: gen.dir, tag: built.tag, id: built.id, upToDate: false };
+}
+
+/**
+ * The tag no longer names the image this build made: another build to the same tag (or a `docker
+ * tag`, or an rmi) moved it after the engine set it. This build's image is then nobody's: it is
+ * removed, with its steps (removeWithSteps: only when no tag names it and nothing is built on it).
+ * When the tag holds the same rewrap (the same freshness key: equal keys make equal images),
+ * that one is the result; else one RuntimeError, and the tag is left as the other left it.
+ */
+async function tagMoved(
+  d: Awaited<ReturnType<typeof docker>>,
+  builtId: string,
+  holder: InspectInfo | null,
+  made: Pick<BuildResult, "plan" | "facts" | "dir">,
+  opts: BuildOptions,
+): Promise<BuildResult> {
+  const { plan } = made;
+  const removed = await removeWithSteps(d, builtId).catch(() => false);
+  const mine = `this build's image (${shortId(builtId)}) was ${removed ? "removed" : "kept: something else uses it"}`;
+  if (holder && isUpToDate([holder.Config?.Labels ?? {}], keyFor(plan, opts))) {
+    opts.progress(`${plan.tag} was tagged by another build of the same rewrap while this one ran: that image (${shortId(holder.Id)}) is kept; ${mine}`);
+    return { ...made, tag: plan.tag, id: holder.Id, upToDate: false };
+  }
+  const now = holder ? `names another image (${shortId(holder.Id)})` : "was removed";
+  throw new RuntimeError(`${plan.tag} ${now} while this build ran (another build to the same tag, or docker tag or rmi); ${mine}, and the tag is left as it is: run the command again to build it`);
 }
 
 // --- registry to registry -----------------------------------------------------------------

@@ -422,6 +422,7 @@ export async function contextTar(files: RenderedFile[]): Promise<Pack> {
 }
 
 export interface BuildResult {
+  /** The image this build made (not necessarily what the tag names now). */
   id: string;
   tag: string;
 }
@@ -468,7 +469,9 @@ export async function buildContext(
     if (made.length > 1) await removeWithSteps(docker, made.at(-1)!).catch(() => {});
     throw new RuntimeError(`building ${opts.tag} failed: ${failure ?? "the engine reported no image"}; run it again without -q to see the build output`);
   }
-  const info = await docker.getImage(opts.tag).inspect().catch((e) => {
+  // The image this build made, by the ID the engine printed: by the time it is read, another build
+  // (or a `docker tag`) may have moved the tag to its own image (the caller checks the tag).
+  const info = await docker.getImage(built).inspect().catch((e) => {
     throw engineError(e, `inspecting the new ${opts.tag}`);
   });
   return { id: info.Id, tag: opts.tag };
