@@ -202,6 +202,29 @@ rw_rewrite_env() {
 [ -n "$RW_COPIED_RELS" ] && [ -n "${KUBECONFIG+x}${KUBECONFIG_PATH+x}${AWS_CONFIG_FILE+x}${AWS_SHARED_CREDENTIALS_FILE+x}${CLOUDSDK_CONFIG+x}${DOCKER_CONFIG+x}${AZURE_CONFIG_DIR+x}${AWS_WEB_IDENTITY_TOKEN_FILE+x}${GOOGLE_APPLICATION_CREDENTIALS+x}${XDG_CONFIG_HOME+x}${XDG_DATA_HOME+x}${XDG_CACHE_HOME+x}" ] || return 0
 rw_rewrite_vars "$@"
 }
+rw_repoint() {
+rw_rp_hit=1
+for rw_rp_n in $RW_PATH_VARS; do
+rw_rp_set='' rw_rp_val=''
+eval "rw_rp_set=\${$rw_rp_n+x} rw_rp_val=\${$rw_rp_n-}"
+[ -n "$rw_rp_set" ] || continue
+rw_rp_new=
+rw_rp_rest=$rw_rp_val
+while :; do
+rw_rp_el=${rw_rp_rest%%:*}
+case $rw_rp_el in
+"$1" | "$1"/*) rw_rp_el=$2${rw_rp_el#"$1"} ;;
+esac
+rw_rp_new=$rw_rp_new:$rw_rp_el
+case $rw_rp_rest in *:*) rw_rp_rest=${rw_rp_rest#*:} ;; *) break ;; esac
+done
+rw_rp_new=${rw_rp_new#:}
+[ "$rw_rp_new" = "$rw_rp_val" ] && continue
+rw_set "$rw_rp_n" "$rw_rp_new"
+rw_rp_hit=0
+done
+return "$rw_rp_hit"
+}
 rw_prepare_mount() {
 case $RW_HOME in
 "$1" | "${1%/}"/*)
@@ -319,7 +342,6 @@ RW_HOME_WHY=
 RW_IN_PRIVATE=
 RW_FAILED=
 RW_NOWHERE=
-RW_HOME_NOTABLE=
 RW_HOME_OK=
 RW_HOME_TRIED=
 RW_COPIED_RELS=
@@ -397,7 +419,10 @@ eval "rw_dh_undo_$rw_dh_v=\$RW_OUT"
 done
 rw_dh_prev=$RW_CHANGES
 rw_dh_dest=/tmp/mcp-rewrap-$RW_UID/home$rw_dh_rel
-rw_point_table "$1" "$rw_dh_dest" "$RW_HOME" force
+rw_dh_hit=1
+rw_point_table "$1" "$rw_dh_dest" "$RW_HOME" force && rw_dh_hit=0
+rw_repoint "$1" "$rw_dh_dest" && rw_dh_hit=0
+[ "$rw_dh_hit" = 0 ] || return 1
 rw_dh_undo=
 rw_dh_revert=
 rw_dh_was=
@@ -421,6 +446,7 @@ fi
 RW_LATE_T=$RW_LATE_T$RW_DEFER_CODE
 }
 rw_restore_code() {
+rw_isset='' rw_val=''
 eval "rw_isset=\${$1+x} rw_val=\${$1-}"
 if [ -n "$rw_isset" ]; then
 rw_quote "$rw_val"
@@ -877,41 +903,17 @@ return 0
 esac
 done
 }
-rw_copied() {
-rw_cp_c=$RW_COPIED_RELS
-while [ -n "$rw_cp_c" ]; do
-rw_cp_r=${rw_cp_c%%"$RW_NL"*}
-rw_cp_c=${rw_cp_c#*"$RW_NL"}
-case $1 in "$rw_cp_r" | "$rw_cp_r"/*) return 0 ;; esac
-done
-return 1
-}
 rw_rewrite_vars() {
-for rw_name in $RW_PATH_VARS; do
-rw_isset='' rw_val=''
-eval "rw_isset=\${$rw_name+x} rw_val=\${$rw_name-}"
-[ -n "$rw_isset" ] || continue
-rw_new=
-rw_rest=$rw_val
-while :; do
-rw_el=${rw_rest%%:*}
-case $rw_el in
-/root/?*) rw_copied "${rw_el#/root}" && rw_el=$1${rw_el#/root} ;;
-esac
-rw_new=${rw_new:+$rw_new:}$rw_el
-case $rw_rest in *:*) rw_rest=${rw_rest#*:} ;; *) break ;; esac
+rw_rv_c=$RW_COPIED_RELS
+while [ -n "$rw_rv_c" ]; do
+rw_rv_r=${rw_rv_c%%"$RW_NL"*}
+rw_rv_c=${rw_rv_c#*"$RW_NL"}
+rw_repoint "/root$rw_rv_r" "$1$rw_rv_r"
 done
-[ "$rw_new" = "$rw_val" ] || rw_set "$rw_name" "$rw_new"
-done
+return 0
 }
 rw_prepare_home() {
 rw_rel=${1#"$RW_HOME"}
-if ! rw_in_table "$rw_rel"; then
-RW_HOME_NOTABLE="${RW_HOME_NOTABLE:+$RW_HOME_NOTABLE, }$1"
-rw_notable=1
-else
-rw_notable=
-fi
 RW_HOME_OK_SAVED=${RW_HOME_OK-}
 RW_HOME_OK=
 rw_put_first "$1" "/home$rw_rel" "$1"
@@ -919,11 +921,10 @@ rw_rc=$?
 RW_HOME_OK=$RW_HOME_OK_SAVED
 case $rw_rc in
 0)
-if [ -n "$rw_notable" ]; then
-rw_say "$1 is mounted into $RW_USER's home but only root can read it, and no variable names it: a copy is in $RW_WHERE/home$rw_rel, but the server looks at $1; make it readable by uid $RW_UID on the host, or mount it under /root"
-else
-rw_point_table "$1" "$RW_WHERE/home$rw_rel" "$RW_HOME" force
-fi
+rw_ph_hit=1
+rw_point_table "$1" "$RW_WHERE/home$rw_rel" "$RW_HOME" force && rw_ph_hit=0
+rw_repoint "$1" "$RW_WHERE/home$rw_rel" && rw_ph_hit=0
+[ "$rw_ph_hit" = 0 ] || rw_say "$1 is mounted into $RW_USER's home but only root can read it, and no variable names it: a copy is in $RW_WHERE/home$rw_rel, but the server looks at $1; make it readable by uid $RW_UID on the host, or mount it under /root"
 ;;
 5) ;;
 4) RW_FAILED="${RW_FAILED:+$RW_FAILED, }$1" ;;

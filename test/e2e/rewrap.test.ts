@@ -5,7 +5,7 @@
  * nodes over MCP, its uid/gid/groups/capabilities/HOME, the copied config's owner and mode,
  * an untouched stdout, exit codes and SIGTERM.
  */
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -233,5 +233,21 @@ describe("rewrapped mcp/kubernetes under the gateway's run line", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("today's catalog shape, a file mounted into the home and a variable naming it (cloud-run-mcp: GOOGLE_APPLICATION_CREDENTIALS): the variable names the copy; with no variable, one line says the copy is unused", async () => {
+    const adc = "/home/appuser/.config/gcloud/application_default_credentials.json";
+    const read = ["sh", "-c", 'printf "%s|" "${GOOGLE_APPLICATION_CREDENTIALS-unset}" "${CLOUDSDK_CONFIG-unset}"; cat "${GOOGLE_APPLICATION_CREDENTIALS:-/dev/null}" 2>&1'];
+    const named = await docker(gatewayRun({ volumes: [`${host.file}:${adc}:ro`], extra: ["-e", `GOOGLE_APPLICATION_CREDENTIALS=${adc}`], command: read }));
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stdout.toString()).toBe(`/tmp/mcp-rewrap-1001/home/.config/gcloud/application_default_credentials.json|unset|${readFileSync(host.file, "utf8")}`);
+    expect(named.stderr).not.toContain("mcp-rewrap:");
+    // CLOUDSDK_CONFIG names all of ~/.config/gcloud: pointing it at a directory holding only this
+    // copy would hide the rest, so nothing names the copy, and the shim says so.
+    const unnamed = await docker(gatewayRun({ volumes: [`${host.file}:${adc}:ro`], command: read }));
+    expect(unnamed.stdout.toString()).toBe("unset|unset|");
+    expect(unnamed.stderr.split("\n").filter((l) => l.startsWith("mcp-rewrap:"))).toEqual([
+      `mcp-rewrap: ${adc} is mounted into appuser's home but only root can read it, and no variable names it: a copy is in /tmp/mcp-rewrap-1001/home/.config/gcloud/application_default_credentials.json, but the server looks at ${adc}; make it readable by uid 1001 on the host, or mount it under /root`,
+    ]);
   });
 });

@@ -73,6 +73,12 @@ export const MODES: Mode[] = [
   { name: "gateway", what: "the gateway's run line, nothing mounted", flags: () => [] },
   { name: "root-mount", what: "a 0600 kubeconfig of uid 1000 at /root/.kube/config (#284)", flags: (_i, k) => ROOT_MOUNT(k), readsConfig: true },
   { name: "home-mount", what: "the same file at $HOME/.kube/config (#103)", flags: (i, k) => ["-v", `${k}:${i.home}/.kube/config:ro`], readsConfig: true },
+  {
+    name: "catalog-var",
+    what: "a variable naming the file where the catalog mounts it into the home, outside the table (-e KUBECONFIG=$HOME/.config/mcp/kubeconfig; the cloud-run-mcp shape)",
+    flags: (i, k) => ["-e", `KUBECONFIG=${i.home}/.config/mcp/kubeconfig`, "-v", `${k}:${i.home}/.config/mcp/kubeconfig:ro`],
+    readsConfig: true,
+  },
   { name: "group-add", what: "--group-add 7", flags: (_i, k) => [...ROOT_MOUNT(k), "--group-add", "7"], readsConfig: true },
   { name: "user", what: "-u <the image's uid:gid> (the catalog's user:)", flags: (i, k) => [...ROOT_MOUNT(k), "-u", i.ids] },
   { name: "read-only", what: "--read-only", flags: (_i, k) => [...ROOT_MOUNT(k), "--read-only"], readsConfig: true },
@@ -92,7 +98,7 @@ export function documented(img: Image, mode: Mode): { refused?: string; differ: 
   const differ: string[] = [];
   if (mode.name === "user") return { differ };
   if (img.generatedHome) differ.push("HOME");
-  if (mode.name === "home-mount" || mode.name === "read-only") differ.push("KUBECONFIG");
+  if (mode.name === "home-mount" || mode.name === "catalog-var" || mode.name === "read-only") differ.push("KUBECONFIG");
   else if (img.rootVar && mode.readsConfig) differ.push(img.rootVar);
   if (mode.name === "group-add" && img.drop !== "setpriv") differ.push("groups");
   return { differ: [...new Set(differ)] };

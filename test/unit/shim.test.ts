@@ -252,6 +252,34 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     expect(r.stdout).toBe("/dev/shm/mcp-rewrap-1001/.kube/config:/etc/k:/dev/shm/mcp-rewrap-1001/.kube/other|/root/.aws/config| KUBECONFIG");
   });
 
+  it("rw_rewrite_env leaves a variable it does not repoint byte for byte (a leading empty element was dropped)", () => {
+    const r = run(
+      shell,
+      `RW_COPIED_RELS="/.kube$RW_NL"; RW_CHANGES=; rw_rewrite_env /home/appuser
+       printf '%s|%s|%s|%s' "$XDG_CONFIG_HOME" "$KUBECONFIG" "$AWS_CONFIG_FILE" "$RW_CHANGES"`,
+      { XDG_CONFIG_HOME: ":/x", KUBECONFIG: ":/root/.kube/config::/etc/k:", AWS_CONFIG_FILE: "" },
+    );
+    expect(r.stdout).toBe(":/x|:/home/appuser/.kube/config::/etc/k:|| KUBECONFIG");
+  });
+
+  it("rw_repoint points every variable naming a mounted path, or a path below it, at the copy; the rest stays", () => {
+    const r = run(
+      shell,
+      `RW_CHANGES=
+       rw_repoint /home/appuser/.config/gcloud/adc.json /tmp/mcp-rewrap-1001/home/.config/gcloud/adc.json; printf '%s|' $?
+       rw_repoint /home/appuser/nothing /tmp/x; printf '%s|' $?
+       printf '%s|%s|%s|%s' "$GOOGLE_APPLICATION_CREDENTIALS" "$KUBECONFIG_PATH" "$XDG_CONFIG_HOME" "$RW_CHANGES"`,
+      {
+        GOOGLE_APPLICATION_CREDENTIALS: "/home/appuser/.config/gcloud/adc.json",
+        KUBECONFIG_PATH: "/home/appuser/.config/gcloud/adc.json.bak:/home/appuser/.config/gcloud/adc.json/x",
+        XDG_CONFIG_HOME: "/home/appuser/.config",
+      },
+    );
+    expect(r.stdout).toBe(
+      "0|1|/tmp/mcp-rewrap-1001/home/.config/gcloud/adc.json|/home/appuser/.config/gcloud/adc.json.bak:/tmp/mcp-rewrap-1001/home/.config/gcloud/adc.json/x|/home/appuser/.config| KUBECONFIG_PATH GOOGLE_APPLICATION_CREDENTIALS",
+    );
+  });
+
   it("rw_groups_now adds what root has beyond its own groups (--group-add), once (finding 6)", () => {
     const r = run(shell, `RW_S_GROUPS='0 7 1001 2001 '; RW_GROUPS=1001,2001; RW_ROOT_GROUPS='0'; rw_groups_now; printf '%s|%s' "$RW_GROUPS_NOW" "$RW_ADDED"`);
     expect(r.stdout).toBe("1001,2001,7|7");
