@@ -97,7 +97,7 @@ case $RW_S_UMASK in '' | *[!0-7]*) RW_S_UMASK= ;; esac
 IFS=$rw_ifs
 [ -z "$rw_f" ] || set +f
 case $rw_blob in
-*PWD=* | *SHLVL=* | *IFS=* | *RW_* | *rw_*)
+*PWD=* | *SHLVL=* | *IFS=* | *PPID=* | *OPTIND=* | *RW_* | *rw_*)
 rw_environ_exact
 return 0
 ;;
@@ -512,15 +512,15 @@ rw_exec_other "$@"
 rw_exec_late() {
 rw_t="umask $RW_S_UMASK
 "
-for rw_name in PWD SHLVL IFS; do
+for rw_name in PWD SHLVL IFS PPID OPTIND; do
 rw_environ_value "$rw_name"
-case $? in
-0)
+case $?$rw_name in
+0*)
 rw_quote "$RW_OUT"
 rw_t="$rw_t$rw_name=$RW_OUT && export $rw_name
 "
 ;;
-1) [ "$rw_name" = IFS ] || rw_t="${rw_t}unset $rw_name
+1PWD | 1SHLVL) rw_t="${rw_t}unset $rw_name
 " ;;
 esac
 done
@@ -620,7 +620,7 @@ IFS=$rw_ifs
 for rw_l; do
 rw_n=${rw_l%%=*}
 case $rw_n in
-PATH | PWD | SHLVL | IFS | RW_* | rw_*) ;;
+PATH | PWD | SHLVL | IFS | PPID | OPTIND | RW_* | rw_*) ;;
 *) continue ;;
 esac
 case $rw_n in *[!A-Za-z0-9_]*) continue ;; esac
@@ -650,7 +650,11 @@ rw_scripts() {
 RW_FIX='case $0 in -) unset HOME ;; *) HOME=${0#+} && export HOME ;; esac
 case $1 in -) unset PWD ;; =) ;; *) PWD=${1#+} && export PWD ;; esac
 case $2 in -) unset SHLVL ;; =) ;; *) SHLVL=${2#+} && export SHLVL ;; esac
-shift 2
+case $3 in +*) IFS=${3#+} && export IFS ;; esac
+case $4 in +*) PPID=${4#+} && export PPID ;; esac
+case $5 in +*) OPTIND=${5#+} && export OPTIND ;; esac
+[ -z "$6" ] || ulimit -S -n "$6" 2>/dev/null
+shift 6
 exec "$@"'
 RW_PUT='umask 077
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -958,8 +962,14 @@ fi
 }
 rw_exec_other() {
 if [ "${HOME+x}" = x ]; then rw_h=+$HOME; else rw_h=-; fi
-rw_state_of SHLVL
+rw_nofile=
+# shellcheck disable=SC3045 # not POSIX, but dash and busybox ash both have ulimit -n and -S
+[ "$RW_DROP" != gosu ] || rw_nofile=$(ulimit -n)
+set -- "$rw_nofile" "$@"
+for rw_name in OPTIND PPID IFS SHLVL; do
+rw_state_of "$rw_name"
 set -- "$RW_OUT" "$@"
+done
 rw_state_of PWD
 set -- "$rw_h" "$RW_OUT" "$@"
 case $RW_DROP in

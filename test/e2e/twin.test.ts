@@ -2,7 +2,7 @@
  * The differential twin suite (issue 11): for every image of the corpus and every run mode, the
  * original image and its rewrap are started side by side with the same flags, and what the
  * server sees is compared, read by the host from the engine's own processes (/proc/<pid> of the
- * server: uid, gid, groups, CapInh/Prm/Eff/Bnd/Amb, NoNewPrivs, umask, environment, argv, cwd),
+ * server: uid, gid, groups, CapInh/Prm/Eff/Bnd/Amb, NoNewPrivs, umask, the open-files limit, environment, argv, cwd),
  * plus the bytes it echoes on stdout, its exit code and its answer to SIGTERM. The expected
  * answer is always the original run by the engine, never a re-derivation.
  *
@@ -89,6 +89,12 @@ export const MODES: Mode[] = [
     flags: (_i, k) => [...ROOT_MOUNT(k), "-e", "RW_UID=0", "-e", "RW_DROP=none", "-e", "NL=x", "-e", "name=n", "-e", "path=p", "-e", "PWD=/x", "-e", "SHLVL=5", "-e", "COPIED=1"],
     readsConfig: true,
   },
+  {
+    name: "limits-env",
+    what: "a soft open-files limit under the hard one (--ulimit nofile=1000:2000; many hosts give 1024:524288) and -e PPID=77 -e OPTIND=9 (a shell resets both)",
+    flags: (_i, k) => [...ROOT_MOUNT(k), "--ulimit", "nofile=1000:2000", "-e", "PPID=77", "-e", "OPTIND=9"],
+    readsConfig: true,
+  },
   { name: "no-init", what: "no --init (the shim is PID 1), SIGTERM once ready", flags: (_i, k) => ROOT_MOUNT(k), noInit: true, sigterm: true, readsConfig: true },
 ];
 
@@ -109,6 +115,8 @@ export function documented(img: Image, mode: Mode): { refused?: string; differ: 
 interface Seen {
   ready: boolean;
   status: Record<string, string>;
+  /** The "Max open files" line of /proc/<pid>/limits (soft, hard). */
+  nofile: string;
   env: Record<string, string>;
   argv: string[];
   cwd: string;
@@ -142,7 +150,7 @@ async function observe(image: string, img: Image, mode: Mode, kube: string): Pro
   child.stderr.on("data", (c: Buffer) => (err += c.toString()));
   child.stdin.on("error", () => {});
   const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve((exited = code))));
-  const seen: Seen = { ready: false, status: {}, env: {}, argv: [], cwd: "", stdout: "", code: null, stderr: "" };
+  const seen: Seen = { ready: false, status: {}, nofile: "", env: {}, argv: [], cwd: "", stdout: "", code: null, stderr: "" };
   try {
     await waitFor(`${name} ready or gone`, () => err.includes("fixture-server: ready") || exited !== undefined, 30_000);
     if (exited === undefined) {
@@ -150,6 +158,7 @@ async function observe(image: string, img: Image, mode: Mode, kube: string): Pro
       const pid = await waitFor(`${name}'s server process`, () => serverPid(name), 10_000);
       const st = procStatus(pid);
       for (const k of STATUS_KEYS) seen.status[k] = (st[k] ?? "").replace(/\s+/g, " ");
+      seen.nofile = (/^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, "utf8")) ?? []).slice(1).join(" ");
       for (const kv of readFileSync(`/proc/${pid}/environ`, "latin1").split("\0")) {
         const i = kv.indexOf("=");
         if (i > 0) seen.env[kv.slice(0, i)] = kv.slice(i + 1);
@@ -186,6 +195,7 @@ function facets(s: Seen): Record<string, string> {
     argv: JSON.stringify(s.argv),
     cwd: s.cwd,
     sigterm: String(s.stderr.includes("fixture-server: got SIGTERM")),
+    nofile: s.nofile,
   };
   for (const k of STATUS_KEYS) f[k === "Groups" ? "groups" : k] = s.status[k] ?? "";
   // Groups as a set: Docker 28 (runc 1.3) lists the primary gid twice for some users

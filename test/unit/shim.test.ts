@@ -252,6 +252,22 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     expect(r.stdout).toBe("/dev/shm/mcp-rewrap-1001/.kube/config:/etc/k:/dev/shm/mcp-rewrap-1001/.kube/other|/root/.aws/config| KUBECONFIG");
   });
 
+  it("RW_FIX (the user's shell after gosu, su-exec, busybox su) puts back HOME, PWD, SHLVL, IFS, PPID, OPTIND as given and lowers the soft open-files limit", () => {
+    const fix = (args: string, server: string) => run(shell, `rw_scripts; ${shell.join(" ")} -c "$RW_FIX" ${args} ${server} | LC_ALL=C /usr/bin/sort | /usr/bin/tr '\\n' '|'`);
+    const env = fix("+/h +/tmp - +: +77 +9 ''", "/usr/bin/env");
+    // (busybox sh exports a default PATH when it has none: env -i here, never in a container)
+    expect(env.stdout.replace(/(^|\|)PATH=[^|]*\|/, "$1"), env.stderr).toBe("HOME=/h|IFS=:|OPTIND=9|PPID=77|PWD=/tmp|");
+    const limit = fix("- = = - - = 100", "/bin/cat /proc/self/limits");
+    expect(limit.stdout, limit.stderr).toMatch(/\|Max open files +100 /);
+    const left = fix("- = = - - = ''", "/usr/bin/env");
+    expect(left.stdout, left.stderr).not.toMatch(/(^|\|)(HOME|IFS|PPID|OPTIND)=/);
+  });
+
+  it("rw_environ_exact keeps the caller's PPID and OPTIND, which a shell sets at start", () => {
+    const r = run(shell, `rw_env_save; rw_environ_value PPID; printf '%s|' "$?" "$RW_OUT"; rw_environ_value OPTIND; printf '%s|' "$?" "$RW_OUT"`, { PPID: "77", OPTIND: "9" });
+    expect(r.stdout).toBe("0|77|0|9|");
+  });
+
   it("rw_rewrite_env leaves a variable it does not repoint byte for byte (a leading empty element was dropped)", () => {
     const r = run(
       shell,
