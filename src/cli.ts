@@ -148,7 +148,16 @@ export async function makeProgram(): Promise<Command> {
     .version(VERSION, VERSION_FLAGS.join(", "))
     .exitOverride()
     // Commander's own errors become one line in main(); help asked for goes to stdout.
-    .configureOutput({ writeErr: () => {}, outputError: () => {} });
+    .configureOutput({ writeErr: () => {}, outputError: () => {} })
+    // An option given an empty value (--out '', --tag "$UNSET") is a mistake, never "the default".
+    .hook("preAction", (_program, action) => {
+      for (const opt of action.options) {
+        const value = action.getOptionValue(opt.attributeName()) as unknown;
+        if (value === "" || (Array.isArray(value) && value.includes(""))) {
+          throw new UsageError(`${opt.long ?? opt.flags}: empty; give a value, or leave the option out for its default`);
+        }
+      }
+    });
 
   const rewrapOptions = (cmd: Command) =>
     cmd
@@ -353,7 +362,8 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const { CommanderError } = await import("commander");
-  const { cleanUpOnSignals } = await import("./edge/cleanup.js");
+  const { cleanUpOnBrokenPipe, cleanUpOnSignals } = await import("./edge/cleanup.js");
+  cleanUpOnBrokenPipe();
   cleanUpOnSignals((signal) => process.stderr.write(`mcp-rewrap: interrupted by ${signal}: removed the temporary files and containers this run made; run the command again to finish\n`));
   const program = await makeProgram();
   try {

@@ -80,6 +80,11 @@ export async function buildRoute(ref: string, opts: BuildOptions): Promise<Build
     );
   }
   const existing = await inspectImage(d, plan.tag);
+  // Building onto the source's own name would move it off the source (then untagged, and removed
+  // with the build when the local base check fails): refused before anything is written.
+  if (existing && existing.Id === plan.source.id) {
+    throw new UsageError(`--tag ${plan.tag} names the image being rewrapped (${shortId(existing.Id)}): the rewrap would take its name and the original could be lost; give another --tag`);
+  }
   // The tag's image when it already holds this rewrap (THE up-to-date rule), else null.
   const same = !opts.rebuild && existing && isUpToDate([existing.Config?.Labels ?? {}], keyFor(plan, opts)) ? existing : null;
   if (!opts.out) {
@@ -196,6 +201,9 @@ export async function registryRoute(source: string, opts: RegistryRouteOptions):
   const src = parseReference(source);
   const target = parseReference(opts.tag);
   if (!target.tag || target.digest) throw new UsageError(`--tag ${opts.tag}: give a tag to push to (repository:tag)`);
+  if (!src.digest && src.registry === target.registry && src.repository === target.repository && (src.tag ?? "latest") === target.tag) {
+    throw new UsageError(`--tag ${opts.tag} is the image being rewrapped: the rewrap would take its tag and the original would be lost from it; give another --tag`);
+  }
   const sc = regs.for(src.registry);
   const tc = regs.for(target.registry);
   const tpl = templates();

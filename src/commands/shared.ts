@@ -67,7 +67,9 @@ export async function renderFiles(plan: RewrapPlan, facts: ImageFacts, opts: Rew
   // A context is for a build FROM the image: its ONBUILD triggers would run (the registry route has none).
   const onBuild = onBuildProblem(facts);
   if (onBuild) throw new PlanError(onBuild);
-  const { renderContext } = await import("../core/render.js");
+  const { dockerfileProblem, renderContext } = await import("../core/render.js");
   const files = renderContext(plan, templates(), keyFor(plan, opts));
+  const unreadable = dockerfileProblem(files.find((f) => f.path === "Dockerfile")!.content);
+  if (unreadable) throw new PlanError(unreadable);
   return [...files, { path: "facts.json", content: stableJson(facts), mode: 0o644 }];
 }

@@ -188,7 +188,9 @@ export function checkTag(tag: string): string {
   if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/.test(tag)) {
     throw new UsageError(`--tag ${JSON.stringify(tag)}: not a valid image reference (lowercase repository, optional :tag)`);
   }
-  if (/^(docker\.io\/)?mcp\//.test(tag)) {
+  // Docker Hub under any of its names (docker.io, index.docker.io, registry-1.docker.io, none).
+  const ref = parseReference(tag);
+  if (ref.registry === DOCKER_HUB && ref.repository.startsWith("mcp/")) {
     throw new UsageError(`--tag ${tag}: gateways refuse local images under mcp/ (they must be signed and pinned by digest); tag it outside mcp/`);
   }
   return tag;

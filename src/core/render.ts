@@ -51,6 +51,16 @@ export interface RenderOptions {
 }
 
 /** The build context: Dockerfile, the shim, and the plan; `contextKey` is core/freshness.ts's key. */
+/** The longest Dockerfile line the builders read (moby/buildkit's parser: "dockerfile line greater than max allowed size"). */
+export const DOCKERFILE_LINE_MAX = 65535;
+
+/** Why no builder could read this Dockerfile (a line over DOCKERFILE_LINE_MAX bytes), or null. */
+export function dockerfileProblem(dockerfile: string): string | null {
+  const long = dockerfile.split("\n").find((l) => Buffer.byteLength(l) > DOCKERFILE_LINE_MAX);
+  if (!long) return null;
+  return `the Dockerfile line \`${long.slice(0, 30)}…\` would be ${Buffer.byteLength(long)} bytes, over the ${DOCKERFILE_LINE_MAX} a builder reads (the image's ENTRYPOINT, CMD or HEALTHCHECK is that long); rewrap it in its registry instead, which writes no Dockerfile: \`mcp-rewrap build IMAGE --push --tag REGISTRY/NAME:TAG\``;
+}
+
 export function renderContext(plan: RewrapPlan, templates: Templates, contextKey: string, options: RenderOptions = {}): RenderedFile[] {
   const changes = configChanges(plan, contextKey);
   const hb = Handlebars.create();
@@ -73,8 +83,9 @@ export function renderContext(plan: RewrapPlan, templates: Templates, contextKey
   };
   const opts = { noEscape: true, strict: true } as const;
   const strip = options.stripShim === false ? (s: string) => s : stripShellScript;
+  const dockerfile = hb.compile(templates.dockerfile, opts)(view);
   return [
-    { path: "Dockerfile", content: hb.compile(templates.dockerfile, opts)(view), mode: 0o644 },
+    { path: "Dockerfile", content: dockerfile, mode: 0o644 },
     { path: "entrypoint.sh", content: strip(hb.compile(templates.shim, opts)(view)), mode: 0o755 },
     { path: "rewrap.json", content: stableJson(plan), mode: 0o644 },
   ];

@@ -29,16 +29,19 @@ export function templates(): Templates {
 
 const why = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
-/** A recorded facts file (the facts.json that generate writes); `ref` overrides the recorded reference. */
-export function readFactsFile(path: string, ref?: string): ImageFacts {
+/**
+ * A recorded facts file (the facts.json that generate writes); `ref` overrides the recorded
+ * reference. `named`: how errors name the file (default "--facts PATH"; `images` names the file).
+ */
+export function readFactsFile(path: string, ref?: string, named = `--facts ${path}`): ImageFacts {
   let facts: ImageFacts;
   try {
     facts = JSON.parse(readFileSync(path, "utf8")) as ImageFacts;
   } catch (e) {
-    throw new UsageError(`--facts ${path}: ${(e as Error).message.split("\n")[0]}; give a facts.json that mcp-rewrap generate wrote`);
+    throw new UsageError(`${named}: ${(e as Error).message.split("\n")[0]}; give a facts.json that mcp-rewrap generate wrote`);
   }
   for (const key of ["ref", "id", "config", "present"] as const) {
-    if (!(key in facts)) throw new UsageError(`--facts ${path}: not an mcp-rewrap facts file (no "${key}"); give a facts.json that mcp-rewrap generate wrote`);
+    if (!facts || typeof facts !== "object" || !(key in facts)) throw new UsageError(`${named}: not an mcp-rewrap facts file (no "${key}"); give a facts.json that mcp-rewrap generate wrote`);
   }
   return ref && ref !== facts.ref ? { ...facts, ref } : facts;
 }
@@ -58,10 +61,11 @@ export async function readCatalogFile(path: string): Promise<ParsedCatalog> {
 /** The folders of DIR that hold a facts.json (the committed contexts under images/), sorted. */
 export function listImageDirs(root: string): { server: string; dir: string; facts: ImageFacts }[] {
   if (!existsSync(root)) throw new UsageError(`${root}: no such directory; give the directory that holds <server>/facts.json, e.g. images`);
+  if (!statSync(root).isDirectory()) throw new UsageError(`${root}: not a directory; give the directory that holds <server>/facts.json, e.g. images`);
   return readdirSync(root)
     .filter((n) => statSync(join(root, n)).isDirectory() && existsSync(join(root, n, "facts.json")))
     .sort()
-    .map((server) => ({ server, dir: join(root, server), facts: readFactsFile(join(root, server, "facts.json")) }));
+    .map((server) => ({ server, dir: join(root, server), facts: readFactsFile(join(root, server, "facts.json"), undefined, join(root, server, "facts.json")) }));
 }
 
 /** Files of `dir` whose bytes differ from `files` (or are missing). */
@@ -96,6 +100,7 @@ function makeDirs(dir: string): string | null {
 /** Writes files into dir, each through a temporary name, so a failure leaves no half-written file. */
 export function writeContext(dir: string, files: RenderedFile[]): string {
   const out = resolve(dir);
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${dir}: not a directory; give a directory (made when missing)`);
   let created: string | null;
   try {
     created = makeDirs(out);
@@ -111,7 +116,13 @@ export function writeContext(dir: string, files: RenderedFile[]): string {
       renameSync(tmp, join(out, f.path));
     }
   } catch (e) {
-    for (const tmp of written) rmSync(tmp, { force: true });
+    for (const tmp of written) {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        /* never made */
+      }
+    }
     if (created) rmSync(created, { recursive: true, force: true });
     throw new UsageError(`--out ${dir}: cannot write there (${why(e)}); choose another --out`);
   }

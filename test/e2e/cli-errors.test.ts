@@ -7,14 +7,14 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayRunArgs } from "../../src/core/gateway.js";
-import { ROOT, cli, type CliResult } from "../support/bed.js";
+import { CLI, ROOT, cli, type CliResult } from "../support/bed.js";
 import { docker, dockerSync, removeImages } from "../support/docker.js";
 
 const family = (f: string) => `mcp-rewrap-test/family-${f}:latest`;
@@ -265,6 +265,46 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       expect(readdirSync(parent)).toEqual(["file"]);
     });
 
+    it("--out naming a file, and images on a file → 2, says to give a directory, writes nothing (it was a raw ENOTDIR, exit 3)", () => {
+      const parent = scratch("outfile");
+      const file = join(parent, "file");
+      writeFileSync(file, "kept");
+      const tag = `mcp-rewrap-test/clierr-${RUN_ID}:outfile`;
+      for (const verb of ["generate", "build"]) {
+        const c = run([verb, family("debian"), "--out", file, "--tag", tag, "-q"], { image: family("debian"), tag });
+        expectFailure(c, 2, new RegExp(`--out ${file.replace(/\./g, "\\.")}: not a directory; give a directory`));
+      }
+      expectFailure(run(["images", file]), 2, new RegExp(`${file.replace(/\./g, "\\.")}: not a directory; give the directory that holds`));
+      expect(readdirSync(parent)).toEqual(["file"]);
+      expect(readFileSync(file, "utf8")).toBe("kept");
+    });
+
+    it("an empty option value (--out '', --tag '', --facts '') → 2, never taken as the default (--out '' wrote into the working directory)", () => {
+      for (const [opt, verb] of [["--out", "generate"], ["--tag", "build"], ["--facts", "inspect"]] as const) {
+        const c = run([verb, family("debian"), opt, "", "-q"].filter((a) => verb !== "inspect" || a !== "-q"), { image: family("debian") });
+        expectFailure(c, 2, new RegExp(`^mcp-rewrap: ${opt}: empty; give a value, or leave the option out for its default$`));
+      }
+    });
+
+    it("--tag naming the image being rewrapped → 2, before anything is built: the original keeps its name (building onto it deleted the original)", () => {
+      const self = `mcp-rewrap-test/clierr-${RUN_ID}:self`;
+      // Its only name (a second name would keep the original alive on the old code).
+      execFileSync("docker", ["build", "-q", "-t", self, "-"], { input: `FROM ${family("debian")}\nLABEL clierr.self=${RUN_ID}\n`, stdio: ["pipe", "ignore", "ignore"], timeout: 120_000 });
+      try {
+        const id = dockerSync(["image", "inspect", "-f", "{{.Id}}", self]);
+        const c = run(["build", self, "--tag", self, "-q"], { image: self });
+        expectFailure(c, 2, new RegExp(`--tag ${self} names the image being rewrapped \\(${id.slice(7, 19)}\\): the rewrap would take its name`));
+        expect(dockerSync(["image", "inspect", "-f", "{{.Id}}", self])).toBe(id);
+      } finally {
+        spawnSync("docker", ["rmi", self], { stdio: "ignore", timeout: 30_000 });
+      }
+    });
+
+    it("a --tag under mcp/ on Docker Hub by another of its names → 2 (index.docker.io/mcp/ was let through)", () => {
+      const c = run(["build", family("debian"), "--tag", "index.docker.io/mcp/kubernetes:local", "-q"], { image: family("debian"), tag: "mcp/kubernetes:local" });
+      expectFailure(c, 2, /--tag index\.docker\.io\/mcp\/kubernetes:local: gateways refuse local images under mcp\//);
+    });
+
     it("unwritable --out under /proc → 2 at once (Node's recursive mkdir would spin forever there)", () => {
       const c = run(["generate", family("debian"), "--out", `/proc/mcp-rewrap-${RUN_ID}/ctx`, "-q"], { image: family("debian") });
       expectFailure(c, 2, new RegExp(`--out /proc/mcp-rewrap-${RUN_ID}/ctx: cannot create the directory \\(ENOENT\\)`));
@@ -277,6 +317,36 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       expect(c.result.stderr).toBe("mcp-rewrap: unknown option '--bogus'; see mcp-rewrap build --help\n");
       expect(c.result.stdout).toBe("");
       expect(c.leftInCwd).toEqual([]);
+    });
+
+    it("stdout or stderr closed by its reader (| head) → 141, temporary context removed, no stack trace (it was exit 1, the context left in TMPDIR)", async () => {
+      // Every step of this build comes from the cache of the first one: a stopped build commits nothing.
+      const kept = `mcp-rewrap-test/clierr-${RUN_ID}:pipe-kept`;
+      const tag = `mcp-rewrap-test/clierr-${RUN_ID}:pipe`;
+      expect(cli(["build", family("debian"), "--tag", kept, "-q"]).code).toBe(0);
+      try {
+        for (const closed of ["stderr", "stdout"] as const) {
+          const tmp = scratch("pipe-tmp");
+          const child = spawn(process.execPath, [CLI, "build", family("debian"), "--tag", tag, "--rebuild", ...(closed === "stdout" ? ["-q"] : [])], {
+            env: { ...process.env, TMPDIR: tmp },
+            stdio: ["ignore", "pipe", "pipe"],
+          });
+          let other = "";
+          const gone = closed === "stderr" ? child.stderr! : child.stdout!;
+          // stderr: closed at the first progress line ("building …"), before the build's own lines;
+          // stdout: closed at once, so the result line cannot be written.
+          if (closed === "stderr") gone.once("data", () => gone.destroy());
+          else gone.destroy();
+          (closed === "stderr" ? child.stdout! : child.stderr!).on("data", (c: Buffer) => (other += c.toString()));
+          const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+          expect(code, `${closed} closed: ${other}`).toBe(141);
+          expect(other, `${closed} closed`).not.toMatch(/EPIPE|node:events|at /);
+          expect(readdirSync(tmp), `${closed} closed: the temporary context`).toEqual([]);
+          await removeImages(tag);
+        }
+      } finally {
+        await removeImages(tag, kept);
+      }
     });
 
     it("a repeated --tag → 2, refused in one line (not silently the last)", () => {

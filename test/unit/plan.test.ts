@@ -75,6 +75,13 @@ describe("planRewrap on mcp/kubernetes", () => {
     expect(plan.name).toBe("kubernetes");
   });
 
+  it("refuses a tag under mcp/ on Docker Hub by any of its names, and only there", () => {
+    for (const tag of ["mcp/x", "docker.io/mcp/x:1", "index.docker.io/mcp/x", "registry-1.docker.io/mcp/x:latest"]) {
+      expect(() => planRewrap(kubernetesFacts(), { ...OPTS, tag }), tag).toThrow(/gateways refuse local images under mcp\//);
+    }
+    expect(planRewrap(kubernetesFacts(), { ...OPTS, tag: "ghcr.io/mcp/x:1" }).tag).toBe("ghcr.io/mcp/x:1");
+  });
+
   it("prepares the default variables and bakes in no list of mounts (the shim reads what is mounted)", () => {
     expect(plan.envVars).toEqual(DEFAULT_ENV_VARS);
     expect(plan).not.toHaveProperty("mounts");

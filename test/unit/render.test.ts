@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ImageFacts } from "../../src/core/facts.js";
 import { type RewrapPlan, SHIM_PATH, planRewrap } from "../../src/core/plan.js";
-import { type RenderedFile, mountPickPatterns, renderContext, shellQuote } from "../../src/core/render.js";
+import { type RenderedFile, dockerfileProblem, mountPickPatterns, renderContext, shellQuote } from "../../src/core/render.js";
 import { stableJson } from "../../src/core/stable-json.js";
 import { CONTEXT_LABEL } from "../../src/core/labels.js";
 import { contextKeyOf } from "../../src/core/freshness.js";
@@ -329,5 +329,15 @@ describe("shellQuote", () => {
     for (const s of ["it's", "a\nb", "$x`y`"]) {
       expect(sh(["-c", `sh -c 'printf %s "$1"' sh ${shellQuote(s)}`])).toBe(s);
     }
+  });
+});
+
+describe("a Dockerfile no builder could read", () => {
+  it("a line over 65535 bytes (an image whose CMD is that long) is named before any build; the usual one passes", () => {
+    expect(dockerfileProblem(render(kubernetesFacts()).byPath.Dockerfile!.content)).toBeNull();
+    const f = kubernetesFacts();
+    f.config.cmd = Array.from({ length: 1300 }, (_, i) => `--argument-${i}-${"x".repeat(40)}`);
+    const problem = dockerfileProblem(render(f).byPath.Dockerfile!.content);
+    expect(problem).toMatch(/^the Dockerfile line `CMD \["--argument-0-x+…` would be \d{5} bytes, over the 65535 a builder reads .*; rewrap it in its registry instead, which writes no Dockerfile/);
   });
 });
