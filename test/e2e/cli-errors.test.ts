@@ -300,6 +300,11 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       }
     });
 
+    it("build --push to the source's own registry tag → 2, before the registry is asked (the rewrap would replace the original there)", () => {
+      const c = run(["build", `127.0.0.1:${closedPort}/k/x:1`, "--push", "--tag", `127.0.0.1:${closedPort}/k/x:1`, "-q"]);
+      expectFailure(c, 2, new RegExp(`--tag 127\\.0\\.0\\.1:${closedPort}/k/x:1 is the image being rewrapped: the rewrap would take its tag`));
+    });
+
     it("a --tag under mcp/ on Docker Hub by another of its names → 2 (index.docker.io/mcp/ was let through)", () => {
       const c = run(["build", family("debian"), "--tag", "index.docker.io/mcp/kubernetes:local", "-q"], { image: family("debian"), tag: "mcp/kubernetes:local" });
       expectFailure(c, 2, /--tag index\.docker\.io\/mcp\/kubernetes:local: gateways refuse local images under mcp\//);
