@@ -127,9 +127,12 @@ export type DropKind = (typeof DROP_TOOLS)[number]["kind"];
 export const SHIM_COMMANDS = ["sh", "cat", "chmod", "chown", "find", "ln", "mkdir", "mv", "rm", "tar", "tr"] as const;
 export const BIN_DIRS = ["/bin", "/usr/bin", "/sbin", "/usr/sbin"] as const;
 
+/** A command the shim runs only for an image that sets loader variables (plan.ts, LOADER_VARS). */
+export const LOADER_TOOL = "env";
+
 export const PROBE_PATHS: string[] = [
   ...DROP_TOOLS.flatMap((t) => [...t.paths]),
-  ...SHIM_COMMANDS.flatMap((c) => BIN_DIRS.map((d) => `${d}/${c}`)),
+  ...[...SHIM_COMMANDS, LOADER_TOOL].flatMap((c) => BIN_DIRS.map((d) => `${d}/${c}`)),
 ].filter((p, i, all) => all.indexOf(p) === i);
 
 /** Go's strconv.Atoi as moby/sys/user uses it: conversion errors give 0 (ignored, "misbehaving files"). */

@@ -3,12 +3,13 @@
  * mutate.Config + mutate.Append). The Dockerfile render (core/render.ts) writes these changes as
  * USER/ENTRYPOINT/CMD/LABEL lines; the registry route applies them to the base's config blob,
  * adds the shim as one gzip'd tar layer, writes a new manifest and, for several platforms, an
- * index. Everything else in the config (Env, WorkingDir, …) is kept.
+ * index. Everything else in the config (WorkingDir, …) is kept, Env too but for the image's
+ * loader variables, set empty (plan.loader).
  */
 import { gzipSync } from "node:zlib";
 import { CONTEXT_LABEL } from "./labels.js";
 import { type ImageConfigBlob, type ImageIndex, type ImageManifest, type Platform, mediaFamily, sha256 } from "./oci.js";
-import type { RewrapPlan } from "./plan.js";
+import { type RewrapPlan, rewrapEnv } from "./plan.js";
 
 /** What the rewrap changes in the container config. Labels merge over the base's. */
 export interface ConfigChanges {
@@ -17,6 +18,8 @@ export interface ConfigChanges {
   Entrypoint: string[];
   Cmd: string[] | null;
   Labels: Record<string, string>;
+  /** Variables set empty (the image's loader variables, plan.loader), in the image's order. */
+  Env: string[];
   /** The image's HEALTHCHECK restated to run through the shim as the user (null: the image has none). */
   Healthcheck: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } | null;
 }
@@ -30,6 +33,7 @@ export function configChanges(plan: RewrapPlan, contextKey: string): ConfigChang
     Labels: Object.fromEntries(
       Object.entries({ ...plan.labels, [CONTEXT_LABEL]: contextKey }).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     ),
+    Env: plan.loader ? plan.loader.vars.map((v) => v.name) : [],
     Healthcheck: plan.healthcheck ? { ...plan.healthcheck.timing, Test: ["CMD", ...plan.healthcheck.cmd] } : null,
   };
 }
@@ -85,6 +89,7 @@ export function rewrapConfig(base: ImageConfigBlob, plan: RewrapPlan, contextKey
   c.Entrypoint = ch.Entrypoint;
   c.Cmd = ch.Cmd;
   c.Labels = { ...(c.Labels ?? {}), ...ch.Labels };
+  if (ch.Env.length) c.Env = rewrapEnv(c.Env ?? [], plan.loader);
   if (ch.Healthcheck) (c as Record<string, unknown>).Healthcheck = ch.Healthcheck;
   cfg.config = c;
   cfg.rootfs = { type: "layers", diff_ids: [...(cfg.rootfs?.diff_ids ?? []), layer.diffId] };

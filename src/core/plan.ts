@@ -5,7 +5,7 @@
  */
 import { CONFIG_PATHS, PATH_VARS } from "./config-paths.js";
 import { PlanError, UsageError } from "./errors.js";
-import { BIN_DIRS, DROP_TOOLS, type DropKind, type Healthcheck, type ImageFacts, type ResolvedUser, SHIM_COMMANDS, envValue, parseGroup, resolveUser } from "./facts.js";
+import { BIN_DIRS, DROP_TOOLS, type DropKind, type Healthcheck, type ImageFacts, LOADER_TOOL, type ResolvedUser, SHIM_COMMANDS, envValue, parseGroup, resolveUser } from "./facts.js";
 import { LABEL } from "./labels.js";
 import { baseNameOf, checkImageRef, checkTag, isImageId, parseReference, pickRepoDigest, platformString, rewrapTag, safeComponent, shortName } from "./reference.js";
 import { stableJson } from "./stable-json.js";
@@ -21,6 +21,25 @@ export const DEFAULT_MOUNTS: readonly string[] = CONFIG_PATHS.map((p) => `/root/
 
 /** Variables whose value commonly names a config path; rewritten when they point into /root. */
 export const DEFAULT_ENV_VARS: readonly string[] = PATH_VARS;
+
+/**
+ * glibc's list of variables a setuid program ignores (UNSECURE_ENVVARS): what makes the loader or
+ * libc load, read or write something of the environment's choosing. An image that sets one makes
+ * every process started with it use it, root's too.
+ */
+export const LOADER_VARS: readonly string[] = [
+  "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LD_AUDIT", "LD_DEBUG", "LD_DEBUG_OUTPUT",
+  "LD_DYNAMIC_WEAK", "LD_HWCAP_MASK", "LD_LIBRARY_PATH", "LD_ORIGIN_PATH", "LD_PRELOAD", "LD_PROFILE",
+  "LD_SHOW_AUXV", "LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE", "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF",
+  "RES_OPTIONS", "TMPDIR", "TZDIR",
+];
+
+/** The image's loader variables (LOADER_VARS it sets to something), in its ENV order. */
+export function loaderVarsOf(env: string[]): { name: string; value: string }[] {
+  return env
+    .map((e) => ({ name: e.slice(0, Math.max(0, e.indexOf("="))), value: e.slice(e.indexOf("=") + 1) }))
+    .filter((v, i, all) => LOADER_VARS.includes(v.name) && v.value !== "" && all.findIndex((w) => w.name === v.name) === i);
+}
 
 export interface PlanOptions {
   /** Extra variable names to rewrite when they point into /root. */
@@ -60,6 +79,13 @@ export interface RewrapPlan {
   rootGroups: number[];
   /** Whether /root in the image lets other users search it. */
   rootOpen: boolean;
+  /**
+   * The image's loader variables: the derived image sets them empty (ENV), so that the shim's
+   * shell, its tools and the drop tool never run as root with them, and `env` (run as the user,
+   * right before the server) gives them back. Null when the image sets none, or has no env (then
+   * they stay as they are: inspect says so).
+   */
+  loader: { env: string; vars: { name: string; value: string }[] } | null;
   /** The image's HEALTHCHECK, restated to run through the shim as the user; null when it has none. */
   healthcheck: { flags: string[]; cmd: string[]; timing: { Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } } | null;
   labels: Record<string, string>;
@@ -82,6 +108,23 @@ export function pinnedDigest(facts: ImageFacts): string | null {
 export function missingCommands(present: string[], _drop?: DropKind | null): string[] {
   const has = new Set(present);
   return SHIM_COMMANDS.filter((c) => !BIN_DIRS.some((d) => has.has(`${d}/${c}`)));
+}
+
+/** An image's Env as its rewrap has it: the loader variables of plan.loader set empty, in place. */
+export function rewrapEnv(env: readonly string[], loader: RewrapPlan["loader"]): string[] {
+  const names = loader?.vars.map((v) => v.name) ?? [];
+  return env.map((e) => {
+    const n = e.slice(0, Math.max(0, e.indexOf("=")));
+    return names.includes(n) ? `${n}=` : e;
+  });
+}
+
+/** plan.loader: the image's loader variables and its env, when it sets some and has one. */
+function loaderOf(facts: ImageFacts): RewrapPlan["loader"] {
+  const vars = loaderVarsOf(facts.config.env);
+  const has = new Set(facts.present);
+  const env = BIN_DIRS.map((d) => `${d}/${LOADER_TOOL}`).find((p) => has.has(p));
+  return vars.length && env ? { env, vars } : null;
 }
 
 /** Each command the shim runs, at the first of BIN_DIRS where the image has it. */
@@ -332,6 +375,7 @@ export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
     tools: toolPaths(facts.present),
     rootGroups: root.groups,
     rootOpen: facts.rootMode !== null && facts.rootMode !== undefined && (facts.rootMode & 0o001) !== 0,
+    loader: loaderOf(facts),
     healthcheck,
     labels,
     tag: opts.tag ?? rewrapTag(facts.ref, { id: facts.id }),
@@ -390,7 +434,7 @@ export const shortId = (id: string): string => id.replace(/^sha256:/, "").slice(
  * configs: the inherited part must match, inheritsConfig), after the build. Returns the reason (one sentence, without the `mcp-rewrap: ` prefix) or null.
  */
 export function localBaseProblem(
-  plan: Pick<RewrapPlan, "source">,
+  plan: Pick<RewrapPlan, "source"> & Partial<Pick<RewrapPlan, "loader">>,
   now: { ids: string[] } | null,
   layers?: { base: readonly string[]; built: readonly string[]; baseConfig?: Record<string, unknown>; builtConfig?: Record<string, unknown> },
 ): string | null {
@@ -401,7 +445,9 @@ export function localBaseProblem(
   if (!now.ids.includes(plan.source.id)) {
     return `${tag}: the tag now names another image (${shortId(now.ids[0]!)}) than the one the plan was made from (${planned}); run the build again to plan from it`;
   }
-  if (layers && (!layersOn(layers.base, layers.built) || !inheritsConfig(layers.baseConfig, layers.builtConfig))) {
+  // The base's config as the rewrap inherits it: its loader variables set empty (plan.loader).
+  const baseConfig = layers?.baseConfig && plan.loader ? { ...layers.baseConfig, Env: rewrapEnv((layers.baseConfig.Env as string[] | undefined) ?? [], plan.loader) } : layers?.baseConfig;
+  if (layers && (!layersOn(layers.base, layers.built) || !inheritsConfig(baseConfig, layers.builtConfig))) {
     return `${tag}: the tag named another image while it was built than the one the plan was made from (${planned}); run the build again to plan from it`;
   }
   return null;

@@ -77,6 +77,8 @@ export function renderContext(plan: RewrapPlan, templates: Templates, contextKey
     // "${NAME+x}" for each of them: one expansion tells whether any is set (names checked by plan).
     pathVarProbe: plan.envVars.map((v) => `\${${v}+x}`).join(""),
     mountPick: mountPickPatterns(plan.user.home),
+    // The image's loader variables as `env` arguments (NAME=VALUE, quoted for sh).
+    loaderArgs: (plan.loader?.vars ?? []).map((v) => ({ name: v.name, assign: shellQuote(`${v.name}=${v.value}`) })),
     healthFlags: plan.healthcheck ? plan.healthcheck.flags.map((f) => `${f} `).join("") : "",
     changes,
     labelLines: Object.entries(changes.Labels).map(([k, v]) => labelLine(k, v)),

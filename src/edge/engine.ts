@@ -631,7 +631,7 @@ export async function removeTag(d: Docker, tag: string, opts: { force?: boolean 
  * rewrap it named before the build, if any), and one RuntimeError says why. Plans
  * pinned by digest or ID pass without a call to the engine.
  */
-export async function checkLocalBase(d: Docker, plan: Pick<RewrapPlan, "source">, built?: { tag: string; id: string; previous?: string | null }): Promise<void> {
+export async function checkLocalBase(d: Docker, plan: Pick<RewrapPlan, "source"> & Partial<Pick<RewrapPlan, "loader">>, built?: { tag: string; id: string; previous?: string | null }): Promise<void> {
   const tag = localBaseTag(plan);
   if (!tag) return;
   const now = await inspectImage(d, tag);

@@ -313,6 +313,40 @@ describe("writable state under /root (issue 12, item 5)", () => {
   }, 60_000);
 });
 
+describe("the image's own loader variables (LD_PRELOAD, LD_LIBRARY_PATH, LD_DEBUG_OUTPUT, …)", () => {
+  // LD_DEBUG_OUTPUT makes every process started with it write /tmp/ld-trace.<pid>, owned by whoever
+  // it ran as: a root-owned one is a process that ran as root with the image's loader variables
+  // (which could as well have loaded a library the user planted).
+  const SRC = `mcp-rewrap-test/twin-loader-src:${RUN_ID}`;
+  const TAG = `mcp-rewrap-test/twin-loader:${RUN_ID}`;
+  const SEE = 'printf "%s|%s|" "$LD_DEBUG" "$LD_DEBUG_OUTPUT"; /usr/bin/stat -c %U /tmp/ld-trace.* | /usr/bin/sort -u | /usr/bin/tr "\\n" " "';
+
+  beforeAll(async () => {
+    execFileSync("docker", ["build", "-q", "-t", SRC, "-"], {
+      input: `FROM mcp-rewrap-test/family-debian:latest\nENV LD_DEBUG=files LD_DEBUG_OUTPUT=/tmp/ld-trace\nENTRYPOINT []\nCMD ["/bin/sh", "-c", ${JSON.stringify(SEE)}]\n`,
+      stdio: ["pipe", "ignore", "pipe"],
+      timeout: 120_000,
+    });
+    const r = await cliAsync(["build", SRC, "-t", TAG, "-q"]);
+    if (r.code !== 0) throw new Error(`rewrapping the loader image failed: ${r.stderr}`);
+  }, 300_000);
+
+  afterAll(async () => {
+    await removeImages(TAG, SRC);
+  });
+
+  it("no process of the rewrap runs as root with them, and the server gets them as under the original", () => {
+    const see = (image: string, extra: string[] = []) =>
+      execFileSync("docker", ["run", "--rm", "--network", "none", ...extra, "-v", `${kube}:/root/.kube/config:ro`, image], { encoding: "utf8", timeout: 60_000 });
+    const orig = see(SRC);
+    expect(orig).toBe("files|/tmp/ld-trace|appuser ");
+    expect(see(TAG)).toBe(orig);
+    expect(dockerSync(["image", "inspect", "-f", "{{json .Config.Env}}", TAG])).toMatch(/"LD_DEBUG=","LD_DEBUG_OUTPUT="/);
+    // A value the caller gives is the caller's: it reaches the server as given.
+    expect(see(TAG, ["-e", "LD_DEBUG_OUTPUT=/tmp/ld-trace"])).toMatch(/^files\|\/tmp\/ld-trace\|/);
+  }, 90_000);
+});
+
 function spawnSyncOk(args: string[]): boolean {
   try {
     execFileSync("docker", args, { stdio: "ignore", timeout: 30_000 });

@@ -10,6 +10,8 @@ import { type RenderedFile, dockerfileProblem, mountPickPatterns, renderContext,
 import { stableJson } from "../../src/core/stable-json.js";
 import { CONTEXT_LABEL } from "../../src/core/labels.js";
 import { contextKeyOf } from "../../src/core/freshness.js";
+import { configChanges, rewrapConfig } from "../../src/core/mutate.js";
+import type { ImageConfigBlob } from "../../src/core/oci.js";
 import { loadTemplates } from "../../src/edge/fs.js";
 import { KUBE_DIGEST, OPTS, kubernetesFacts } from "./fixtures.js";
 import { PATH_VARS, configPathLines } from "../../src/core/config-paths.js";
@@ -339,5 +341,55 @@ describe("a Dockerfile no builder could read", () => {
     f.config.cmd = Array.from({ length: 1300 }, (_, i) => `--argument-${i}-${"x".repeat(40)}`);
     const problem = dockerfileProblem(render(f).byPath.Dockerfile!.content);
     expect(problem).toMatch(/^the Dockerfile line `CMD \["--argument-0-x+…` would be \d{5} bytes, over the 65535 a builder reads .*; rewrap it in its registry instead, which writes no Dockerfile/);
+  });
+});
+
+describe("the image's loader variables (LD_PRELOAD, LD_LIBRARY_PATH, …)", () => {
+  const withLoader = () => {
+    const f = kubernetesFacts();
+    f.config.env = [...f.config.env, "LD_LIBRARY_PATH=/home/appuser/lib", "LD_PRELOAD=/usr/lib/libjemalloc.so.2 'x'", "LD_AUDIT=", "LD_LIBRARY_PATH=/again"];
+    f.present = [...f.present, "/usr/bin/env"];
+    return f;
+  };
+
+  it("are set empty in the derived image and given back to the command by env, as the user, unless the caller set one", () => {
+    const { plan, byPath } = render(withLoader());
+    expect(plan.loader).toEqual({
+      env: "/usr/bin/env",
+      vars: [
+        { name: "LD_LIBRARY_PATH", value: "/home/appuser/lib" },
+        { name: "LD_PRELOAD", value: "/usr/lib/libjemalloc.so.2 'x'" },
+      ],
+    });
+    expect(byPath.Dockerfile!.content).toContain('\nUSER root\n# The image\'s loader variables, empty here');
+    expect(byPath.Dockerfile!.content).toContain('\nENV LD_LIBRARY_PATH="" LD_PRELOAD=""\n');
+    const shim = byPath["entrypoint.sh"]!.content;
+    expect(shim).toContain(`[ -n "\${LD_LIBRARY_PATH-}" ] || { set -- 'LD_LIBRARY_PATH=/home/appuser/lib' "$@"; rw_lv=1; }`);
+    expect(shim).toContain(`[ -n "\${LD_PRELOAD-}" ] || { set -- 'LD_PRELOAD=/usr/lib/libjemalloc.so.2 '\\''x'\\''' "$@"; rw_lv=1; }`);
+    expect(shim).toContain(`[ -z "$rw_lv" ] || set -- '/usr/bin/env' "$@"`);
+  });
+
+  it("the registry route sets the same ones empty in the config blob, and nothing else of Env", () => {
+    const { plan } = render(withLoader());
+    const base = { config: { Env: ["PATH=/usr/bin", "LD_LIBRARY_PATH=/home/appuser/lib", "LD_PRELOAD=x", "LD_AUDIT="] } } as ImageConfigBlob;
+    const out = rewrapConfig(base, plan, "sha256:" + "0".repeat(64), { diffId: "sha256:" + "1".repeat(64) });
+    expect(out.config?.Env).toEqual(["PATH=/usr/bin", "LD_LIBRARY_PATH=", "LD_PRELOAD=", "LD_AUDIT="]);
+    expect(configChanges(plan, "k").Env).toEqual(["LD_LIBRARY_PATH", "LD_PRELOAD"]);
+  });
+
+  it("an image without them, or without env, renders as before (no ENV line, no env in the shim)", () => {
+    expect(render(kubernetesFacts()).plan.loader).toBeNull();
+    expect(render(kubernetesFacts()).byPath.Dockerfile!.content).not.toMatch(/^ENV /m);
+    const noEnv = withLoader();
+    noEnv.present = noEnv.present.filter((p) => !p.endsWith("/env"));
+    expect(render(noEnv).plan.loader).toBeNull();
+    expect(render(noEnv).byPath["entrypoint.sh"]!.content).not.toContain("rw_lv");
+  });
+
+  it("the rendered shim with them passes shellcheck", () => {
+    const file = join(work, "loader-entrypoint.sh");
+    writeFileSync(file, render(withLoader()).byPath["entrypoint.sh"]!.content);
+    const r = spawnSync("shellcheck", ["-s", "sh", file], { encoding: "utf8" });
+    expect(r.status, r.stdout).toBe(0);
   });
 });
