@@ -83,7 +83,7 @@ export interface RewrapPlan {
    * The image's loader variables: the derived image sets them empty (ENV), so that the shim's
    * shell, its tools and the drop tool never run as root with them, and `env` (run as the user,
    * right before the server) gives them back. Null when the image sets none, or has no env (then
-   * they stay as they are: inspect says so).
+   * they stay as they are: README, Limitations).
    */
   loader: { env: string; vars: { name: string; value: string }[] } | null;
   /** The image's HEALTHCHECK, restated to run through the shim as the user; null when it has none. */

@@ -50,7 +50,6 @@ export interface RenderOptions {
   stripShim?: boolean;
 }
 
-/** The build context: Dockerfile, the shim, and the plan; `contextKey` is core/freshness.ts's key. */
 /** The longest Dockerfile line the builders read (moby/buildkit's parser: "dockerfile line greater than max allowed size"). */
 export const DOCKERFILE_LINE_MAX = 65535;
 
@@ -61,6 +60,7 @@ export function dockerfileProblem(dockerfile: string): string | null {
   return `the Dockerfile line \`${long.slice(0, 30)}…\` would be ${Buffer.byteLength(long)} bytes, over the ${DOCKERFILE_LINE_MAX} a builder reads (the image's ENTRYPOINT, CMD or HEALTHCHECK is that long); rewrap it in its registry instead, which writes no Dockerfile: \`mcp-rewrap build IMAGE --push --tag REGISTRY/NAME:TAG\``;
 }
 
+/** The build context: Dockerfile, the shim, and the plan; `contextKey` is core/freshness.ts's key. */
 export function renderContext(plan: RewrapPlan, templates: Templates, contextKey: string, options: RenderOptions = {}): RenderedFile[] {
   const changes = configChanges(plan, contextKey);
   const hb = Handlebars.create();
