@@ -420,8 +420,9 @@ done
 rw_dh_prev=$RW_CHANGES
 rw_dh_dest=/tmp/mcp-rewrap-$RW_UID/home$rw_dh_rel
 rw_dh_hit=1
+rw_dh_any="${KUBECONFIG+x}${KUBECONFIG_PATH+x}${AWS_CONFIG_FILE+x}${AWS_SHARED_CREDENTIALS_FILE+x}${CLOUDSDK_CONFIG+x}${DOCKER_CONFIG+x}${AZURE_CONFIG_DIR+x}${AWS_WEB_IDENTITY_TOKEN_FILE+x}${GOOGLE_APPLICATION_CREDENTIALS+x}${XDG_CONFIG_HOME+x}${XDG_DATA_HOME+x}${XDG_CACHE_HOME+x}"
 rw_point_table "$1" "$rw_dh_dest" "$RW_HOME" force && rw_dh_hit=0
-rw_repoint "$1" "$rw_dh_dest" && rw_dh_hit=0
+[ -z "$rw_dh_any" ] || ! rw_repoint "$1" "$rw_dh_dest" || rw_dh_hit=0
 [ "$rw_dh_hit" = 0 ] || return 1
 rw_dh_undo=
 rw_dh_revert=
