@@ -86,7 +86,7 @@ export async function buildRoute(ref: string, opts: BuildOptions): Promise<Build
     throw new UsageError(`--tag ${plan.tag} names the image being rewrapped (${shortId(existing.Id)}): the rewrap would take its name and the original could be lost; give another --tag`);
   }
   // The tag's image when it already holds this rewrap (THE up-to-date rule), else null.
-  const same = !opts.rebuild && existing && isUpToDate([existing.Config?.Labels ?? {}], keyFor(plan, opts)) ? existing : null;
+  const same = !opts.rebuild && existing && holdsRewrap(existing, plan, opts) ? existing : null;
   if (!opts.out) {
     if (same) return upToDateResult(plan, facts, null, same, opts);
     return withTempDir("build", async (tmp) => ({ ...(await buildIn(tmp, facts, plan, opts, existing, null)), dir: null }));
@@ -100,6 +100,11 @@ export async function buildRoute(ref: string, opts: BuildOptions): Promise<Build
     if (!existed) removePath(outDir);
     throw e;
   }
+}
+
+/** Whether a local image is this rewrap: it carries the plan's freshness key (THE up-to-date rule). */
+function holdsRewrap(info: InspectInfo, plan: RewrapPlan, opts: BuildOptions): boolean {
+  return isUpToDate([info.Config?.Labels ?? {}], keyFor(plan, opts));
 }
 
 function upToDateResult(plan: RewrapPlan, facts: ImageFacts, dir: string | null, existing: InspectInfo, opts: BuildOptions): BuildResult {
@@ -142,7 +147,7 @@ async function tagMoved(
   const { plan } = made;
   const removed = await removeWithSteps(d, builtId).catch(() => false);
   const mine = `this build's image (${shortId(builtId)}) was ${removed ? "removed" : "kept: something else uses it"}`;
-  if (holder && isUpToDate([holder.Config?.Labels ?? {}], keyFor(plan, opts))) {
+  if (holder && holdsRewrap(holder, plan, opts)) {
     opts.progress(`${plan.tag} was tagged by another build of the same rewrap while this one ran: that image (${shortId(holder.Id)}) is kept; ${mine}`);
     return { ...made, tag: plan.tag, id: holder.Id, upToDate: false };
   }

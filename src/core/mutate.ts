@@ -89,7 +89,7 @@ export function rewrapConfig(base: ImageConfigBlob, plan: RewrapPlan, contextKey
   c.Entrypoint = ch.Entrypoint;
   c.Cmd = ch.Cmd;
   c.Labels = { ...(c.Labels ?? {}), ...ch.Labels };
-  if (ch.Env.length) c.Env = rewrapEnv(c.Env ?? [], plan.loader);
+  if (plan.loader) c.Env = rewrapEnv(c.Env ?? [], plan.loader);
   if (ch.Healthcheck) (c as Record<string, unknown>).Healthcheck = ch.Healthcheck;
   cfg.config = c;
   cfg.rootfs = { type: "layers", diff_ids: [...(cfg.rootfs?.diff_ids ?? []), layer.diffId] };

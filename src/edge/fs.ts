@@ -65,7 +65,10 @@ export function listImageDirs(root: string): { server: string; dir: string; fact
   return readdirSync(root)
     .filter((n) => statSync(join(root, n)).isDirectory() && existsSync(join(root, n, "facts.json")))
     .sort()
-    .map((server) => ({ server, dir: join(root, server), facts: readFactsFile(join(root, server, "facts.json"), undefined, join(root, server, "facts.json")) }));
+    .map((server) => {
+      const file = join(root, server, "facts.json");
+      return { server, dir: join(root, server), facts: readFactsFile(file, undefined, file) };
+    });
 }
 
 /** Files of `dir` whose bytes differ from `files` (or are missing). */
