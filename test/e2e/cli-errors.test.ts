@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayRunArgs } from "../../src/core/gateway.js";
 import { CLI, ROOT, cli, type CliResult } from "../support/bed.js";
-import { docker, dockerSync, removeImages } from "../support/docker.js";
+import { buildFromStdin, docker, dockerSync, imageExists as exists, imageId, removeImages } from "../support/docker.js";
 
 const family = (f: string) => `mcp-rewrap-test/family-${f}:latest`;
 const RUN_ID = randomBytes(4).toString("hex");
@@ -30,7 +30,6 @@ function scratch(prefix: string): string {
 /** What an image has around it in the engine: containers made from it, images rewrapped from it. */
 function engineTrace(image: string | null, tag: string | null): { containers: string[]; derived: string[]; tag: boolean } {
   const lines = (args: string[]) => [...new Set(dockerSync(args).split("\n").filter(Boolean))].sort();
-  const exists = (ref: string) => spawnSync("docker", ["image", "inspect", ref], { stdio: "ignore", timeout: 30_000 }).status === 0;
   return {
     containers: image && exists(image) ? lines(["ps", "-a", "-q", "--filter", `ancestor=${image}`]) : [],
     derived: image ? lines(["images", "-a", "-q", "--filter", `label=org.opencontainers.image.base.name=${image}`]) : [],
@@ -286,17 +285,17 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       }
     });
 
-    it("--tag naming the image being rewrapped → 2, before anything is built: the original keeps its name (building onto it deleted the original)", () => {
+    it("--tag naming the image being rewrapped → 2, before anything is built: the original keeps its name (building onto it deleted the original)", async () => {
       const self = `mcp-rewrap-test/clierr-${RUN_ID}:self`;
       // Its only name (a second name would keep the original alive on the old code).
-      execFileSync("docker", ["build", "-q", "-t", self, "-"], { input: `FROM ${family("debian")}\nLABEL clierr.self=${RUN_ID}\n`, stdio: ["pipe", "ignore", "ignore"], timeout: 120_000 });
+      buildFromStdin(self, `FROM ${family("debian")}\nLABEL clierr.self=${RUN_ID}\n`);
       try {
-        const id = dockerSync(["image", "inspect", "-f", "{{.Id}}", self]);
+        const id = imageId(self);
         const c = run(["build", self, "--tag", self, "-q"], { image: self });
         expectFailure(c, 2, new RegExp(`--tag ${self} names the image being rewrapped \\(${id.slice(7, 19)}\\): the rewrap would take its name`));
-        expect(dockerSync(["image", "inspect", "-f", "{{.Id}}", self])).toBe(id);
+        expect(imageId(self)).toBe(id);
       } finally {
-        spawnSync("docker", ["rmi", self], { stdio: "ignore", timeout: 30_000 });
+        await removeImages(self);
       }
     });
 
@@ -450,11 +449,7 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
   describe("an image with ONBUILD triggers (a build FROM it runs them)", () => {
     const image = `mcp-rewrap-test/clierr-${RUN_ID}:onbuild`;
     beforeAll(() => {
-      execFileSync("docker", ["build", "-q", "-t", image, "-"], {
-        input: `FROM ${family("debian")}\nONBUILD RUN touch /triggered\nONBUILD COPY . /ctx\n`,
-        stdio: ["pipe", "pipe", "pipe"],
-        timeout: 120_000,
-      });
+      buildFromStdin(image, `FROM ${family("debian")}\nONBUILD RUN touch /triggered\nONBUILD COPY . /ctx\n`);
     }, 180_000);
     afterAll(async () => {
       await removeImages(image);

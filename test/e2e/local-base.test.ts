@@ -11,10 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ImageFacts } from "../../src/core/facts.js";
-import { planRewrap } from "../../src/core/plan.js";
+import { planRewrap, shortId as short } from "../../src/core/plan.js";
 import { checkLocalBase, docker as engine, removeTag, removeWithSteps } from "../../src/edge/engine.js";
 import { cli, ensureBed } from "../support/bed.js";
-import { dockerSync, removeImages, uniqueName } from "../support/docker.js";
+import { buildFromStdin as dockerBuild, dockerSync, imageExists as exists, imageId as idOf, removeImages, uniqueName } from "../support/docker.js";
 
 const NAME = uniqueName("mcp-rewrap-test/localbase");
 /** The tag the plan names, moved between the two images below. */
@@ -28,12 +28,7 @@ const OUT = `${NAME}-rewrapped:v1`;
 const tmp: string[] = [];
 const OPTS = { version: "9.9.9-test", projectUrl: "https://example.test/mcp-rewrap" };
 
-const exists = (ref: string) => spawnSync("docker", ["image", "inspect", ref], { stdio: "ignore", timeout: 30_000 }).status === 0;
-const idOf = (ref: string) => dockerSync(["image", "inspect", "-f", "{{.Id}}", ref]);
 const layersOf = (ref: string): string[] => JSON.parse(dockerSync(["image", "inspect", "-f", "{{json .RootFS.Layers}}", ref])) as string[];
-const short = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);
-const dockerBuild = (tag: string, dockerfile: string) =>
-  execFileSync("docker", ["build", "-q", "-t", tag, "-"], { input: dockerfile, encoding: "utf8", timeout: 120_000, stdio: ["pipe", "pipe", "pipe"] });
 /** Images in the engine named after this run (tags), and untagged images whose base label names TAG. */
 const leftovers = () => ({
   tags: dockerSync(["images", "--format", "{{.Repository}}:{{.Tag}}"]).split("\n").filter((t) => t.startsWith(NAME)).sort(),

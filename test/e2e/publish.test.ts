@@ -7,13 +7,12 @@
  * config, and `build --catalog --affected` with skipping on the second run. Everything pushed
  * is read back through the registry API with plain HTTP, not with our client.
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPLICA, cli, cliAsync, ensureBed, BUILD_JSON_KEYS } from "../support/bed.js";
-import { docker, dockerSync, removeImages } from "../support/docker.js";
+import { buildFromStdin, docker, dockerSync, removeImages } from "../support/docker.js";
 import { gzipTarEntries } from "../support/tar.js";
 import { type Fixture, type TestRegistry, ensureMultiarchBed, pushFixture, startRegistry } from "../support/registry.js";
 import { startCountingProxy } from "../support/proxy.js";
@@ -194,11 +193,7 @@ describe("publishing to a registry", () => {
     const src = `${reg.host}/mcp-rewrap-test/onbuild:1`;
     const tag = `${reg.host}/rewrapped/onbuild:1`;
     localTags.push(src);
-    execFileSync("docker", ["build", "-q", "-t", src, "-"], {
-      input: "FROM mcp-rewrap-test/family-busybox-su-exec:latest\nONBUILD RUN touch /triggered\n",
-      stdio: ["pipe", "pipe", "pipe"],
-      timeout: 120_000,
-    });
+    buildFromStdin(src, "FROM mcp-rewrap-test/family-busybox-su-exec:latest\nONBUILD RUN touch /triggered\n");
     const pushed = await docker(["push", src], { timeoutMs: 120_000 });
     expect(pushed.code, pushed.stderr).toBe(0);
 

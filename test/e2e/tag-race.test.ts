@@ -5,14 +5,15 @@
  * line "Successfully tagged" (the engine has tagged, the build has not yet read the tag back),
  * against the real engine.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildRoute } from "../../src/commands/routes.js";
+import { shortId as short } from "../../src/core/plan.js";
 import { cli, ensureBed } from "../support/bed.js";
-import { dockerSync, removeImages, uniqueName } from "../support/docker.js";
+import { buildFromStdin as dockerBuild, dockerSync, imageExists as exists, imageId as idOf, removeImages, uniqueName } from "../support/docker.js";
 
 const NAME = uniqueName("mcp-rewrap-test/tagrace");
 /** The source: a local image with a user of its own. */
@@ -24,11 +25,6 @@ const OTHER = `${NAME}:other`;
 const SAME = `${NAME}:same`;
 const tmp: string[] = [];
 
-const idOf = (ref: string) => dockerSync(["image", "inspect", "-f", "{{.Id}}", ref]);
-const exists = (ref: string) => spawnSync("docker", ["image", "inspect", ref], { stdio: "ignore", timeout: 30_000 }).status === 0;
-const short = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);
-const dockerBuild = (tag: string, dockerfile: string) =>
-  execFileSync("docker", ["build", "-q", "-t", tag, "-"], { input: dockerfile, encoding: "utf8", timeout: 120_000, stdio: ["pipe", "pipe", "pipe"] });
 
 /** The freshness key `generate` writes for SRC (the label a build of it carries). */
 function keyOfSource(): string {

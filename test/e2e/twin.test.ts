@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PATH_VARS } from "../../src/core/config-paths.js";
 import { GATEWAY_FLAGS, gatewayRunArgs } from "../../src/core/gateway.js";
 import { ROOT, cliAsync, runAsync } from "../support/bed.js";
-import { containerProcesses, dockerLogs, dockerSync, procStatus, removeContainers, removeImages, uniqueName, waitFor } from "../support/docker.js";
+import { buildFromStdin, containerProcesses, dockerLogs, dockerSync, procStatus, removeContainers, removeImages, uniqueName, waitFor } from "../support/docker.js";
 
 // --- the corpus ------------------------------------------------------------------------------------
 
@@ -322,11 +322,7 @@ describe("the image's own loader variables (LD_PRELOAD, LD_LIBRARY_PATH, LD_DEBU
   const SEE = 'printf "%s|%s|" "$LD_DEBUG" "$LD_DEBUG_OUTPUT"; /usr/bin/stat -c %U /tmp/ld-trace.* | /usr/bin/sort -u | /usr/bin/tr "\\n" " "';
 
   beforeAll(async () => {
-    execFileSync("docker", ["build", "-q", "-t", SRC, "-"], {
-      input: `FROM mcp-rewrap-test/family-debian:latest\nENV LD_DEBUG=files LD_DEBUG_OUTPUT=/tmp/ld-trace\nENTRYPOINT []\nCMD ["/bin/sh", "-c", ${JSON.stringify(SEE)}]\n`,
-      stdio: ["pipe", "ignore", "pipe"],
-      timeout: 120_000,
-    });
+    buildFromStdin(SRC, `FROM mcp-rewrap-test/family-debian:latest\nENV LD_DEBUG=files LD_DEBUG_OUTPUT=/tmp/ld-trace\nENTRYPOINT []\nCMD ["/bin/sh", "-c", ${JSON.stringify(SEE)}]\n`);
     const r = await cliAsync(["build", SRC, "-t", TAG, "-q"]);
     if (r.code !== 0) throw new Error(`rewrapping the loader image failed: ${r.stderr}`);
   }, 300_000);

@@ -60,6 +60,21 @@ export function removeContainers(...names: string[]): void {
   }
 }
 
+/** Whether the engine has this image (a tag or an ID). */
+export function imageExists(ref: string): boolean {
+  return spawnSync("docker", ["image", "inspect", ref], { stdio: "ignore", timeout: 30_000 }).status === 0;
+}
+
+/** The engine's ID of an image (`sha256:…`). */
+export function imageId(ref: string): string {
+  return dockerSync(["image", "inspect", "-f", "{{.Id}}", ref]);
+}
+
+/** `docker build -q -t TAG -` with this Dockerfile on stdin (no context): a small image FROM the test bed's. */
+export function buildFromStdin(tag: string, dockerfile: string): void {
+  execFileSync("docker", ["build", "-q", "-t", tag, "-"], { input: dockerfile, timeout: 120_000, stdio: ["pipe", "pipe", "pipe"] });
+}
+
 /**
  * Removes images a test made (tags or IDs; one that is not there is skipped), with the build-step
  * images only they were built on: mcp-rewrap's own removeTag, forced like `docker rmi -f`.
