@@ -70,15 +70,38 @@ export async function removeContainer(name: string): Promise<void> {
   }
 }
 
-/** The same, synchronous: for the exit path after a signal. */
-export function removeContainerSync(name: string): void {
+/**
+ * How long the exit path after a signal watches for a container whose create may still be under
+ * way in the engine (the killed CLI had sent it): such a container would stay, never started.
+ */
+export const CREATE_SETTLE_MS = 3_000;
+
+/**
+ * The same, synchronous: for the exit path after a signal. With `mayAppear` (the CLI that makes
+ * the container was still running, now killed), a name the engine does not know yet is watched
+ * for up to CREATE_SETTLE_MS and removed if it appears.
+ */
+export function removeContainerSync(name: string, opts: { mayAppear?: boolean } = {}): void {
   const env = dockerCliEnv();
-  if (spawnSync("docker", ["rm", "-f", name], { stdio: "ignore", timeout: 30_000, env }).status === 0) return;
-  const until = Date.now() + 10_000;
   const pause = new Int32Array(new SharedArrayBuffer(4));
-  while (Date.now() < until && spawnSync("docker", ["container", "inspect", "--format", "{{.Id}}", name], { stdio: "ignore", timeout: 10_000, env }).status === 0) {
-    Atomics.wait(pause, 0, 0, 100);
+  const exists = () => spawnSync("docker", ["container", "inspect", "--format", "{{.Id}}", name], { stdio: "ignore", timeout: 10_000, env }).status === 0;
+  // Removed: the CLI names it (a CLI of today also exits 0 for a name it does not know, under -f).
+  const removed = () => {
+    const r = spawnSync("docker", ["rm", "-f", name], { stdio: ["ignore", "pipe", "ignore"], encoding: "utf8", timeout: 30_000, env });
+    return r.status === 0 && r.stdout.trim() !== "";
+  };
+  if (removed()) return;
+  if (opts.mayAppear && !exists()) {
+    const settle = Date.now() + CREATE_SETTLE_MS;
+    for (;;) {
+      if (Date.now() >= settle) return;
+      Atomics.wait(pause, 0, 0, 100);
+      if (exists()) break;
+    }
+    if (removed()) return;
   }
+  const until = Date.now() + 10_000;
+  while (Date.now() < until && exists()) Atomics.wait(pause, 0, 0, 100);
 }
 
 /**
@@ -87,8 +110,10 @@ export function removeContainerSync(name: string): void {
  * SIGINT/SIGTERM (edge/cleanup.ts).
  */
 function runNamed(name: string, args: string[], timeoutMs: number): ReturnType<typeof runDocker> {
-  const untrack = onCleanup(() => removeContainerSync(name));
+  let running = true;
+  const untrack = onCleanup(() => removeContainerSync(name, { mayAppear: running }));
   return runDocker(args, timeoutMs).finally(async () => {
+    running = false;
     await removeContainer(name);
     untrack();
   });
@@ -126,10 +151,24 @@ export async function withMcpServer<T>(runArgs: string[], work: (client: Client)
   const { StdioClientTransport } = await import("@modelcontextprotocol/sdk/client/stdio.js");
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const name = opts.name ?? `${opts.namePrefix ?? "mcp-rewrap-mcp"}-${randomBytes(5).toString("hex")}`;
-  const untrack = onCleanup(() => removeContainerSync(name));
+  // Stopped by a signal: the CLI is killed first (cleanups run newest first), so that it makes
+  // nothing after the removal; a create it had already sent is watched for (removeContainerSync).
+  let cliRan = false;
+  const untrack = onCleanup(() => removeContainerSync(name, { mayAppear: cliRan }));
   // The same engine as the Engine API calls (a selected Docker context becomes DOCKER_HOST).
   const env = dockerCliEnv();
   const transport = new StdioClientTransport({ command: "docker", args: ["run", "--name", name, ...runArgs.slice(1)], env, stderr: "pipe" });
+  const untrackCli = onCleanup(() => {
+    const pid = transport.pid;
+    cliRan = pid !== null;
+    if (pid !== null) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone already */
+      }
+    }
+  });
   let stderr = "";
   transport.stderr?.on("data", (c: Buffer | string) => {
     stderr += c.toString();
@@ -159,6 +198,7 @@ export async function withMcpServer<T>(runArgs: string[], work: (client: Client)
     clearTimeout(timer);
     await Promise.race([client.close().catch(() => {}), new Promise((r) => setTimeout(r, 5_000))]);
     await removeContainer(name);
+    untrackCli();
     untrack();
   }
 }

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayRunArgs } from "../../src/core/gateway.js";
 import { CLI, ROOT, cli, type CliResult } from "../support/bed.js";
 import { buildFromStdin, docker, dockerSync, imageExists as exists, imageId, removeImages } from "../support/docker.js";
+import { startSlowEngine } from "../support/slow-engine.js";
 
 const family = (f: string) => `mcp-rewrap-test/family-${f}:latest`;
 const RUN_ID = randomBytes(4).toString("hex");
@@ -158,6 +159,40 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
         expect(names().filter((n) => !before.includes(n))).toEqual([]);
       }, 120_000);
     }
+
+    it("SIGTERM while the engine is still making the MCP container: the container it makes after the stop is removed too, and the temporary directory stays gone", async () => {
+      // The relay holds verify's second create (the first is the probe run, the second --mcp's)
+      // for 1.5 s (< CREATE_SETTLE_MS): the stop lands after docker run sent it, before the
+      // engine made the container. Before the fix, the engine made it after the clean-up had run,
+      // with a fresh root-owned directory as its missing bind source, and nothing removed either.
+      const tmp = scratch("sig-create");
+      const relayDir = scratch("relay");
+      const slow = await startSlowEngine(join(relayDir, "engine.sock"), 2, 1_500);
+      const before = names();
+      try {
+        const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "verify", "mcp-rewrap-test/bookworm:latest", "--mcp", "--timeout", "120", "--no-pull", "-q"], {
+          cwd: tmp,
+          env: { ...process.env, TMPDIR: tmp, DOCKER_HOST: slow.host },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stderr = "";
+        child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+        const held = await Promise.race([slow.held.then(() => true), exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(false), 90_000))]);
+        expect(held, `the --mcp run's create never reached the engine; stderr: ${stderr}`).toBe(true);
+        child.kill("SIGTERM");
+        expect(await exited).toBe(143);
+        expect(stderr).toBe("mcp-rewrap: interrupted by SIGTERM: removed the temporary files and containers this run made; run the command again to finish\n");
+        // The held create reached the engine while the CLI waited; a moment for anything after it.
+        await slow.released;
+        await new Promise((r) => setTimeout(r, 1_500));
+        expect(names().filter((n) => !before.includes(n))).toEqual([]);
+        expect(readdirSync(tmp)).toEqual([]);
+      } finally {
+        await slow.stop();
+        for (const n of names().filter((x) => !before.includes(x))) dockerSync(["rm", "-f", n]);
+      }
+    }, 150_000);
 
     describe("verify --state", () => {
       // An entrypoint script (kept in the probe's chain) that waits while the state volume is
