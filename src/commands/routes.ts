@@ -15,7 +15,7 @@ import { type Descriptor, type ImageConfigBlob, type ImageIndex, type ImageManif
 import { type RewrapPlan, shortId } from "../core/plan.js";
 import { baseNameOf, checkPlatforms, familiarName, manifestRef, parseReference, platformMatches, platformString } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
-import { type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, pushWithEngine, removeSuperseded, removeTag, removeWithSteps } from "../edge/engine.js";
+import { type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, pushWithEngine, removeSuperseded, removeTag, removeWithSteps, reportUntagged } from "../edge/engine.js";
 import { foreignDockerfile, pathExists, removePath, templates, withTempDir, writeContext } from "../edge/fs.js";
 import type { FetchedManifest, Registries } from "../edge/registry/client.js";
 import { VERSION } from "../edge/version.js";
@@ -124,8 +124,9 @@ async function buildIn(dir: string, facts: ImageFacts, plan: RewrapPlan, opts: B
   const holder = await inspectImage(d, plan.tag);
   if (holder?.Id !== built.id) return tagMoved(d, built.id, holder, { plan, facts, dir: gen.dir }, opts);
   await checkLocalBase(d, plan, { ...built, previous: existing?.Id ?? null });
-  if (existing && existing.Id !== built.id && existing.Config?.Labels?.[LABEL.version]) {
-    await removeSuperseded(d, existing.Id, plan.tag, opts.progress);
+  if (existing && existing.Id !== built.id) {
+    if (existing.Config?.Labels?.[LABEL.version]) await removeSuperseded(d, existing.Id, plan.tag, opts.progress);
+    else await reportUntagged(d, existing.Id, plan.tag, opts.progress);
   }
   return { plan, facts, dir: gen.dir, tag: built.tag, id: built.id, upToDate: false };
 }

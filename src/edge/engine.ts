@@ -596,6 +596,24 @@ export async function removeSuperseded(d: Docker, id: string, tag: string, progr
 }
 
 /**
+ * The build moved `tag` off an image that is not a rewrap (the engine moves a tag silently, as
+ * `docker build` does): that image is kept, and said to be without a name now when no other
+ * tag holds it, with the command that removes it. Never throws.
+ */
+export async function reportUntagged(d: Docker, id: string, tag: string, progress: Progress): Promise<void> {
+  try {
+    const info = await inspectImage(d, id);
+    if (!info) return;
+    const short = id.replace(/^sha256:/, "").slice(0, 12);
+    const tags = tagsOf(info);
+    if (tags.length) progress(`${tag} named ${short} before, not a rewrap; kept: ${tags.join(", ")} still names it`);
+    else progress(`${tag} named ${short} before, not a rewrap; kept, now without a name (\`docker image rm ${short}\` removes it)`);
+  } catch {
+    /* only a message */
+  }
+}
+
+/**
  * Removes a tag this run made (a failed push, a build on a base that moved; the tests pass image
  * IDs too). When that was the image's last name it goes, with the build-step images only it was
  * built on (removeWithSteps), never through the engine's pruning, which on the containerd store

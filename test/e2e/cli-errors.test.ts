@@ -334,6 +334,22 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       }
     });
 
+    it("--tag held by an image that is not a rewrap: the build takes the tag and says that the image it named is kept, now without a name, with the command that removes it", async () => {
+      const held = `mcp-rewrap-test/clierr-${RUN_ID}:held`;
+      buildFromStdin(held, `FROM ${family("debian")}\nLABEL clierr.held=${RUN_ID}\n`);
+      const old = imageId(held);
+      const short = old.slice(7, 19);
+      try {
+        const c = run(["build", family("debian"), "--tag", held]);
+        expect(c.result.code, c.result.stderr).toBe(0);
+        expect(c.result.stderr).toContain(`\n${held} named ${short} before, not a rewrap; kept, now without a name (\`docker image rm ${short}\` removes it)\n`);
+        expect(exists(old), "the image the tag named is kept").toBe(true);
+        expect(imageId(held)).not.toBe(old);
+      } finally {
+        await removeImages(held, old);
+      }
+    });
+
     it("build --push to the source's own registry tag → 2, before the registry is asked (the rewrap would replace the original there)", () => {
       const c = run(["build", `127.0.0.1:${closedPort}/k/x:1`, "--push", "--tag", `127.0.0.1:${closedPort}/k/x:1`, "-q"]);
       expectFailure(c, 2, new RegExp(`--tag 127\\.0\\.0\\.1:${closedPort}/k/x:1 is the image being rewrapped: the rewrap would take its tag`));
