@@ -711,7 +711,7 @@ function misses(R) {
         (measured
           ? `A script that starts exactly those processes and does nothing else takes +${ms(floor / 1000)} over the drop tool in the same rounds: the floor of this design on this machine, ${floor > 5000 ? "already over the target" : `${ms((5000 - floor) / 1000)} under the target`}. `
           : `About ${ms(floor / 1000)} goes before a line of the shim runs. `) +
-        `The other ${ms((over - floor) / 1000)} is dash reading the shim and running it. Fewer processes would take root writing into the user's home (install -o), which the shim does not do.`,
+        `The other ${ms((over - floor) / 1000)} is dash reading the shim and running it. Two processes fewer (the user's shell and its cat) would take root writing the copy itself, into a root-owned directory only the user's group can enter, with the variable naming it: the copy would leave the home, which the shim does not do (and root never writes into the home).`,
     );
   }
   const ph = R.build?.phases;
