@@ -5,6 +5,7 @@
  * exit 1 with the build command. `--install` writes into ~/.docker/mcp/catalogs, the only
  * place gateways >= 0.43.1 take local catalog files from.
  */
+import { realpathSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import {
@@ -15,6 +16,7 @@ import {
   catalogsDir,
   configKeys,
   rewrappedEntry,
+  serverNameProblem,
   usageCommands,
 } from "../core/catalog.js";
 import { EXIT, UsageError } from "../core/errors.js";
@@ -61,6 +63,11 @@ async function tagExists(tag: string): Promise<{ found: boolean; where: string }
 
 export async function catalogCommand(image: string, opts: CatalogCommandOptions): Promise<CatalogCommandResult> {
   if (opts.install && opts.out) throw new UsageError("give --install or --out, not both");
+  const nameProblem = serverNameProblem(opts.server);
+  if (nameProblem) throw new UsageError(`--server ${nameProblem}`);
+  if (opts.from && opts.out && sameFile(opts.from, opts.out)) {
+    throw new UsageError(`--out ${opts.out} is the catalog --from reads: writing the one entry there would replace the whole catalog; give another --out`);
+  }
   let original: CatalogServer | undefined;
   if (opts.from) {
     const cat = await readCatalogFile(opts.from);
@@ -98,9 +105,20 @@ export async function catalogCommand(image: string, opts: CatalogCommandOptions)
   const catalogs = catalogsDir(opts.home ?? homedir());
   const name = `${opts.server}.${opts.format === "profile" ? "server" : "catalog"}.yaml`;
   const file = opts.install ? join(catalogs, name) : resolve(opts.out ?? name);
+  const installed = opts.install === true || file.startsWith(`${catalogs}/`);
+  // Everything is worked out before the file is written: a failure leaves no file.
+  const commands = usageCommands(opts.server, file, opts.format, configKeys(entry), { catalogs, installed });
   if (opts.install) ensureDir(catalogs);
   writeFileAtomic(file, yaml);
   if (dropped.length) opts.progress(`not written (the gateway does not read them): ${dropped.join(", ")}`);
-  const installed = file.startsWith(`${catalogs}/`);
-  return { file, yaml, entry, dropped, commands: usageCommands(opts.server, file, opts.format, configKeys(entry), { catalogs, installed }) };
+  return { file, yaml, entry, dropped, commands };
+}
+
+/** Whether two paths name one file (both must exist; symlinks resolved). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
 }

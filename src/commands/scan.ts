@@ -103,7 +103,7 @@ export async function readImageFromRegistry(
 
 export async function scanCommand(files: string[], opts: ScanOptions): Promise<ServerScan[]> {
   const catalogs = [];
-  for (const f of files) catalogs.push(await readCatalogFile(f));
+  for (const f of files) catalogs.push({ ...(await readCatalogFile(f)), file: f });
   const { config, source } = readGatewayConfig(opts.config);
   const mirrors = parseMirrors(opts.mirrors);
   const regs = new Registries();
@@ -113,7 +113,7 @@ export async function scanCommand(files: string[], opts: ScanOptions): Promise<S
   const results: ServerScan[] = [];
   for (const cat of catalogs) {
     for (const [name, entry] of Object.entries(cat.servers)) {
-      const ctx = { config, configSource: source, hostStat: statHost };
+      const ctx = { config, configSource: source, hostStat: statHost, catalogFile: cat.file };
       if (entry.type !== "server" || !entry.image || !(entry.volumes ?? []).length) {
         results.push(scanServer(name, entry, { ...ctx, image: null }));
         continue;

@@ -5,7 +5,7 @@
  * `docker run` line the gateway would make from an entry. Pure (edge/fs.ts reads the files).
  */
 import YAML from "yaml";
-import { SERVER_SHAPE, gatewayView, typeProblems } from "./gateway-schema.js";
+import { SERVER_SHAPE, type Shape, gatewayView, typeProblems } from "./gateway-schema.js";
 import { templateKeys } from "./gateway-eval.js";
 import { fromRegistryServer, isRegistryServer } from "./registry-server.js";
 import { UsageError } from "./errors.js";
@@ -70,10 +70,38 @@ export interface ParsedCatalog {
   servers: Record<string, CatalogServer>;
 }
 
+/**
+ * A node as the gateway's yaml.v3 decoder reads it into its types: a scalar where a string is
+ * expected becomes that string as written (`user: 1001` is "1001", `0x10` stays "0x10"; null is
+ * the zero value ""), everything else as the yaml library reads it.
+ */
+function asGatewayReads(doc: YAML.Document.Parsed, node: unknown, shape: Shape): unknown {
+  if (YAML.isAlias(node)) return asGatewayReads(doc, node.resolve(doc), shape);
+  if (YAML.isScalar(node)) {
+    if (shape !== "string" || typeof node.value === "string") return node.toJS(doc);
+    return node.value === null ? "" : (node.source ?? String(node.value));
+  }
+  if (YAML.isSeq(node) && typeof shape === "object" && "list" in shape) return node.items.map((n) => asGatewayReads(doc, n, shape.list));
+  // A merge key (<<) is left to the library, which applies it.
+  if (YAML.isMap(node) && typeof shape === "object" && !("list" in shape) && !node.items.some((p) => YAML.isScalar(p.key) && p.key.value === "<<")) {
+    const out: Record<string, unknown> = {};
+    for (const pair of node.items) {
+      const key = String(YAML.isScalar(pair.key) ? pair.key.value : pair.key);
+      const sub = "map" in shape ? shape.map : (shape.fields[key] ?? "any");
+      out[key] = asGatewayReads(doc, pair.value, sub);
+    }
+    return out;
+  }
+  return YAML.isNode(node) ? node.toJS(doc) : node;
+}
+
 export function parseCatalog(text: string, source: string): ParsedCatalog {
   let doc: unknown;
+  let ydoc: YAML.Document.Parsed;
   try {
-    doc = YAML.parse(text);
+    ydoc = YAML.parseDocument(text);
+    if (ydoc.errors.length) throw ydoc.errors[0];
+    doc = ydoc.toJS();
   } catch (e) {
     // The yaml library ends its first line with "at line L, column C:" before a code excerpt.
     const why = (e as Error).message.split("\n")[0]!.replace(/:\s*$/, "");
@@ -90,12 +118,12 @@ export function parseCatalog(text: string, source: string): ParsedCatalog {
       kind: "legacy",
       ...(typeof d.name === "string" ? { name: d.name } : {}),
       ...(typeof d.displayName === "string" ? { displayName: d.displayName } : {}),
-      servers: d.registry as Record<string, CatalogServer>,
+      servers: asGatewayReads(ydoc, ydoc.get("registry", true), { map: SERVER_SHAPE }) as Record<string, CatalogServer>,
     };
   } else if (isRegistryServer(d)) {
     parsed = { kind: "registry-server", servers: { [d.name as string]: fromRegistryServer(d) as CatalogServer } };
   } else if (typeof d.name === "string" && d.type !== undefined) {
-    parsed = { kind: "server", servers: { [d.name]: d as CatalogServer } };
+    parsed = { kind: "server", servers: { [d.name]: asGatewayReads(ydoc, ydoc.contents, SERVER_SHAPE) as CatalogServer } };
   } else {
     throw new UsageError(`${source}: neither a catalog (with "registry:") nor a server entry (with "name:" and "type:")`);
   }
@@ -142,6 +170,21 @@ export function catalogsDir(home: string): string {
  * ~/.docker/mcp/catalogs (`file://` and `--additional-catalog` alike), so the file is named
  * there; `installed` says whether it already is (else the first command copies it).
  */
+/** A word for a printed command: as it is when the shell reads it so, else single-quoted. */
+export function shWord(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A server's name as a file name and a command-line word: letters, digits, '.', '_' and '-',
+ * not starting with '.' or '-' (registry names are such: kubernetes, okta-mcp-server). Null when
+ * it is one, else why not.
+ */
+export function serverNameProblem(name: string): string | null {
+  if (/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(name)) return null;
+  return `${JSON.stringify(name)}: not a server name mcp-rewrap writes a file for (letters, digits, '.', '_' and '-', not first '.' or '-'; it names the file and the printed commands)`;
+}
+
 export function usageCommands(
   name: string,
   file: string,
@@ -151,21 +194,22 @@ export function usageCommands(
 ): string[] {
   const base = file.slice(file.lastIndexOf("/") + 1);
   const inCatalogs = opts.installed ? file : `${opts.catalogs}/${base}`;
-  const copy = opts.installed ? [] : [`mkdir -p ${opts.catalogs} && cp ${file} ${inCatalogs}`];
+  const [n, f, dir, inc] = [name, file, opts.catalogs, inCatalogs].map(shWord);
+  const copy = opts.installed ? [] : [`mkdir -p ${dir} && cp ${f} ${inc}`];
   if (format === "profile") {
     return [
       ...copy,
-      `docker mcp profile create --name ${name} --server file://${inCatalogs}`,
-      ...configKeys.map((k) => `docker mcp profile config ${name} --set ${k}=<value>`),
-      `docker mcp gateway run --profile ${name}`,
+      `docker mcp profile create --name ${n} --server ${shWord(`file://${inCatalogs}`)}`,
+      ...configKeys.map((k) => `docker mcp profile config ${n} --set ${shWord(k)}=<value>`),
+      `docker mcp gateway run --profile ${n}`,
       `# gateways older than profiles read catalogs, not server files: write one with --format legacy`,
     ];
   }
   return [
     ...copy,
-    `docker mcp gateway run --additional-catalog ${inCatalogs} --servers ${name}`,
+    `docker mcp gateway run --additional-catalog ${inc} --servers ${n}`,
     ...configKeys.map((k) => `# set ${k} in ~/.docker/mcp/config.yaml (docker mcp config write)`),
-    `# gateways < 0.43.1 also take the file where it is; older ones: docker mcp catalog import ${file} && docker mcp server enable ${name}`,
+    `# gateways < 0.43.1 also take the file where it is; older ones: docker mcp catalog import ${f} && docker mcp server enable ${n}`,
   ];
 }
 

@@ -11,7 +11,7 @@
  */
 import { type Owned, type Who, describeOwned, may } from "./access.js";
 import { type GatewayConfig, evaluate, evaluateList, hasValue, templateKeys } from "./gateway-eval.js";
-import type { CatalogServer } from "./catalog.js";
+import { type CatalogServer, shWord } from "./catalog.js";
 import { type ImageFacts, parsePasswd, resolveUser } from "./facts.js";
 
 export interface Finding {
@@ -65,6 +65,8 @@ export interface ScanContext {
   why?: string;
   /** Stats a host path (a directory: with its direct entries). */
   hostStat: (path: string) => HostStat;
+  /** The catalog file the entry is from: the printed fix reads the entry from it (catalog --from). */
+  catalogFile?: string;
 }
 
 export interface Mount {
@@ -148,7 +150,8 @@ export function scanServer(name: string, entry: CatalogServer, ctx: ScanContext)
   });
   if (user.uid === 0) return done("ok", [], "runs as root: every mount is readable");
 
-  const fix = `mcp-rewrap build ${image} && mcp-rewrap catalog ${image} --server ${name} --install`;
+  const from = ctx.catalogFile ? ` --from ${shWord(ctx.catalogFile)}` : "";
+  const fix = `mcp-rewrap build ${shWord(image)} && mcp-rewrap catalog ${shWord(image)} --server ${shWord(name)}${from} --install`;
   const findings: Finding[] = [];
   const unjudged: string[] = [];
 

@@ -48,11 +48,19 @@ export function readFactsFile(path: string, ref?: string, named = `--facts ${pat
 
 /** A catalog file, parsed (core/catalog.ts and yaml load on the first call: only catalog, scan and build --catalog read one). */
 export async function readCatalogFile(path: string): Promise<ParsedCatalog> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, "utf8");
+    bytes = readFileSync(path);
   } catch (e) {
     throw new UsageError(`${path}: cannot read (${why(e)}); check the path`);
+  }
+  // YAML is Unicode text: bytes that are not UTF-8 are refused, not replaced (U+FFFD would reach
+  // the judged paths and the written entry).
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`${path}: not UTF-8 text; a catalog is a YAML file in UTF-8`);
   }
   const { parseCatalog } = await import("../core/catalog.js");
   return parseCatalog(text, path);

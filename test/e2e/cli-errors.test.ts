@@ -431,6 +431,27 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       expectFailure(run(["scan", file, "-q"]), 2, new RegExp(`${esc}: not valid YAML`));
       expectFailure(run(["catalog", "mcp-rewrap/kubernetes:latest", "--server", "kubernetes", "--from", file, "-q"]), 2, new RegExp(`${esc}: not valid YAML`));
     });
+
+    it("catalog --server that is not a plain name → 2, nothing written (../../escape wrote two directories up, --install outside catalogs/)", () => {
+      const dir = scratch("escape");
+      const file = join(dir, "w.yaml");
+      writeFileSync(file, 'registry:\n  "../../escape":\n    type: server\n    image: x/y\n');
+      const home = scratch("home");
+      const c = run(["catalog", "mcp-rewrap/kubernetes:latest", "--server", "../../escape", "--from", file, "--install", "-q"], { env: { HOME: home } });
+      expectFailure(c, 2, /^mcp-rewrap: --server "\.\.\/\.\.\/escape": not a server name mcp-rewrap writes a file for/);
+      expect(readdirSync(home)).toEqual([]);
+      expect(readdirSync(dir)).toEqual(["w.yaml"]);
+    });
+
+    it("catalog --out naming the --from catalog → 2, the catalog untouched (it was replaced by the one entry)", () => {
+      const dir = scratch("same");
+      const file = join(dir, "mine.yaml");
+      const text = readFileSync(join(ROOT, "test/fixtures/real/docker-mcp.yaml"), "utf8");
+      writeFileSync(file, text);
+      const c = run(["catalog", "mcp-rewrap/kubernetes:latest", "--server", "kubernetes", "--from", file, "--format", "legacy", "-o", file, "-q"]);
+      expectFailure(c, 2, /--out .*mine\.yaml is the catalog --from reads: writing the one entry there would replace the whole catalog; give another --out$/);
+      expect(readFileSync(file, "utf8")).toBe(text);
+    });
   });
 
   describe("image for another platform (linux/arm64 on this linux/amd64 engine)", () => {

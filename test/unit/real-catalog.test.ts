@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
-import { type CatalogServer, catalogYaml, configKeys, parseCatalog, rewrappedEntry, usageCommands } from "../../src/core/catalog.js";
+import { type CatalogServer, catalogYaml, configKeys, parseCatalog, rewrappedEntry, serverNameProblem, shWord, usageCommands } from "../../src/core/catalog.js";
 import { SERVER_SHAPE, gatewayView, unknownKeys } from "../../src/core/gateway-schema.js";
 import { catalogCheck, catalogCheckBinary } from "../support/catalogcheck.js";
 
@@ -146,5 +146,40 @@ describe("catalog writes strictly and changes only image", () => {
   it("refuses to write what the gateway could not decode", () => {
     expect(() => catalogYaml("x", { name: "x", type: "server", image: "i", volumes: "nope" } as unknown as CatalogServer, "profile")).toThrow(/volumes: must be a list/);
     expect(() => catalogYaml("x", { name: "x", type: "server", image: "i", disableNetwork: "yes" } as unknown as CatalogServer, "profile")).toThrow(/disableNetwork: must be true or false/);
+  });
+});
+
+describe("what a hand-written catalog may hold", () => {
+  it("a scalar where the gateway wants a string is read as yaml.v3 reads it, the text as written (user: 1001 crashed scan and catalog)", () => {
+    const c = parseCatalog('registry:\n  a:\n    type: server\n    image: x/y\n    user: 1001\n    volumes: [42, 0x10, ~, "/h:/root/.kube"]\n    longLived: true\n    command: [1.50]\n', "t.yaml");
+    const a = c.servers.a!;
+    expect(a.user).toBe("1001");
+    expect(a.volumes).toEqual(["42", "0x10", "", "/h:/root/.kube"]);
+    expect(a.command).toEqual(["1.50"]);
+    expect(a.longLived).toBe(true);
+    // configKeys and the written file take them as strings.
+    expect(configKeys(a)).toEqual([]);
+    expect(catalogYaml("a", rewrappedEntry("a", a, "mcp-rewrap/y:latest"), "profile").yaml).toContain('user: "1001"');
+    // A single-server file too.
+    expect(parseCatalog("name: b\ntype: server\nimage: x/y\nuser: 0\n", "b.yaml").servers.b!.user).toBe("0");
+  });
+
+  it("a file that is not UTF-8 is refused, naming it (bytes were replaced by U+FFFD and judged)", async () => {
+    const f = join(work, "latin1.yaml");
+    writeFileSync(f, Buffer.concat([Buffer.from('registry:\n  a:\n    type: server\n    image: x/y\n    volumes: ["/x:/root/'), Buffer.from([0xff]), Buffer.from('"]\n')]));
+    const { readCatalogFile } = await import("../../src/edge/fs.js");
+    await expect(readCatalogFile(f)).rejects.toThrow(`${f}: not UTF-8 text; a catalog is a YAML file in UTF-8`);
+  });
+
+  it("server names: only a plain file name is written for (../../x wrote outside the catalogs directory)", () => {
+    for (const ok of ["kubernetes", "okta-mcp-server", "a.b_c-1", "_x"]) expect(serverNameProblem(ok)).toBeNull();
+    for (const bad of ["../../escape", "sub/dir", "with space", ".hidden", "-x", "", "a\nb"]) expect(serverNameProblem(bad)).toMatch(/not a server name mcp-rewrap writes a file for/);
+  });
+
+  it("the printed commands quote a path the shell would split", () => {
+    const cmds = usageCommands("kubernetes", "/work/my dir/k.server.yaml", "profile", [], { catalogs: "/home/u s/.docker/mcp/catalogs", installed: false });
+    expect(cmds[0]).toBe("mkdir -p '/home/u s/.docker/mcp/catalogs' && cp '/work/my dir/k.server.yaml' '/home/u s/.docker/mcp/catalogs/k.server.yaml'");
+    expect(cmds).toContain("docker mcp profile create --name kubernetes --server 'file:///home/u s/.docker/mcp/catalogs/k.server.yaml'");
+    expect(shWord("it's")).toBe("'it'\\''s'");
   });
 });

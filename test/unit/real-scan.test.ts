@@ -108,7 +108,8 @@ describe("scan on the real catalog, images from a test registry (nothing pulled)
     expect(r["okta-mcp-server"]!.findings).toEqual([
       expect.objectContaining({ target: "/root/.local/share/python_keyring", problem: expect.stringMatching(/cannot enter \/root \(mode 0700, owner uid 0.*state would not persist/) }),
     ]);
-    expect(r["okta-mcp-server"]!.findings[0]!.fix).toMatch(/^mcp-rewrap build mcp\/okta-mcp-server && mcp-rewrap catalog mcp\/okta-mcp-server --server okta-mcp-server --install$/);
+    // The fix reads the entry from the scanned catalog: okta-mcp-server has no built-in entry.
+    expect(r["okta-mcp-server"]!.findings[0]!.fix).toBe(`mcp-rewrap build mcp/okta-mcp-server && mcp-rewrap catalog mcp/okta-mcp-server --server okta-mcp-server --from ${CATALOG} --install`);
     for (const s of ["kubectl-mcp-server", "filesystem", "cloud-run-mcp", "elevenlabs", "inspektor-gadget"]) expect(r[s]!.why, s).toMatch(/runs as root/);
     expect(r["hoverfly-mcp-server"]!.status).toBe("ok");
     expect(r["aws-diagram"]!.status).toBe("ok");
