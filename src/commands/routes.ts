@@ -15,7 +15,7 @@ import { type Descriptor, type ImageConfigBlob, type ImageIndex, type ImageManif
 import { type RewrapPlan, shortId } from "../core/plan.js";
 import { baseNameOf, checkPlatforms, familiarName, manifestRef, parseReference, platformMatches, platformString } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
-import { type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, pushWithEngine, removeSuperseded, removeTag, removeWithSteps, reportUntagged } from "../edge/engine.js";
+import { type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, pushWithEngine, putTag, removeSuperseded, removeTag, removeWithSteps, reportUntagged } from "../edge/engine.js";
 import { foreignDockerfile, pathExists, removePath, templates, withTempDir, writeContext } from "../edge/fs.js";
 import type { FetchedManifest, Registries } from "../edge/registry/client.js";
 import { VERSION } from "../edge/version.js";
@@ -47,6 +47,12 @@ export async function writeGenerated(facts: ImageFacts, opts: RewrapOptions, dir
 
 export interface BuildOptions extends RewrapOptions {
   rebuild?: boolean;
+  /**
+   * Leave the image the tag named before as it is, for the caller to settle (settlePrevious):
+   * build --push removes it only once the push went through, and puts the tag back on it when
+   * the push fails.
+   */
+  keepPrevious?: boolean;
 }
 
 export interface BuildResult {
@@ -58,6 +64,8 @@ export interface BuildResult {
   id: string;
   /** True when the tag already held a rewrap with the same freshness key: nothing was built. */
   upToDate: boolean;
+  /** The image the tag named before this build moved it (another image than `id`), else null. */
+  previous?: InspectInfo | null;
 }
 
 /**
@@ -124,11 +132,15 @@ async function buildIn(dir: string, facts: ImageFacts, plan: RewrapPlan, opts: B
   const holder = await inspectImage(d, plan.tag);
   if (holder?.Id !== built.id) return tagMoved(d, built.id, holder, { plan, facts, dir: gen.dir }, opts);
   await checkLocalBase(d, plan, { ...built, previous: existing?.Id ?? null });
-  if (existing && existing.Id !== built.id) {
-    if (existing.Config?.Labels?.[LABEL.version]) await removeSuperseded(d, existing.Id, plan.tag, opts.progress);
-    else await reportUntagged(d, existing.Id, plan.tag, opts.progress);
-  }
-  return { plan, facts, dir: gen.dir, tag: built.tag, id: built.id, upToDate: false };
+  const previous = existing && existing.Id !== built.id ? existing : null;
+  if (previous && !opts.keepPrevious) await settlePrevious(d, previous, plan.tag, opts.progress);
+  return { plan, facts, dir: gen.dir, tag: built.tag, id: built.id, upToDate: false, previous };
+}
+
+/** The image a build moved the tag off: an earlier rewrap is removed (unless still used), another image is said to be kept. */
+async function settlePrevious(d: Awaited<ReturnType<typeof docker>>, previous: InspectInfo, tag: string, progress: Progress): Promise<void> {
+  if (previous.Config?.Labels?.[LABEL.version]) await removeSuperseded(d, previous.Id, tag, progress);
+  else await reportUntagged(d, previous.Id, tag, progress);
 }
 
 /**
@@ -337,11 +349,16 @@ export async function pushRoute(ref: string, opts: PushOptions): Promise<PushRes
   }
   // The engine route: build (or find the identical local build), then push unless the registry has it already.
   const hadTag = !!(await inspectImage(d, opts.tag!));
-  const built = await buildRoute(ref, opts);
+  // What the tag named before is settled only once the push went through (or was not needed).
+  const built = await buildRoute(ref, { ...opts, keepPrevious: true });
+  const settle = async () => {
+    if (built.previous) await settlePrevious(await full(d), built.previous, built.tag, opts.progress);
+  };
   const source = built.plan.source.digest ?? built.plan.source.id;
   const want = keyFor(built.plan, opts);
   const remote = opts.rebuild ? null : await readPublished(regs, opts.tag!).catch(() => null);
   if (remote && isUpToDate(remote.labels, want)) {
+    await settle();
     opts.progress(`${opts.tag} in the registry already holds this rewrap (${remote.digest}); nothing pushed`);
     return { tag: opts.tag!, digest: remote.digest, sourceDigest: source, route: "engine", upToDate: true, platforms: [] };
   }
@@ -349,10 +366,14 @@ export async function pushRoute(ref: string, opts: PushOptions): Promise<PushRes
   try {
     pushed = await pushWithEngine(await full(d), built.tag, opts.progress);
   } catch (e) {
-    // A failed push leaves no tag behind that this run made.
-    if (!hadTag) await removeTag(await full(d), built.tag);
+    // A failed push leaves the tag as it was: removed when this run made it, else back on the
+    // image it named before (the build just made is then removed with its steps).
+    const f = await full(d);
+    if (!hadTag) await removeTag(f, built.tag);
+    else if (built.previous && (await putTag(f, built.previous.Id, built.tag))) await removeWithSteps(f, built.id).catch(() => false);
     throw e;
   }
+  await settle();
   // The engine may not report the digest (Docker 28 with the containerd store says it only
   // in a status line; older engines in aux): ask the registry what the tag now holds.
   const dest = parseReference(built.tag);

@@ -677,7 +677,7 @@ export async function checkLocalBase(d: Docker, plan: Pick<RewrapPlan, "source">
 }
 
 /** Tags image `id` as `tag` (name:tag); false when the engine refuses. */
-async function putTag(d: Docker, id: string, tag: string): Promise<boolean> {
+export async function putTag(d: Docker, id: string, tag: string): Promise<boolean> {
   const r = parseReference(tag);
   return d
     .getImage(id)

@@ -350,6 +350,34 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       }
     });
 
+    it("build --push that fails (registry refuses the connection) → 3, the tag back on the image it named before, that image kept, the new build removed (it deleted an earlier rewrap)", async () => {
+      const tag = `127.0.0.1:${closedPort}/clierr-${RUN_ID}/held:1`;
+      const other = `mcp-rewrap-test/clierr-${RUN_ID}:other`;
+      try {
+        // An earlier rewrap (other options) holds the tag; then an image that is not a rewrap.
+        const first = run(["build", family("debian"), "--tag", tag, "--env", "CLIERR_OLD", "-q"]);
+        expect(first.result.code, first.result.stderr).toBe(0);
+        buildFromStdin(other, `FROM ${family("debian")}\nLABEL clierr.other=${RUN_ID}\n`);
+        const firstId = imageId(tag);
+        for (const setup of ["rewrap", "other"] as const) {
+          if (setup === "other") {
+            dockerSync(["tag", other, tag]);
+            await removeImages(firstId);
+          }
+          const before = imageId(tag);
+          const c = run(["build", family("debian"), "--tag", tag, "--push", "-q"]);
+          expect(c.result.code, c.result.stderr).toBe(3);
+          expect(c.result.stderr).toMatch(/connection refused|ECONNREFUSED/i);
+          expect(exists(before), `${setup}: the image the tag named is kept`).toBe(true);
+          expect(imageId(tag), `${setup}: the tag names it again`).toBe(before);
+          const left = dockerSync(["images", "-q", "--no-trunc", "--filter", "dangling=true", "--filter", `label=org.opencontainers.image.base.name=${family("debian")}`]);
+          expect(left, `${setup}: the build made for the push is removed`).toBe("");
+        }
+      } finally {
+        await removeImages(tag, other);
+      }
+    });
+
     it("build --push to the source's own registry tag → 2, before the registry is asked (the rewrap would replace the original there)", () => {
       const c = run(["build", `127.0.0.1:${closedPort}/k/x:1`, "--push", "--tag", `127.0.0.1:${closedPort}/k/x:1`, "-q"]);
       expectFailure(c, 2, new RegExp(`--tag 127\\.0\\.0\\.1:${closedPort}/k/x:1 is the image being rewrapped: the rewrap would take its tag`));
