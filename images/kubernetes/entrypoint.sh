@@ -856,8 +856,8 @@ rw_exec_env "$@"
 }
 rw_check_given() {
 case $1 in
-/root/?*)
-if ! [ -x /root ]; then
+/root/?* | "$RW_HOME"/?*)
+if [ "${1#/root/}" != "$1" ] && ! [ -x /root ]; then
 RW_BLOCKED=${RW_BLOCKED:+$RW_BLOCKED, }"$1 (/root is not searchable by uid $RW_S_UID)"
 elif [ -p "$1" ] || [ -b "$1" ] || [ -c "$1" ] || [ -S "$1" ]; then
 RW_BLOCKED=${RW_BLOCKED:+$RW_BLOCKED, }"$1 (a FIFO, device or socket)"

@@ -235,6 +235,20 @@ describe("rewrapped mcp/kubernetes under the gateway's run line", () => {
     }
   });
 
+  it("-u 1001 (a catalog's user:) with the 0600 host kubeconfig mounted into the home (#103): one line says the server cannot read it; the server runs as given (it said nothing)", async () => {
+    const target = "/home/appuser/.kube/config";
+    const r = await docker(gatewayRun({ volumes: [`${host.file}:${target}:ro`], extra: ["-u", "1001:1001"], command: ["sh", "-c", `id -u; test -r ${target} || echo unreadable`] }));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.toString()).toBe("1001\nunreadable\n");
+    expect(r.stderr.split("\n").filter((l) => l.startsWith("mcp-rewrap:"))).toEqual([
+      `mcp-rewrap: started as uid 1001 (--user, or the catalog's user:), not root, so nothing can be copied for appuser: cannot use ${target} (not readable by uid 1001); remove the user override (the image drops to appuser, uid 1001, by itself) or make the config readable by uid 1001`,
+    ]);
+    // Readable in place: nothing to say.
+    const ok = await docker(gatewayRun({ volumes: [`${host.file}:${target}:ro`], extra: ["-u", "1000:1000"], command: ["id", "-u"] }));
+    expect(ok.stdout.toString()).toBe("1000\n");
+    expect(ok.stderr).not.toContain("mcp-rewrap:");
+  });
+
   it("today's catalog shape, a file mounted into the home and a variable naming it (cloud-run-mcp: GOOGLE_APPLICATION_CREDENTIALS): the variable names the copy; with no variable, one line says the copy is unused", async () => {
     const adc = "/home/appuser/.config/gcloud/application_default_credentials.json";
     const read = ["sh", "-c", 'printf "%s|" "${GOOGLE_APPLICATION_CREDENTIALS-unset}" "${CLOUDSDK_CONFIG-unset}"; cat "${GOOGLE_APPLICATION_CREDENTIALS:-/dev/null}" 2>&1'];
