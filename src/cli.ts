@@ -3,6 +3,7 @@
  * Command-line wiring and printing only: parse, call one src/commands/ module, print its result
  * (text, or the --json shapes of docs/JSON.md), map errors to one stderr line and an exit code.
  */
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { EXIT, UsageError } from "./core/errors.js";
 import { VERSION } from "./edge/version.js";
@@ -293,11 +294,15 @@ export async function makeProgram(): Promise<Command> {
     .option("-q, --quiet", "no progress on stderr")
     .action(async (image: string, second: string | undefined, o) => {
       const timeout = Number(o.timeout);
-      if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${o.timeout}: give a number of seconds`);
+      const { MAX_TIMEOUT_S, formatSideBySide, formatVerdict, parseMountSpec } = await import("./core/verdict.js");
+      if (!Number.isFinite(timeout) || timeout < 1 || timeout > MAX_TIMEOUT_S) throw new UsageError(`--timeout ${o.timeout}: give a number of seconds from 1 to ${MAX_TIMEOUT_S}`);
       const { verifyCommand, verifyExitCode } = await import("./commands/verify.js");
-      const { formatSideBySide, formatVerdict, parseMountSpec } = await import("./core/verdict.js");
-      const mounts = o.mount ? (o.mount as string[]).map(parseMountSpec) : undefined;
-      const state = o.state ? (o.state as string[]).map((t) => parseMountSpec(t).target) : undefined;
+      const mounts = o.mount ? (o.mount as string[]).map((m) => parseMountSpec(m)) : undefined;
+      // A HOST that does not exist would be made by the engine, as a root-owned directory.
+      for (const m of mounts ?? []) {
+        if (m.host !== undefined && !existsSync(m.host)) throw new UsageError(`--mount ${m.host}:${m.target}: ${m.host} does not exist (the engine would make it, as an empty root-owned directory)`);
+      }
+      const state = o.state ? (o.state as string[]).map((t) => parseMountSpec(t, "--state").target) : undefined;
       const images = second ? [image, second] : [image];
       const verdicts = await verifyCommand(images, { mounts, state, mcp: o.mcp, timeoutMs: timeout * 1000, pull: o.pull, progress: progressFor(o) });
       // Always an array (one verdict per image), each stamped like the other --json documents.

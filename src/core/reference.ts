@@ -190,6 +190,10 @@ export function checkTag(tag: string): string {
   }
   // Docker Hub under any of its names (docker.io, index.docker.io, registry-1.docker.io, none).
   const ref = parseReference(tag);
+  // The engine refuses a repository named like a digest algorithm (`sha256:abc` reads as an ID).
+  if (/^(?:library\/)?sha(?:256|384|512)$/.test(ref.repository) && ref.registry === DOCKER_HUB) {
+    throw new UsageError(`--tag ${tag}: a repository named ${ref.repository.replace(/^library\//, "")} reads as an image ID (the engine refuses it); choose another name`);
+  }
   if (ref.registry === DOCKER_HUB && ref.repository.startsWith("mcp/")) {
     throw new UsageError(`--tag ${tag}: gateways refuse local images under mcp/ (they must be signed and pinned by digest); tag it outside mcp/`);
   }

@@ -71,11 +71,22 @@ export interface MountSpec {
 /** Without --mount: the table's kubeconfig (the config whose loss is silent). */
 export const DEFAULT_VERIFY_MOUNTS: MountSpec[] = CONFIG_PATHS.filter((p) => p.sample === "kubeconfig").map((p) => ({ target: `/root/${p.rel}/${p.probe}` }));
 
-export function parseMountSpec(spec: string): MountSpec {
+/** The longest timeout a timer can hold (2^31-1 ms, about 24.8 days), in seconds. */
+export const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
+
+/**
+ * `--mount TARGET` or `--mount HOST:TARGET` (HOST absolute: docker would read a bare name as a
+ * volume's); `--state TARGET` takes a TARGET only.
+ */
+export function parseMountSpec(spec: string, option: "--mount" | "--state" = "--mount"): MountSpec {
   const i = spec.lastIndexOf(":");
   const m = i > 0 ? { host: spec.slice(0, i), target: spec.slice(i + 1) } : { target: spec };
+  if (option === "--state" && m.host !== undefined) throw new UsageError(`--state ${JSON.stringify(spec)}: give an absolute TARGET (a fresh volume is mounted there)`);
   if (!m.target.startsWith("/") || m.target.includes("..")) {
-    throw new UsageError(`--mount ${JSON.stringify(spec)}: give TARGET or HOST:TARGET with an absolute TARGET`);
+    throw new UsageError(`${option} ${JSON.stringify(spec)}: give ${option === "--state" ? "an absolute TARGET" : "TARGET or HOST:TARGET with an absolute TARGET"}`);
+  }
+  if (m.host !== undefined && !m.host.startsWith("/")) {
+    throw new UsageError(`--mount ${JSON.stringify(spec)}: HOST must be an absolute path (docker reads ${JSON.stringify(m.host)} as a volume name)`);
   }
   return m;
 }
@@ -104,7 +115,9 @@ export function probeScript(targets: string[], marker: string): string {
     "while read -r k a b _; do case $k in Uid:) echo \"uid $b\";; Gid:) echo \"gid $b\";; esac; done </proc/self/status",
     'echo "home ${HOME-}"',
     ...envNames.map((n) => `[ -n "\${${n}+x}" ] && echo "env ${n}=\${${n}}"`),
-    `check() { if [ -f "$2" ] && [ -r "$2" ]; then if grep -q ${q(marker)} "$2" 2>/dev/null; then s=match; else s=readable; fi; elif [ -e "$2" ]; then s=unreadable; else d=\${2%/*}; while [ -n "$d" ] && ! [ -e "$d" ]; do d=\${d%/*}; done; if [ -z "$d" ] || [ -x "$d" ]; then s=missing; else s=blocked; fi; fi; echo "check $1 $s $2"; }`,
+    // A directory (a mounted tree: ~/.azure, ~/.kube): readable when it and every file in its first two levels are.
+    `dcheck() { for f in "$1"/* "$1"/.[!.]* "$1"/*/* "$1"/.[!.]*/*; do [ -f "$f" ] || continue; [ -r "$f" ] || return 1; done; }`,
+    `check() { if [ -d "$2" ]; then if [ -r "$2" ] && [ -x "$2" ] && dcheck "$2"; then s=readable; else s=unreadable; fi; elif [ -f "$2" ] && [ -r "$2" ]; then if grep -q ${q(marker)} "$2" 2>/dev/null; then s=match; else s=readable; fi; elif [ -e "$2" ]; then s=unreadable; else d=\${2%/*}; while [ -n "$d" ] && ! [ -e "$d" ]; do d=\${d%/*}; done; if [ -z "$d" ] || [ -x "$d" ]; then s=missing; else s=blocked; fi; fi; echo "check $1 $s $2"; }`,
     ...targets.map((t) => `check target ${q(t)}`),
     ...looks
       .filter((l, i, all) => all.findIndex((x) => x.env === l.env && x.suffix === l.suffix) === i)
@@ -113,7 +126,7 @@ export function probeScript(targets: string[], marker: string): string {
           ? `if [ -n "\${${l.env}-}" ]; then rest=\$${l.env}; while :; do check ${l.env} "\${rest%%:*}"${q(l.suffix)}; case $rest in *:*) rest=\${rest#*:};; *) break;; esac; done; fi`
           : `[ -n "\${${l.env}-}" ] && check ${l.env} "\$${l.env}"${q(l.suffix)}`,
       ),
-    ...targets.filter((t) => t.startsWith("/root/")).map((t) => `check home "$HOME/${t.slice("/root/".length).replace(/"/g, '\\"')}"`),
+    ...targets.filter((t) => t.startsWith("/root/")).map((t) => `check home "$HOME"/${q(t.slice("/root/".length))}`),
     'echo "rootdir $(ls -ldn /root 2>/dev/null | cut -d" " -f1,3,4)"',
     "echo MCP_REWRAP_PROBE_END",
   ].join("\n");

@@ -239,6 +239,9 @@ export async function readImageFacts(
     info = await inspectImage(docker, ref);
     if (!info) throw new RuntimeError(`image ${ref} is still missing after the pull; check the reference`);
   }
+  // A bare hex ID (`docker images` prints 12 digits) that the engine resolved as an ID, not as a
+  // repository of that name: the plan takes the full ID (as sha256:…), not `<hex>:latest`.
+  if (/^[0-9a-f]{12,64}$/.test(ref) && info.Id.startsWith(`sha256:${ref}`) && !(info.RepoTags ?? []).includes(`${ref}:latest`)) ref = info.Id;
   const files = await cachedImageFiles(info.Id, ["/etc/passwd", "/etc/group"], PROBE_PATHS, "/root", () =>
     readFilesFromImage(docker, info!.Id, ["/etc/passwd", "/etc/group"], PROBE_PATHS, "/root"),
   );

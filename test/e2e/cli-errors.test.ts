@@ -460,6 +460,31 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       expectFailure(run(["catalog", "mcp-rewrap/kubernetes:latest", "--server", "kubernetes", "--from", file, "-q"]), 2, new RegExp(`${esc}: not valid YAML`));
     });
 
+    it("verify's bad --mount, --state and --timeout → 2 before anything runs (a relative HOST left a named volume, a missing one a root-owned directory; 1e9 s became 1 ms)", () => {
+      const missing = join(scratch("mnt"), "nonexistent");
+      const volumes = () => dockerSync(["volume", "ls", "-q"]).split("\n").filter(Boolean).sort();
+      const before = volumes();
+      expectFailure(run(["verify", family("debian"), "--mount", "relative:/root/.kube/config", "-q"]), 2, /HOST must be an absolute path \(docker reads "relative" as a volume name\)/);
+      expectFailure(run(["verify", family("debian"), "--mount", `${missing}:/root/.kube/config`, "-q"]), 2, new RegExp(`${missing} does not exist \\(the engine would make it`));
+      expect(existsSync(missing)).toBe(false);
+      expectFailure(run(["verify", family("debian"), "--state", "/tmp/x:/root/.local/state", "-q"]), 2, /^mcp-rewrap: --state "\/tmp\/x:\/root\/\.local\/state": give an absolute TARGET/);
+      for (const t of ["1e9", "0.001", "0"]) expectFailure(run(["verify", family("debian"), "--timeout", t, "-q"]), 2, new RegExp(`--timeout ${t.replace(".", "\\.")}: give a number of seconds from 1 to 2147483`));
+      expect(volumes()).toEqual(before);
+    });
+
+    it("--tag sha256:… → 2 before anything is built (the engine refused it at the end, exit 3)", () => {
+      expectFailure(run(["build", family("debian"), "--tag", "sha256:abc", "-q"], { image: family("debian") }), 2, /--tag sha256:abc: a repository named sha256 reads as an image ID/);
+    });
+
+    it("a short image ID (12 hex digits, as docker images prints it) is the image: FROM names its full ID (it planned FROM <hex>:latest)", () => {
+      const id = imageId(family("debian"));
+      const out = join(scratch("shortid"), "ctx");
+      const c = run(["generate", id.slice(7, 19), "--out", out, "-q"]);
+      expect(c.result.code, c.result.stderr).toBe(0);
+      // Pinned by the ID, or (the containerd store: local builds have a repository digest) by that digest, which is the ID there.
+      expect(readFileSync(join(out, "Dockerfile"), "utf8")).toMatch(new RegExp(`\nFROM (\\S+@)?${id}\n`));
+    });
+
     it("catalog --server that is not a plain name → 2, nothing written (../../escape wrote two directories up, --install outside catalogs/)", () => {
       const dir = scratch("escape");
       const file = join(dir, "w.yaml");

@@ -1,6 +1,7 @@
 /** The one reference parser's naming helpers, the one tag rule and the one platform string. */
 import { describe, expect, it } from "vitest";
 import {
+  checkTag,
   formatReference,
   isImageId,
   manifestRef,
@@ -77,5 +78,12 @@ describe("platformString", () => {
   it("joins os, architecture and variant", () => {
     expect(platformString({ os: "linux", architecture: "arm64", variant: "v8" })).toBe("linux/arm64/v8");
     expect(platformString({ os: "linux", architecture: "amd64" })).toBe("linux/amd64");
+  });
+});
+
+describe("tags the engine would refuse at the end of a build", () => {
+  it("a repository named like a digest algorithm (sha256:abc reads as an ID)", () => {
+    for (const t of ["sha256:abc", "sha256", "library/sha256:1", "docker.io/sha512:x"]) expect(() => checkTag(t)).toThrow(/reads as an image ID/);
+    for (const t of ["foo/sha256:1", "127.0.0.1:5000/sha256:1", "sha256x:1"]) expect(checkTag(t)).toBe(t);
   });
 });
