@@ -9,6 +9,7 @@
  * build) pays for neither.
  */
 import type Docker from "dockerode";
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import type { Pack } from "tar-stream";
@@ -311,9 +312,15 @@ async function readFilesFromImage(
   // Loaded before the container exists, so the signal cleanup can remove it from the first moment.
   const { removeContainerSync } = await import("./docker-run.js");
   const docker = await full(e);
+  // Named before it is made: a signal while the engine makes it removes it by that name, also
+  // when the engine finishes the create after the stop (removeContainerSync's mayAppear).
+  const name = `mcp-rewrap-probe-${randomBytes(5).toString("hex")}`;
+  let creating = true;
+  const untrack = onCleanup(() => removeContainerSync(name, { mayAppear: creating }));
   let container: Docker.Container;
   try {
     container = await docker.createContainer({
+      name,
       Image: imageId,
       Entrypoint: ["/mcp-rewrap-probe-never-started"],
       Cmd: [],
@@ -321,9 +328,11 @@ async function readFilesFromImage(
       NetworkDisabled: true,
     });
   } catch (e) {
+    untrack();
     throw engineError(e, `reading files of ${imageId.slice(0, 19)}`);
+  } finally {
+    creating = false;
   }
-  const untrack = onCleanup(() => removeContainerSync(container.id));
   try {
     const text: Record<string, string> = {};
     for (const p of textPaths) {

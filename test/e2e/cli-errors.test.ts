@@ -194,6 +194,32 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       }
     }, 150_000);
 
+    it("SIGTERM while the engine is still making inspect's file-reading container: the container it makes after the stop is removed too", async () => {
+      const probes = () => dockerSync(["ps", "-a", "-q", "--filter", "label=io.mcp-rewrap.probe"]).split("\n").filter(Boolean).sort();
+      const before = probes();
+      const slow = await startSlowEngine(join(scratch("relay-inspect"), "engine.sock"), 1, 1_500);
+      try {
+        // No facts cache: inspect reads /etc/passwd and friends through a created, never started container.
+        const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "inspect", family("debian"), "--no-pull"], {
+          env: { ...process.env, DOCKER_HOST: slow.host, MCP_REWRAP_NO_CACHE: "1" },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stderr = "";
+        child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+        const held = await Promise.race([slow.held.then(() => true), exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(false), 60_000))]);
+        expect(held, `inspect's create never reached the engine; stderr: ${stderr}`).toBe(true);
+        child.kill("SIGTERM");
+        expect(await exited).toBe(143);
+        await slow.released;
+        await new Promise((r) => setTimeout(r, 1_500));
+        expect(probes().filter((p) => !before.includes(p))).toEqual([]);
+      } finally {
+        await slow.stop();
+        for (const p of probes().filter((x) => !before.includes(x))) dockerSync(["rm", "-f", p]);
+      }
+    }, 120_000);
+
     describe("verify --state", () => {
       // An entrypoint script (kept in the probe's chain) that waits while the state volume is
       // mounted: the state run is caught while its container runs and holds the volume.
