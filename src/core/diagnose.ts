@@ -5,6 +5,7 @@
 import { BIN_DIRS, type ImageFacts, type ResolvedUser, resolveUser } from "./facts.js";
 import { PlanError } from "./errors.js";
 import { DEFAULT_MOUNTS, chooseDropTool, findDropTool, onBuildProblem, pinnedDigest, planRewrap } from "./plan.js";
+import { LABEL } from "./labels.js";
 import { platformString } from "./reference.js";
 
 export interface MountReach {
@@ -68,7 +69,11 @@ export function diagnose(facts: ImageFacts, version: string): Diagnosis {
   }
   const digest = pinnedDigest(facts);
   let summary: string;
-  if (!user) summary = `cannot tell: ${userError}`;
+  const rewrapOf = facts.config.labels[LABEL.version] ? facts.config.labels[LABEL.baseName] ?? "an image" : null;
+  if (rewrapOf !== null) {
+    // It starts as root by design: the shim drops to the user its label names.
+    summary = `already a rewrap (mcp-rewrap ${facts.config.labels[LABEL.version]}) of ${rewrapOf}, for ${facts.config.labels[LABEL.user]?.split(":")[0] ?? "its user"}; \`mcp-rewrap verify ${facts.ref}\` checks it under the gateway's run line`;
+  } else if (!user) summary = `cannot tell: ${userError}`;
   else if (!needsRewrap) summary = "no rewrap needed: the image runs as root and can read the gateway's mounts under /root";
   else if (cannotRewrap) summary = `needs a rewrap, but one cannot be made: ${cannotRewrap}`;
   else if (onBuildProblem(facts)) summary = `needs a rewrap: ${user.name} (uid ${user.uid}) cannot read config the gateway mounts under /root; the image has ONBUILD triggers, which a build FROM it would run, so rewrap it in its registry: \`mcp-rewrap build ${facts.ref} --push --tag REGISTRY/NAME:TAG\``;

@@ -56,6 +56,14 @@ describe("diagnose", () => {
     expect(d.summary).not.toContain("mcp-rewrap build");
   });
 
+  it("says a rewrap is one (it starts as root by design), not that it needs no rewrap", () => {
+    const f = rootFacts();
+    f.ref = "mcp-rewrap/kubernetes:latest";
+    f.config.labels = { ...f.config.labels, "io.mcp-rewrap.version": "0.1.0", "io.mcp-rewrap.user": "appuser:1001:1001", "org.opencontainers.image.base.name": "mcp/kubernetes:latest" };
+    const d = diagnose(f, VERSION);
+    expect(d.summary).toBe("already a rewrap (mcp-rewrap 0.1.0) of mcp/kubernetes:latest, for appuser; `mcp-rewrap verify mcp-rewrap/kubernetes:latest` checks it under the gateway's run line");
+  });
+
   it("says a distroless image cannot be rewrapped for want of /bin/sh", () => {
     const d = diagnose(distrolessFacts(), VERSION);
     expect(d.needsRewrap).toBe(true);
