@@ -258,3 +258,55 @@ function usableHome(home: string, uid: number): boolean {
   }
   return true;
 }
+
+/**
+ * What in a facts file (a recorded facts.json, or --facts) is not of the type mcp-rewrap wrote:
+ * `field: must be …` sentences, empty when none. Optional fields may be absent; a hand-written
+ * file (aks, okta-mcp-server) is held to the same shape.
+ */
+export function factsProblems(x: unknown): string[] {
+  const out: string[] = [];
+  const obj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
+  const strs = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === "string");
+  const strMap = (v: unknown) => obj(v) && Object.values(v).every((s) => typeof s === "string");
+  type Check = [string, (v: unknown) => boolean, string, boolean?];
+  const check = (o: Record<string, unknown>, at: string, rules: Check[]) => {
+    for (const [k, ok, what, optional] of rules) {
+      if (!(k in o) || o[k] === undefined) {
+        if (!optional) out.push(`${at}${k}: missing (${what})`);
+      } else if (!ok(o[k])) out.push(`${at}${k}: must be ${what}`);
+    }
+  };
+  if (!obj(x)) return ["must be a JSON object"];
+  const str = (v: unknown) => typeof v === "string";
+  const strOrNull = (v: unknown) => v === null || typeof v === "string";
+  const strsOrNull = (v: unknown) => v === null || strs(v);
+  check(x, "", [
+    ["ref", str, "a string"],
+    ["id", str, "a string"],
+    ["repoTags", strs, "a list of strings", true],
+    ["repoDigests", strs, "a list of strings", true],
+    ["os", str, "a string", true],
+    ["architecture", str, "a string", true],
+    ["variant", str, "a string", true],
+    ["config", obj, "an object"],
+    ["passwd", strOrNull, "a string or null", true],
+    ["group", strOrNull, "a string or null", true],
+    ["present", strs, "a list of strings"],
+    ["links", strMap, "an object of strings", true],
+    ["rootMode", (v) => v === null || (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0o7777), "a mode (0-4095) or null", true],
+  ]);
+  if (obj(x.config)) {
+    check(x.config, "config.", [
+      ["user", str, "a string", true],
+      ["env", strs, "a list of strings", true],
+      ["entrypoint", strsOrNull, "a list of strings or null", true],
+      ["cmd", strsOrNull, "a list of strings or null", true],
+      ["workdir", str, "a string", true],
+      ["labels", strMap, "an object of strings", true],
+      ["onBuild", strs, "a list of strings", true],
+      ["healthcheck", (v) => v === null || (obj(v) && strs(v.test)), "null or an object with a test list", true],
+    ]);
+  }
+  return out;
+}

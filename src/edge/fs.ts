@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { ParsedCatalog } from "../core/catalog.js";
 import { UsageError } from "../core/errors.js";
-import type { ImageFacts } from "../core/facts.js";
+import { type ImageFacts, factsProblems } from "../core/facts.js";
 import type { RenderedFile, Templates } from "../core/render.js";
 import { onCleanup } from "./cleanup.js";
 import { packageRoot } from "./version.js";
@@ -43,6 +43,10 @@ export function readFactsFile(path: string, ref?: string, named = `--facts ${pat
   for (const key of ["ref", "id", "config", "present"] as const) {
     if (!facts || typeof facts !== "object" || !(key in facts)) throw new UsageError(`${named}: not an mcp-rewrap facts file (no "${key}"); give a facts.json that mcp-rewrap generate wrote`);
   }
+  // Each field of the type mcp-rewrap writes (a hand-written or edited file rendered nonsense:
+  // a string cmd became CMD ["n","o","d","e"]).
+  const problems = factsProblems(facts);
+  if (problems.length) throw new UsageError(`${named}: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ""}; fix the file, or write it again with mcp-rewrap generate`);
   return ref && ref !== facts.ref ? { ...facts, ref } : facts;
 }
 

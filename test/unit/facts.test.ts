@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ImageFacts, imageConfigFrom, parseGroup, parsePasswd, resolveUser } from "../../src/core/facts.js";
+import { type ImageFacts, factsProblems, imageConfigFrom, parseGroup, parsePasswd, resolveUser } from "../../src/core/facts.js";
 import { KUBE_GROUP, KUBE_PASSWD } from "./fixtures.js";
 
 type UserFacts = Pick<ImageFacts, "config" | "passwd" | "group">;
@@ -210,5 +210,27 @@ describe("imageConfigFrom", () => {
     expect("onBuild" in imageConfigFrom({ OnBuild: [] })).toBe(false);
     expect("onBuild" in imageConfigFrom({ OnBuild: null })).toBe(false);
     expect("onBuild" in imageConfigFrom({})).toBe(false);
+  });
+});
+
+describe("factsProblems: a facts file holds what mcp-rewrap writes", () => {
+  it("the committed facts (generated and hand-written) have none; wrong types are named, field by field", async () => {
+    const { readFileSync } = await import("node:fs");
+    for (const n of ["kubernetes", "aks", "okta-mcp-server"]) {
+      expect(factsProblems(JSON.parse(readFileSync(new URL(`../../images/${n}/facts.json`, import.meta.url), "utf8"))), n).toEqual([]);
+    }
+    const good = JSON.parse(readFileSync(new URL("../../images/kubernetes/facts.json", import.meta.url), "utf8"));
+    const bad = { ...good, passwd: 42, present: null, rootMode: "0700", config: { ...good.config, cmd: "node x", user: 1001, env: { A: "1" }, labels: { a: 1 } } };
+    expect(factsProblems(bad)).toEqual([
+      "passwd: must be a string or null",
+      "present: must be a list of strings",
+      "rootMode: must be a mode (0-4095) or null",
+      "config.user: must be a string",
+      "config.env: must be a list of strings",
+      "config.cmd: must be a list of strings or null",
+      "config.labels: must be an object of strings",
+    ]);
+    expect(factsProblems([])).toEqual(["must be a JSON object"]);
+    expect(factsProblems({ ref: "x", id: "y", present: [] })).toEqual(["config: missing (an object)"]);
   });
 });
