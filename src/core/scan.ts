@@ -9,6 +9,7 @@
  * A server is `ok` only when every mount was judged; what could not be judged makes it
  * `unknown`, with the reason.
  */
+import { posix } from "node:path";
 import { type Owned, type Who, describeOwned, may } from "./access.js";
 import { type GatewayConfig, evaluate, evaluateList, hasValue, templateKeys } from "./gateway-eval.js";
 import { type CatalogServer, shWord } from "./catalog.js";
@@ -72,8 +73,11 @@ export interface ScanContext {
 export interface Mount {
   kind: "bind" | "volume" | "anonymous";
   source: string;
+  /** Cleaned as docker cleans it (`/root/../tmp/x` is `/tmp/x`). */
   target: string;
   mode: string;
+  /** Why docker would refuse it (the server would not start); absent when it would not. */
+  problem?: string;
 }
 
 /** A `volumes:` value after templating, as the gateway's parseDockerVolumeBind reads it. */
@@ -91,10 +95,23 @@ export function parseMount(spec: string): Mount | null {
     } else cur += c;
   }
   parts.push(cur);
-  if (parts.length === 1) return { kind: "anonymous", source: "", target: parts[0]!, mode: "" };
+  const clean = (t: string) => (t.startsWith("/") ? posix.normalize(t).replace(/(.)\/$/, "$1") : t);
+  if (parts.length === 1) return withProblem(spec, { kind: "anonymous", source: "", target: clean(parts[0]!), mode: "" }, parts.length);
   const [source = "", target = "", mode = ""] = parts.map((p) => p.trim());
   const host = /^[/.~]/.test(source) || /^[A-Za-z]:[\\/]/.test(source) || source.startsWith("\\\\");
-  return { kind: host ? "bind" : "volume", source, target, mode };
+  return withProblem(spec, { kind: host ? "bind" : "volume", source, target: clean(target), mode }, parts.length);
+}
+
+/** A mount docker would refuse (the container would not start): `problem` says why. */
+function withProblem(spec: string, m: Mount, parts: number): Mount {
+  const q = JSON.stringify(spec);
+  let problem: string | undefined;
+  if (parts > 3) problem = `${q}: not a mount docker accepts (more than SOURCE:TARGET:MODE)`;
+  else if (!m.target.startsWith("/")) problem = `${q}: not a mount docker accepts (the container path must be absolute)`;
+  else if (m.kind === "bind" && !m.source.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(m.source) && !m.source.startsWith("\\\\")) {
+    problem = `${q}: the host path ${m.source} is relative (to the gateway's working directory, where docker takes it at all): cannot check who may read it`;
+  } else if (m.kind === "volume" && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(m.source)) problem = `${q}: ${JSON.stringify(m.source)} is neither an absolute host path nor a volume name`;
+  return problem ? { ...m, problem } : m;
 }
 
 const isReadOnly = (mode: string) => mode.split(",").includes("ro");
@@ -180,6 +197,10 @@ export function scanServer(name: string, entry: CatalogServer, ctx: ScanContext)
     for (const spec of specs) {
       const m = parseMount(spec);
       if (!m) continue;
+      if (m.problem && !spec.includes(UNSET)) {
+        unjudged.push(m.problem);
+        continue;
+      }
       if (m.target.includes(UNSET)) {
         unjudged.push(`${expr}: the container path comes from ${unset.join(", ")}, not set in ${ctx.configSource}`);
         continue;

@@ -238,6 +238,28 @@ describe("pure judgement", () => {
     expect(parseMount("  ")).toBeNull();
   });
 
+  it("cleans a target as docker does, and marks a mount docker would refuse (never a silent pass)", () => {
+    expect(parseMount("/h:/root/../tmp/x")).toEqual({ kind: "bind", source: "/h", target: "/tmp/x", mode: "" });
+    expect(parseMount("/h:/home/appuser/../../root/x/")).toMatchObject({ target: "/root/x" });
+    expect(parseMount(":")!.problem).toBe('":": not a mount docker accepts (the container path must be absolute)');
+    expect(parseMount("a:b:c:d")!.problem).toBe('"a:b:c:d": not a mount docker accepts (more than SOURCE:TARGET:MODE)');
+    expect(parseMount("relative/kube:/home/appuser/x")!.problem).toBe('"relative/kube:/home/appuser/x": "relative/kube" is neither an absolute host path nor a volume name');
+    expect(parseMount("./kube:/x")!.problem).toMatch(/the host path \.\/kube is relative/);
+    expect(parseMount("/h/k:/home/appuser/.kube/config:ro")!.problem).toBeUndefined();
+  });
+
+  it("such a mount makes the server unknown, with the reason (it was ok, uid reaches every mount)", () => {
+    const facts = {
+      config: { user: "appuser", env: [], entrypoint: null, cmd: null, workdir: "", labels: {} },
+      passwd: "root:x:0:0::/root:/bin/sh\nappuser:x:1001:1001::/home/appuser:/bin/sh\n",
+      group: "root:x:0:\nappuser:x:1001:\n",
+      rootMode: 0o700,
+    };
+    const r = scanServer("a", { type: "server", image: "x/y", volumes: ["relative/kube:/home/appuser/.kube/config"] }, { config: {}, configSource: "c", image: { facts, via: "t" }, hostStat: () => ({ path: "", error: "unused" }) });
+    expect(r.status).toBe("unknown");
+    expect(r.why).toContain('"relative/kube" is neither an absolute host path nor a volume name');
+  });
+
   it("evaluates the gateway's templates: volume, volume-target, into, or, mount_as", () => {
     const cfg = { filesystem: { paths: ["/a", "/b"] }, k: { p: "/x", empty: "" } };
     expect(evaluateList(["{{filesystem.paths|volume|into}}"], cfg)).toEqual(["/a:/a", "/b:/b"]);
