@@ -4,7 +4,7 @@
  */
 import { BIN_DIRS, type ImageFacts, type ResolvedUser, resolveUser } from "./facts.js";
 import { PlanError } from "./errors.js";
-import { DEFAULT_MOUNTS, chooseDropTool, findDropTool, onBuildProblem, pinnedDigest, planRewrap } from "./plan.js";
+import { DEFAULT_MOUNTS, chooseDropTool, findDropTool, isRewrapped, onBuildProblem, pinnedDigest, planRewrap } from "./plan.js";
 import { LABEL } from "./labels.js";
 import { platformString } from "./reference.js";
 
@@ -69,10 +69,9 @@ export function diagnose(facts: ImageFacts, version: string): Diagnosis {
   }
   const digest = pinnedDigest(facts);
   let summary: string;
-  const rewrapOf = facts.config.labels[LABEL.version] ? facts.config.labels[LABEL.baseName] ?? "an image" : null;
-  if (rewrapOf !== null) {
+  if (isRewrapped(facts.config)) {
     // It starts as root by design: the shim drops to the user its label names.
-    summary = `already a rewrap (mcp-rewrap ${facts.config.labels[LABEL.version]}) of ${rewrapOf}, for ${facts.config.labels[LABEL.user]?.split(":")[0] ?? "its user"}; \`mcp-rewrap verify ${facts.ref}\` checks it under the gateway's run line`;
+    summary = `already a rewrap (mcp-rewrap ${facts.config.labels[LABEL.version]}) of ${facts.config.labels[LABEL.baseName] ?? "an image"}, for ${facts.config.labels[LABEL.user]?.split(":")[0] ?? "its user"}; \`mcp-rewrap verify ${facts.ref}\` checks it under the gateway's run line`;
   } else if (!user) summary = `cannot tell: ${userError}`;
   else if (!needsRewrap) summary = "no rewrap needed: the image runs as root and can read the gateway's mounts under /root";
   else if (cannotRewrap) summary = `needs a rewrap, but one cannot be made: ${cannotRewrap}`;

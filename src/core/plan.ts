@@ -271,10 +271,15 @@ export function chooseDropTool(facts: ImageFacts, user: ResolvedUser): { kind: D
   return null;
 }
 
+/** An image mcp-rewrap made: the shim first in its entrypoint, and our version label. */
+export function isRewrapped(cfg: { entrypoint: string[] | null; labels: Record<string, string> }): boolean {
+  return cfg.entrypoint?.[0] === SHIM_PATH && !!cfg.labels[LABEL.version];
+}
+
 export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
   if (opts.tag !== undefined) checkTag(opts.tag);
   checkFactsForDockerfile(facts);
-  if (facts.config.labels[LABEL.version] && facts.config.entrypoint?.[0] === SHIM_PATH) {
+  if (isRewrapped(facts.config)) {
     throw new PlanError(
       `${facts.ref} was already rewrapped by mcp-rewrap ${facts.config.labels[LABEL.version]}; rewrap its base ${facts.config.labels[LABEL.baseName] ?? "image"} instead`,
     );

@@ -7,7 +7,7 @@
 import { CONFIG_PATHS, type ConfigPath, configPathOf } from "./config-paths.js";
 import { UsageError } from "./errors.js";
 import { LABEL } from "./labels.js";
-import { SHIM_PATH } from "./plan.js";
+import { SHIM_PATH, isRewrapped } from "./plan.js";
 import { shellQuote as q } from "./render.js";
 
 /** Where tools look for a config mounted at a path below /root, by variable (a file, or a directory). */
@@ -267,10 +267,7 @@ export interface ImageConfigLite {
   uid: number;
 }
 
-/** An image mcp-rewrap made: the shim first in its entrypoint, and our version label. */
-export function isRewrapped(cfg: Pick<ImageConfigLite, "entrypoint" | "labels">): boolean {
-  return cfg.entrypoint?.[0] === SHIM_PATH && !!cfg.labels[LABEL.version];
-}
+export { isRewrapped };
 
 /** A script entrypoint (…sh, …entrypoint…) is kept in the chain; a program one (node, python) cannot run a probe. */
 export function keepsEntrypoint(entrypoint: string[] | null): boolean {

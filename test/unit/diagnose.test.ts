@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { diagnose, formatDiagnosis } from "../../src/core/diagnose.js";
-import { DEFAULT_MOUNTS } from "../../src/core/plan.js";
+import { DEFAULT_MOUNTS, SHIM_PATH } from "../../src/core/plan.js";
 import { KUBE_DIGEST, busyboxFacts, distrolessFacts, kubernetesFacts, rootFacts } from "./fixtures.js";
 
 const VERSION = "9.9.9-test";
@@ -59,6 +59,8 @@ describe("diagnose", () => {
   it("says a rewrap is one (it starts as root by design), not that it needs no rewrap", () => {
     const f = rootFacts();
     f.ref = "mcp-rewrap/kubernetes:latest";
+    // What a rewrap is: the shim first in its entrypoint, and the version label (isRewrapped).
+    f.config.entrypoint = [SHIM_PATH, "docker-entrypoint.sh"];
     f.config.labels = { ...f.config.labels, "io.mcp-rewrap.version": "0.1.0", "io.mcp-rewrap.user": "appuser:1001:1001", "org.opencontainers.image.base.name": "mcp/kubernetes:latest" };
     const d = diagnose(f, VERSION);
     expect(d.summary).toBe("already a rewrap (mcp-rewrap 0.1.0) of mcp/kubernetes:latest, for appuser; `mcp-rewrap verify mcp-rewrap/kubernetes:latest` checks it under the gateway's run line");
