@@ -151,16 +151,13 @@ export async function withMcpServer<T>(runArgs: string[], work: (client: Client)
   const { StdioClientTransport } = await import("@modelcontextprotocol/sdk/client/stdio.js");
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const name = opts.name ?? `${opts.namePrefix ?? "mcp-rewrap-mcp"}-${randomBytes(5).toString("hex")}`;
-  // Stopped by a signal: the CLI is killed first (cleanups run newest first), so that it makes
-  // nothing after the removal; a create it had already sent is watched for (removeContainerSync).
-  let cliRan = false;
-  const untrack = onCleanup(() => removeContainerSync(name, { mayAppear: cliRan }));
   // The same engine as the Engine API calls (a selected Docker context becomes DOCKER_HOST).
   const env = dockerCliEnv();
   const transport = new StdioClientTransport({ command: "docker", args: ["run", "--name", name, ...runArgs.slice(1)], env, stderr: "pipe" });
-  const untrackCli = onCleanup(() => {
+  // Stopped by a signal: the CLI is killed first, so that it makes nothing after the removal; a
+  // create it had already sent is watched for (removeContainerSync's mayAppear).
+  const untrack = onCleanup(() => {
     const pid = transport.pid;
-    cliRan = pid !== null;
     if (pid !== null) {
       try {
         process.kill(pid, "SIGKILL");
@@ -168,6 +165,7 @@ export async function withMcpServer<T>(runArgs: string[], work: (client: Client)
         /* gone already */
       }
     }
+    removeContainerSync(name, { mayAppear: pid !== null });
   });
   let stderr = "";
   transport.stderr?.on("data", (c: Buffer | string) => {
@@ -198,7 +196,6 @@ export async function withMcpServer<T>(runArgs: string[], work: (client: Client)
     clearTimeout(timer);
     await Promise.race([client.close().catch(() => {}), new Promise((r) => setTimeout(r, 5_000))]);
     await removeContainer(name);
-    untrackCli();
     untrack();
   }
 }

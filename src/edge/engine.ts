@@ -616,7 +616,7 @@ export async function reportUntagged(d: Docker, id: string, tag: string, progres
   try {
     const info = await inspectImage(d, id);
     if (!info) return;
-    const short = id.replace(/^sha256:/, "").slice(0, 12);
+    const short = shortId(id);
     const tags = tagsOf(info);
     if (tags.length) progress(`${tag} named ${short} before, not a rewrap; kept: ${tags.join(", ")} still names it`);
     else progress(`${tag} named ${short} before, not a rewrap; kept, now without a name (\`docker image rm ${short}\` removes it)`);
