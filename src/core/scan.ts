@@ -98,9 +98,12 @@ export function parseMount(spec: string): Mount | null {
   const clean = (t: string) => (t.startsWith("/") ? posix.normalize(t).replace(/(.)\/$/, "$1") : t);
   if (parts.length === 1) return withProblem(spec, { kind: "anonymous", source: "", target: clean(parts[0]!), mode: "" }, parts.length);
   const [source = "", target = "", mode = ""] = parts.map((p) => p.trim());
-  const host = /^[/.~]/.test(source) || /^[A-Za-z]:[\\/]/.test(source) || source.startsWith("\\\\");
+  const host = absoluteHost(source) || /^[.~]/.test(source);
   return withProblem(spec, { kind: host ? "bind" : "volume", source, target: clean(target), mode }, parts.length);
 }
+
+/** An absolute host path: POSIX, a Windows drive (C:\ or C:/) or a UNC share (\\server). */
+const absoluteHost = (s: string) => s.startsWith("/") || /^[A-Za-z]:[\\/]/.test(s) || s.startsWith("\\\\");
 
 /** A mount docker would refuse (the container would not start): `problem` says why. */
 function withProblem(spec: string, m: Mount, parts: number): Mount {
@@ -108,7 +111,7 @@ function withProblem(spec: string, m: Mount, parts: number): Mount {
   let problem: string | undefined;
   if (parts > 3) problem = `${q}: not a mount docker accepts (more than SOURCE:TARGET:MODE)`;
   else if (!m.target.startsWith("/")) problem = `${q}: not a mount docker accepts (the container path must be absolute)`;
-  else if (m.kind === "bind" && !m.source.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(m.source) && !m.source.startsWith("\\\\")) {
+  else if (m.kind === "bind" && !absoluteHost(m.source)) {
     problem = `${q}: the host path ${m.source} is relative (to the gateway's working directory, where docker takes it at all): cannot check who may read it`;
   } else if (m.kind === "volume" && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(m.source)) problem = `${q}: ${JSON.stringify(m.source)} is neither an absolute host path nor a volume name`;
   return problem ? { ...m, problem } : m;
