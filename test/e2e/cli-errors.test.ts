@@ -28,6 +28,37 @@ function scratch(prefix: string): string {
   return d;
 }
 
+/** The CLI in the background: its stderr as it comes (`stderr()`), and its exit code (`exited`). */
+function spawnCli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+  return { child, stderr: () => stderr, exited };
+}
+
+/**
+ * The CLI run through a relay that holds its `nth` container create 1.5 s (< CREATE_SETTLE_MS),
+ * stopped by SIGTERM while the create is held: after the engine has read it, before it made the
+ * container. Resolves once the held create reached the engine and a moment has passed for
+ * anything after it, the relay stopped.
+ */
+async function stopWhileCreateHeld(args: string[], nth: number, opts: { cwd?: string; env?: Record<string, string>; heldWithinMs: number }): Promise<{ code: number | null; stderr: string }> {
+  const slow = await startSlowEngine(join(scratch("relay"), "engine.sock"), nth, 1_500);
+  try {
+    const run = spawnCli(args, { cwd: opts.cwd, env: { ...opts.env, DOCKER_HOST: slow.host } });
+    const held = await Promise.race([slow.held.then(() => true), run.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(false), opts.heldWithinMs))]);
+    expect(held, `create ${nth} never reached the engine; stderr: ${run.stderr()}`).toBe(true);
+    run.child.kill("SIGTERM");
+    const code = await run.exited;
+    await slow.released;
+    await new Promise((r) => setTimeout(r, 1_500));
+    return { code, stderr: run.stderr() };
+  } finally {
+    await slow.stop();
+  }
+}
+
 /** What an image has around it in the engine: containers made from it, images rewrapped from it. */
 function engineTrace(image: string | null, tag: string | null): { containers: string[]; derived: string[]; tag: boolean } {
   const lines = (args: string[]) => [...new Set(dockerSync(args).split("\n").filter(Boolean))].sort();
@@ -134,14 +165,7 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
         const tmp = scratch("sig");
         const before = names();
         // bash reads the MCP request as commands and never answers: verify waits for its deadline.
-        const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "verify", "mcp-rewrap-test/bookworm:latest", "--mcp", "--timeout", "120", "--no-pull", "-q"], {
-          cwd: tmp,
-          env: { ...process.env, TMPDIR: tmp },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stderr = "";
-        child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
-        const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+        const { child, stderr, exited } = spawnCli(["verify", "mcp-rewrap-test/bookworm:latest", "--mcp", "--timeout", "120", "--no-pull", "-q"], { cwd: tmp, env: { TMPDIR: tmp } });
         // Wait until the MCP container runs and the synthetic files exist.
         const deadline = Date.now() + 60_000;
         let running: string[] = [];
@@ -150,11 +174,11 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
           if (running.length && readdirSync(tmp).some((f) => f.startsWith("mcp-rewrap-verify-"))) break;
           await new Promise((r) => setTimeout(r, 200));
         }
-        expect(running.length, `no verify container appeared; stderr: ${stderr}`).toBeGreaterThan(0);
+        expect(running.length, `no verify container appeared; stderr: ${stderr()}`).toBeGreaterThan(0);
         expect(readdirSync(tmp).filter((f) => f.startsWith("mcp-rewrap-verify-"))).toHaveLength(1);
         child.kill(signal);
         expect(await exited).toBe(code);
-        expect(stderr).toBe(`mcp-rewrap: interrupted by ${signal}: removed the temporary files and containers this run made; run the command again to finish\n`);
+        expect(stderr()).toBe(`mcp-rewrap: interrupted by ${signal}: removed the temporary files and containers this run made; run the command again to finish\n`);
         expect(readdirSync(tmp)).toEqual([]);
         expect(names().filter((n) => !before.includes(n))).toEqual([]);
       }, 120_000);
@@ -166,30 +190,14 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       // engine made the container. Before the fix, the engine made it after the clean-up had run,
       // with a fresh root-owned directory as its missing bind source, and nothing removed either.
       const tmp = scratch("sig-create");
-      const relayDir = scratch("relay");
-      const slow = await startSlowEngine(join(relayDir, "engine.sock"), 2, 1_500);
       const before = names();
       try {
-        const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "verify", "mcp-rewrap-test/bookworm:latest", "--mcp", "--timeout", "120", "--no-pull", "-q"], {
-          cwd: tmp,
-          env: { ...process.env, TMPDIR: tmp, DOCKER_HOST: slow.host },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stderr = "";
-        child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
-        const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
-        const held = await Promise.race([slow.held.then(() => true), exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(false), 90_000))]);
-        expect(held, `the --mcp run's create never reached the engine; stderr: ${stderr}`).toBe(true);
-        child.kill("SIGTERM");
-        expect(await exited).toBe(143);
-        expect(stderr).toBe("mcp-rewrap: interrupted by SIGTERM: removed the temporary files and containers this run made; run the command again to finish\n");
-        // The held create reached the engine while the CLI waited; a moment for anything after it.
-        await slow.released;
-        await new Promise((r) => setTimeout(r, 1_500));
+        const r = await stopWhileCreateHeld(["verify", "mcp-rewrap-test/bookworm:latest", "--mcp", "--timeout", "120", "--no-pull", "-q"], 2, { cwd: tmp, env: { TMPDIR: tmp }, heldWithinMs: 90_000 });
+        expect(r.code).toBe(143);
+        expect(r.stderr).toBe("mcp-rewrap: interrupted by SIGTERM: removed the temporary files and containers this run made; run the command again to finish\n");
         expect(names().filter((n) => !before.includes(n))).toEqual([]);
         expect(readdirSync(tmp)).toEqual([]);
       } finally {
-        await slow.stop();
         for (const n of names().filter((x) => !before.includes(x))) dockerSync(["rm", "-f", n]);
       }
     }, 150_000);
@@ -197,25 +205,12 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
     it("SIGTERM while the engine is still making inspect's file-reading container: the container it makes after the stop is removed too", async () => {
       const probes = () => dockerSync(["ps", "-a", "-q", "--filter", "label=io.mcp-rewrap.probe"]).split("\n").filter(Boolean).sort();
       const before = probes();
-      const slow = await startSlowEngine(join(scratch("relay-inspect"), "engine.sock"), 1, 1_500);
       try {
         // No facts cache: inspect reads /etc/passwd and friends through a created, never started container.
-        const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "inspect", family("debian"), "--no-pull"], {
-          env: { ...process.env, DOCKER_HOST: slow.host, MCP_REWRAP_NO_CACHE: "1" },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stderr = "";
-        child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
-        const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
-        const held = await Promise.race([slow.held.then(() => true), exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(false), 60_000))]);
-        expect(held, `inspect's create never reached the engine; stderr: ${stderr}`).toBe(true);
-        child.kill("SIGTERM");
-        expect(await exited).toBe(143);
-        await slow.released;
-        await new Promise((r) => setTimeout(r, 1_500));
+        const r = await stopWhileCreateHeld(["inspect", family("debian"), "--no-pull"], 1, { env: { MCP_REWRAP_NO_CACHE: "1" }, heldWithinMs: 60_000 });
+        expect(r.code).toBe(143);
         expect(probes().filter((p) => !before.includes(p))).toEqual([]);
       } finally {
-        await slow.stop();
         for (const p of probes().filter((x) => !before.includes(x))) dockerSync(["rm", "-f", p]);
       }
     }, 120_000);
@@ -238,10 +233,7 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
         it(`${signal} while a state run holds its volume: the run's container and the volume are removed, exit ${code}`, async () => {
           const before = volumes();
-          const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "verify", image, "--state", "/srv/state", "--timeout", "150", "--no-pull", "-q"], { stdio: ["ignore", "pipe", "pipe"] });
-          let stderr = "";
-          child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
-          const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+          const { child, stderr, exited } = spawnCli(["verify", image, "--state", "/srv/state", "--timeout", "150", "--no-pull", "-q"]);
           const deadline = Date.now() + 90_000;
           let volume: string | undefined;
           while (Date.now() < deadline) {
@@ -249,10 +241,10 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
             if (volume && holders(volume).length) break;
             await new Promise((r) => setTimeout(r, 200));
           }
-          expect(volume && holders(volume).length, `no state run appeared; stderr: ${stderr}`).toBeTruthy();
+          expect(volume && holders(volume).length, `no state run appeared; stderr: ${stderr()}`).toBeTruthy();
           child.kill(signal);
           expect(await exited).toBe(code);
-          expect(stderr).toBe(`mcp-rewrap: interrupted by ${signal}: removed the temporary files and containers this run made; run the command again to finish\n`);
+          expect(stderr()).toBe(`mcp-rewrap: interrupted by ${signal}: removed the temporary files and containers this run made; run the command again to finish\n`);
           expect(holders(volume!)).toEqual([]);
           expect(volumes().filter((v) => !before.includes(v))).toEqual([]);
         }, 150_000);
