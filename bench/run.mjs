@@ -457,10 +457,14 @@ _b0=$(now); tar -C /mnt/rw-bench/many -cf - . | tar -x -o -f - -C /mnt/rw-bench/
   let homeOut = "";
   if (dropCmd) {
     const homeScript = `${timing}
+# "freshtmp": the private directory removed before each call (a first start under the gateway).
+freshtmp() { rm -rf /tmp/mcp-rewrap-${uid}; "$@"; }
 _br=0
 while [ $_br -lt ${rounds} ]; do
   _b0=$(now); loop ${SHIM_IN_IMAGE} /bin/true 2>/dev/null; _b1=$(now); per shimhome $_b0 $_b1
   _b0=$(now); loop ${dropCmd}; _b1=$(now); per drophome $_b0 $_b1
+  _b0=$(now); loop freshtmp ${SHIM_IN_IMAGE} /bin/true 2>/dev/null; _b1=$(now); per shimhomefresh $_b0 $_b1
+  _b0=$(now); loop freshtmp ${dropCmd}; _b1=$(now); per drophomefresh $_b0 $_b1
   _br=$((_br + 1))
 done
 # The shim did its job: the server would find the copy where KUBECONFIG points.
@@ -635,7 +639,8 @@ function rows(R, short = false) {
         (u.floor > 0 ? `; its processes alone (no logic) +${((u.floor - u.drop) / 1000).toFixed(1)} ms` : "") +
         (u.shimhome > 0 && u.drophome > 0
           ? `; mounted in the home instead (today's catalog, its own container, where ${R.rewrap.plan.drop.kind} takes ${(u.drophome / 1000).toFixed(1)} ms) +${((u.shimhome - u.drophome) / 1000).toFixed(1)} ms` +
-            (pr.overRangeHome ? ` (${roundByRound(pr.overRangeHome)})` : "")
+            (pr.overRangeHome ? ` (${roundByRound(pr.overRangeHome)})` : "") +
+            (u.shimhomefresh > 0 && u.drophomefresh > 0 ? `, on a first start there (as under the gateway) +${((u.shimhomefresh - u.drophomefresh) / 1000).toFixed(1)} ms` : "")
           : ""),
       "≤ 5 ms",
       verdict(over <= 5),
@@ -687,7 +692,7 @@ function misses(R) {
   const s = R.startup;
   const u = s?.profile?.us;
   if (s && s.ratio > 1.02) {
-    const steps = u ? Object.entries(u).filter(([k, v]) => !["shim", "drop", "shimfresh", "dropfresh", "floor", "floorfresh", "shimhome", "drophome", "sh", "true", "copy10k", "copy10kbare", "copy10ktmpfs", "copy10ktmpfsbare"].includes(k) && v >= 0).sort((a, b) => b[1] - a[1]) : [];
+    const steps = u ? Object.entries(u).filter(([k, v]) => !["shim", "drop", "shimfresh", "dropfresh", "floor", "floorfresh", "shimhome", "drophome", "shimhomefresh", "drophomefresh", "sh", "true", "copy10k", "copy10kbare", "copy10ktmpfs", "copy10ktmpfsbare"].includes(k) && v >= 0).sort((a, b) => b[1] - a[1]) : [];
     out.push(
       `Startup ${x2(s.ratio)}: the medians differ by ${ms(s.rewrapped.median - s.original.median)}` +
         (u?.shim ? `; the shim itself costs ${ms(u.shim / 1000)} per start (${steps.length ? `most in ${steps[0][0]}, ${ms(steps[0][1] / 1000)}` : "see the profile"}), ${((u.shim / 1000 / s.original.median) * 100).toFixed(1)} % of a start` : "") +
@@ -700,7 +705,15 @@ function misses(R) {
       `Size ${bytes(z.bytes)}: all of it is the shim, ${bytes(z.shimBytes)} of commands with no comment, blank line or indentation left (${bytes(z.shimGzip)} gzipped). 1 KiB would mean dropping behaviour (diagnostics, symlink-safe copies, the fallback when HOME is read-only, the capability checks, three drop tools), not formatting.`,
     );
   }
-  if (u && u.shim > 0 && u.drop > 0 && u.shim - u.drop > 5000 && u.sh > 0 && u.true > 0) {
+  // A gateway start is always a first start (--rm): the explanation is due when any of the four
+  // figures (steady or first, under /root or in the home) is over the target.
+  const overs = [
+    [u?.shim, u?.drop],
+    [u?.shimfresh, u?.dropfresh],
+    [u?.shimhome, u?.drophome],
+    [u?.shimhomefresh, u?.drophomefresh],
+  ].filter(([a, b]) => a > 0 && b > 0);
+  if (u && u.shim > 0 && u.drop > 0 && overs.some(([a, b]) => a - b > 5000) && u.sh > 0 && u.true > 0) {
     // Where the shim's time goes: the processes it must start (measured by a script that starts
     // exactly those and does nothing else, or priced by bare ones), and the rest, dash itself.
     const over = u.shim - u.drop;
@@ -711,7 +724,9 @@ function misses(R) {
         (measured
           ? `A script that starts exactly those processes and does nothing else takes +${ms(floor / 1000)} over the drop tool in the same rounds: the floor of this design on this machine, ${floor > 5000 ? "already over the target" : `${ms((5000 - floor) / 1000)} under the target`}. `
           : `About ${ms(floor / 1000)} goes before a line of the shim runs. `) +
-        `The other ${ms((over - floor) / 1000)} is dash reading the shim and running it. Two processes fewer (the user's shell and its cat) would take root writing the copy itself, into a root-owned directory only the user's group can enter, with the variable naming it: the copy would leave the home, which the shim does not do (and root never writes into the home).`,
+        `The other ${ms((over - floor) / 1000)} is dash reading the shim and running it.` +
+        (u.shimfresh > 0 && u.dropfresh > 0 ? ` A first start (every start under the gateway, which runs --rm) adds the user's mkdir of the copy's directory: +${ms((u.shimfresh - u.dropfresh) / 1000)} under /root` + (u.shimhomefresh > 0 && u.drophomefresh > 0 ? `, +${ms((u.shimhomefresh - u.drophomefresh) / 1000)} for today's catalog's mount in the home` : "") + "." : "") +
+        ` Two processes fewer (the user's shell and its cat, and the mkdir with them) would take root writing the copy itself, into a directory baked into the image that root owns and only the user's group can enter, with the variable naming it. The price: the copy would leave the home for /root mounts too; it would be read-only and readable by the user's group; and a file the user can read in place (Docker Desktop's, or a 0644 one) would be copied and pointed at as well, a snapshot where today the server reads the live file, because root's shell cannot tell what the user may read without starting a process as the user (\`test -r\` is always true for root). The shim keeps those properties instead.`,
     );
   }
   const ph = R.build?.phases;
@@ -822,6 +837,8 @@ function markdown(R) {
           row("floorfresh", "process floor on a first start (plus the user's mkdir of ~/.kube)"),
           row("shimhome", "whole shim with the kubeconfig mounted at ~/.kube/config instead (today's catalog; copied to /tmp/mcp-rewrap-UID, KUBECONFIG names it), its own container"),
           row("drophome", `${R.rewrap.plan.drop.kind} alone, in that container`),
+          row("shimhomefresh", "the same on a first start (/tmp/mcp-rewrap-UID removed before each call; the removal is in both rows)"),
+          row("drophomefresh", `${R.rewrap.plan.drop.kind} alone, the same removal before each call`),
           row("sh", "baseline: sh -c :"),
           row("true", "baseline: /bin/true"),
           row("rw_read_kernel", "step: rw_read_kernel (one cat: the environment, status, mountinfo)"),
