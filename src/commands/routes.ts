@@ -15,7 +15,7 @@ import { type Descriptor, type ImageConfigBlob, type ImageIndex, type ImageManif
 import { type RewrapPlan, shortId } from "../core/plan.js";
 import { baseNameOf, checkPlatforms, familiarName, manifestRef, parseReference, platformMatches, platformString } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
-import { type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, pushWithEngine, putTag, removeSuperseded, removeTag, removeWithSteps, reportUntagged } from "../edge/engine.js";
+import { type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, isRewrapImage, pushWithEngine, putTag, removeSuperseded, removeTag, removeWithSteps, reportUntagged } from "../edge/engine.js";
 import { foreignDockerfile, pathExists, removePath, templates, withTempDir, writeContext } from "../edge/fs.js";
 import type { FetchedManifest, Registries } from "../edge/registry/client.js";
 import { VERSION } from "../edge/version.js";
@@ -93,8 +93,9 @@ export async function buildRoute(ref: string, opts: BuildOptions): Promise<Build
   if (existing && existing.Id === plan.source.id) {
     throw new UsageError(`--tag ${plan.tag} names the image being rewrapped (${shortId(existing.Id)}): the rewrap would take its name and the original could be lost; give another --tag`);
   }
-  // The tag's image when it already holds this rewrap (THE up-to-date rule), else null.
-  const same = !opts.rebuild && existing && holdsRewrap(existing, plan, opts) ? existing : null;
+  // The tag's image when it already holds this rewrap (THE up-to-date rule), else null. An image
+  // built FROM the rewrap carries the same labels: it is somebody's own, and not up to date.
+  const same = !opts.rebuild && existing && holdsRewrap(existing, plan, opts) && (await isRewrapImage(d, existing.Id)) ? existing : null;
   if (!opts.out) {
     if (same) return upToDateResult(plan, facts, null, same, opts);
     return withTempDir("build", async (tmp) => ({ ...(await buildIn(tmp, facts, plan, opts, existing, null)), dir: null }));
@@ -137,10 +138,14 @@ async function buildIn(dir: string, facts: ImageFacts, plan: RewrapPlan, opts: B
   return { plan, facts, dir: gen.dir, tag: built.tag, id: built.id, upToDate: false, previous };
 }
 
-/** The image a build moved the tag off: an earlier rewrap is removed (unless still used), another image is said to be kept. */
+/**
+ * The image a build moved the tag off: an earlier rewrap is removed (unless still used), another
+ * image, one built FROM a rewrap too (it inherits the labels), is said to be kept.
+ */
 async function settlePrevious(d: Awaited<ReturnType<typeof docker>>, previous: InspectInfo, tag: string, progress: Progress): Promise<void> {
-  if (previous.Config?.Labels?.[LABEL.version]) await removeSuperseded(d, previous.Id, tag, progress);
-  else await reportUntagged(d, previous.Id, tag, progress);
+  const labelled = !!previous.Config?.Labels?.[LABEL.version];
+  if (labelled && (await isRewrapImage(d, previous.Id))) await removeSuperseded(d, previous.Id, tag, progress);
+  else await reportUntagged(d, previous.Id, tag, progress, labelled ? "an image built on a rewrap, not one" : undefined);
 }
 
 /**
@@ -160,7 +165,7 @@ async function tagMoved(
   const { plan } = made;
   const removed = await removeWithSteps(d, builtId).catch(() => false);
   const mine = `this build's image (${shortId(builtId)}) was ${removed ? "removed" : "kept: something else uses it"}`;
-  if (holder && holdsRewrap(holder, plan, opts)) {
+  if (holder && holdsRewrap(holder, plan, opts) && (await isRewrapImage(d, holder.Id))) {
     opts.progress(`${plan.tag} was tagged by another build of the same rewrap while this one ran: that image (${shortId(holder.Id)}) is kept; ${mine}`);
     return { ...made, tag: plan.tag, id: holder.Id, upToDate: false };
   }

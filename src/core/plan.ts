@@ -276,6 +276,27 @@ export function isRewrapped(cfg: { entrypoint: string[] | null; labels: Record<s
   return cfg.entrypoint?.[0] === SHIM_PATH && !!cfg.labels[LABEL.version];
 }
 
+/** One step of an image's history, as the engine lists them (newest first). */
+export interface HistoryStep {
+  CreatedBy?: string;
+}
+
+/**
+ * Whether an image that carries a rewrap's labels is the rewrap as mcp-rewrap built it, and not
+ * an image built FROM one (which inherits every label and the entrypoint): from the newest step
+ * down, only the generated Dockerfile's metadata steps (LABEL, ENTRYPOINT, CMD, HEALTHCHECK; the
+ * legacy builder writes them after "#(nop)"), then the COPY of the shim. A step of anything else
+ * on top (RUN, COPY, ENV, USER, ...) is somebody's own image.
+ */
+export function isRewrapBuild(history: readonly HistoryStep[]): boolean {
+  for (const step of history) {
+    const by = (step.CreatedBy ?? "").replace(/^\/bin\/sh -c #\(nop\)\s*/, "").trimStart();
+    if (/^(LABEL|ENTRYPOINT|CMD|HEALTHCHECK)\b/.test(by)) continue;
+    return /^COPY\b/.test(by) && (by.includes(` ${SHIM_PATH}`) || by.includes(` ${HEALTH_PATH}`));
+  }
+  return false;
+}
+
 export function planRewrap(facts: ImageFacts, opts: PlanOptions): RewrapPlan {
   if (opts.tag !== undefined) checkTag(opts.tag);
   checkFactsForDockerfile(facts);

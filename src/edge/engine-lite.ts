@@ -121,6 +121,12 @@ export class LiteEngine {
     return this.get({ path: "/version", ok: [200], reasons: { 500: "server error" } });
   }
 
+  /** The image's history, newest step first (GET /images/{name}/history). */
+  imageHistory(name: string): Promise<unknown> {
+    const path = imageInspectPath(name).replace(/\/json$/, "/history");
+    return this.get({ path, ok: [200], reasons: { 404: "no such image", 500: "server error" } });
+  }
+
   /** `manifests`: the image's platform manifests too (containerd image store, API 1.48+; older engines ignore it). */
   inspectImage(name: string, opts: { manifests?: boolean } = {}): Promise<unknown> {
     const path = imageInspectPath(name) + (opts.manifests ? "?manifests=1" : "");

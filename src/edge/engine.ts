@@ -16,7 +16,7 @@ import type { Pack } from "tar-stream";
 import { RuntimeError, UsageError } from "../core/errors.js";
 import { type ContainerConfigFields, type ImageFacts, PROBE_PATHS, imageConfigFrom } from "../core/facts.js";
 import { LABEL } from "../core/labels.js";
-import { localBaseProblem, localBaseTag, type RewrapPlan, shortId } from "../core/plan.js";
+import { type HistoryStep, isRewrapBuild, localBaseProblem, localBaseTag, type RewrapPlan, shortId } from "../core/plan.js";
 import { familiarName, parseReference } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
 import { type ImageFiles, cachedImageFiles } from "./cache.js";
@@ -221,6 +221,19 @@ export async function inspectImage(docker: Engine, ref: string): Promise<Inspect
   } catch (e) {
     if ((e as EngineError).statusCode === 404) return null;
     throw engineError(e, `inspecting ${ref}`);
+  }
+}
+
+/**
+ * Whether the image `id` is a rewrap as mcp-rewrap built it (isRewrapBuild on its history), not an
+ * image built on one. When the engine cannot say, false: then nothing is removed or trusted.
+ */
+export async function isRewrapImage(docker: Engine, id: string): Promise<boolean> {
+  try {
+    const h = docker instanceof LiteEngine ? await docker.imageHistory(id) : await docker.getImage(id).history();
+    return Array.isArray(h) && isRewrapBuild(h as HistoryStep[]);
+  } catch {
+    return false;
   }
 }
 
@@ -612,14 +625,14 @@ export async function removeSuperseded(d: Docker, id: string, tag: string, progr
  * `docker build` does): that image is kept, and said to be without a name now when no other
  * tag holds it, with the command that removes it. Never throws.
  */
-export async function reportUntagged(d: Docker, id: string, tag: string, progress: Progress): Promise<void> {
+export async function reportUntagged(d: Docker, id: string, tag: string, progress: Progress, what = "not a rewrap"): Promise<void> {
   try {
     const info = await inspectImage(d, id);
     if (!info) return;
     const short = shortId(id);
     const tags = tagsOf(info);
-    if (tags.length) progress(`${tag} named ${short} before, not a rewrap; kept: ${tags.join(", ")} still names it`);
-    else progress(`${tag} named ${short} before, not a rewrap; kept, now without a name (\`docker image rm ${short}\` removes it)`);
+    if (tags.length) progress(`${tag} named ${short} before, ${what}; kept: ${tags.join(", ")} still names it`);
+    else progress(`${tag} named ${short} before, ${what}; kept, now without a name (\`docker image rm ${short}\` removes it)`);
   } catch {
     /* only a message */
   }

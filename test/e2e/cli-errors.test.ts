@@ -368,6 +368,33 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       }
     });
 
+    it("--tag held by an image built FROM the rewrap (it inherits every label): not taken as up to date, and kept when the build moves the tag (--rebuild removed it as a superseded rewrap)", async () => {
+      const held = `mcp-rewrap-test/clierr-${RUN_ID}:derived`;
+      const made: string[] = [];
+      try {
+        const first = run(["build", family("debian"), "--tag", held, "-q"]);
+        expect(first.result.code, first.result.stderr).toBe(0);
+        made.push(imageId(held));
+        // Somebody's own image on top of it, under the same name: a step of its own, no label changed.
+        buildFromStdin(held, `FROM ${held}\nRUN echo ${RUN_ID} > /mine\n`);
+        const mine = imageId(held);
+        const short = mine.slice(7, 19);
+        for (const args of [[], ["--rebuild"]]) {
+          if (imageId(held) !== mine) dockerSync(["tag", mine, held]);
+          const c = run(["build", family("debian"), "--tag", held, ...args]);
+          expect(c.result.code, c.result.stderr).toBe(0);
+          expect(c.result.stderr, `${args}: not up to date`).not.toMatch(/is up to date/);
+          made.push(imageId(held));
+          expect(imageId(held), `${args}: the tag names a new rewrap`).not.toBe(mine);
+          expect(exists(mine), `${args}: the image built on the rewrap is kept`).toBe(true);
+          expect(c.result.stderr).toContain(`\n${held} named ${short} before, an image built on a rewrap, not one; kept, now without a name (\`docker image rm ${short}\` removes it)\n`);
+        }
+        made.push(mine);
+      } finally {
+        await removeImages(held, ...made.reverse());
+      }
+    });
+
     it("build --push that fails (registry refuses the connection) → 3, the tag back on the image it named before, that image kept, the new build removed (it deleted an earlier rewrap)", async () => {
       const tag = `127.0.0.1:${closedPort}/clierr-${RUN_ID}/held:1`;
       const other = `mcp-rewrap-test/clierr-${RUN_ID}:other`;

@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildRoute } from "../../src/commands/routes.js";
-import { shortId as short } from "../../src/core/plan.js";
+import { SHIM_PATH, shortId as short } from "../../src/core/plan.js";
 import { cli, ensureBed } from "../support/bed.js";
-import { buildFromStdin as dockerBuild, dockerSync, imageExists as exists, imageId as idOf, removeImages, uniqueName } from "../support/docker.js";
+import { buildFromStdin as dockerBuild, buildWithFiles, dockerSync, imageExists as exists, imageId as idOf, removeImages, uniqueName } from "../support/docker.js";
 
 const NAME = uniqueName("mcp-rewrap-test/tagrace");
 /** The source: a local image with a user of its own. */
@@ -84,8 +84,9 @@ describe("the tag moved by another build while this one ran", () => {
   }, 300_000);
 
   it("to an image of the same rewrap (same freshness key): that image is the result, this build's copy and its steps removed", async () => {
-    // Equal keys make equal images: an image that carries the key stands for the same rewrap.
-    dockerBuild(SAME, `FROM mcp-rewrap-test/busybox:latest\nLABEL io.mcp-rewrap.context="${keyOfSource()}"\n`);
+    // Equal keys make equal images: an image that carries the key, built as a rewrap is (the
+    // shim's COPY, then metadata only), stands for the same rewrap.
+    buildWithFiles(SAME, `FROM mcp-rewrap-test/busybox:latest\nCOPY shim ${SHIM_PATH}\nLABEL io.mcp-rewrap.context="${keyOfSource()}"\n`, { shim: "#!/bin/sh\n" });
     const other = idOf(SAME);
     const { outcome, lines, steps } = await buildWhileMoved(SAME);
     expect(outcome.ok ? outcome.r : outcome.e.message).toMatchObject({ tag: OUT, id: other, upToDate: false });

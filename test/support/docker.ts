@@ -5,7 +5,9 @@
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { docker as engine, removeTag } from "../../src/edge/engine.js";
 
 export interface RunResult {
@@ -73,6 +75,18 @@ export function imageId(ref: string): string {
 /** `docker build -q -t TAG -` with this Dockerfile on stdin (no context): a small image FROM the test bed's. */
 export function buildFromStdin(tag: string, dockerfile: string): void {
   execFileSync("docker", ["build", "-q", "-t", tag, "-"], { input: dockerfile, timeout: 120_000, stdio: ["pipe", "pipe", "pipe"] });
+}
+
+/** `docker build -q -t TAG DIR`, DIR a temporary context of this Dockerfile and these files (removed after). */
+export function buildWithFiles(tag: string, dockerfile: string, files: Record<string, string>): void {
+  const dir = mkdtempSync(join(tmpdir(), "mcp-rewrap-ctx-"));
+  try {
+    writeFileSync(join(dir, "Dockerfile"), dockerfile);
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    execFileSync("docker", ["build", "-q", "-t", tag, dir], { timeout: 120_000, stdio: ["ignore", "pipe", "pipe"] });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -6,7 +6,9 @@ import {
   SHIM_PATH,
   checkEnvName,
   findDropTool,
+  HEALTH_PATH,
   inheritsConfig,
+  isRewrapBuild,
   layersOn,
   localBaseProblem,
   localBaseTag,
@@ -474,5 +476,32 @@ describe("a local base named by its tag: is the build still on the image the pla
     expect(p).toBe(
       "mcp/kubernetes:latest: the tag named another image while it was built than the one the plan was made from (0123456789ab); run the build again to plan from it",
     );
+  });
+});
+
+describe("isRewrapBuild: the rewrap as built, not an image built FROM it (which inherits its labels)", () => {
+  // As the legacy builder writes them (docker history --no-trunc of a rewrap, newest first).
+  const nop = (s: string) => ({ CreatedBy: `/bin/sh -c #(nop)  ${s}` });
+  const copy = (to: string) => ({ CreatedBy: `/bin/sh -c #(nop) COPY file:f739eb668201d416d8faa98142ab910b41e50a032e270928b17b4cf286ec387e in ${to} ` });
+  const base = [nop("USER root"), nop("CMD [\"node\"]"), { CreatedBy: "/bin/sh -c useradd -m appuser" }];
+  const rewrap = [nop('CMD ["node" "dist/index.js"]'), nop(`ENTRYPOINT ["${SHIM_PATH}" "docker-entrypoint.sh"]`), nop("LABEL io.mcp-rewrap.version=0.1.0"), copy(SHIM_PATH), ...base];
+
+  it("the generated Dockerfile's steps on top: a rewrap (legacy builder and BuildKit wording, with a healthcheck)", () => {
+    expect(isRewrapBuild(rewrap)).toBe(true);
+    const bk = [{ CreatedBy: `ENTRYPOINT ["${SHIM_PATH}"]` }, { CreatedBy: "LABEL io.mcp-rewrap.version=0.1.0" }, { CreatedBy: `COPY entrypoint.sh ${SHIM_PATH} # buildkit` }, ...base];
+    expect(isRewrapBuild(bk)).toBe(true);
+    const hc = [nop(`ENTRYPOINT ["${SHIM_PATH}"]`), nop(`HEALTHCHECK &{["CMD" "${HEALTH_PATH}" "curl"]}`), copy(HEALTH_PATH), copy(SHIM_PATH), ...base];
+    expect(isRewrapBuild(hc)).toBe(true);
+  });
+
+  it("a step of somebody's own on top (RUN, COPY, ENV, USER), or no shim COPY at all: not a rewrap build", () => {
+    expect(isRewrapBuild([{ CreatedBy: "/bin/sh -c echo mine > /mine" }, ...rewrap])).toBe(false);
+    expect(isRewrapBuild([nop("COPY file:abc in /mine "), ...rewrap])).toBe(false);
+    expect(isRewrapBuild([nop("ENV MINE=1"), ...rewrap])).toBe(false);
+    expect(isRewrapBuild([nop("USER appuser"), ...rewrap])).toBe(false);
+    expect(isRewrapBuild([nop(`ENTRYPOINT ["${SHIM_PATH}"]`), ...base])).toBe(false);
+    // The entrypoint names the shim, but the step under the metadata is not its COPY.
+    expect(isRewrapBuild([nop(`CMD ["${SHIM_PATH}"]`), { CreatedBy: `/bin/sh -c cp /x ${SHIM_PATH}` }])).toBe(false);
+    expect(isRewrapBuild([])).toBe(false);
   });
 });
