@@ -9,8 +9,8 @@ import { UsageError } from "../core/errors.js";
 import { type ImageFacts, imageConfigFrom } from "../core/facts.js";
 import { type GatewayConfig, evaluate } from "../core/gateway-eval.js";
 import { type ImageConfigBlob, type ImageIndex, type ImageManifest, isIndex, runnableManifests } from "../core/oci.js";
-import { type Reference, manifestRef, parseReference, platformMatches } from "../core/reference.js";
-import { type HostStat, type ImageView, type ServerScan, ancestors, parseMount, scanServer } from "../core/scan.js";
+import { type Reference, checkPlatforms, isImageRef, manifestRef, parseReference, platformMatches } from "../core/reference.js";
+import { type HostStat, type ImageView, type ServerScan, ancestors, mergeCatalogs, parseMount, scanServer } from "../core/scan.js";
 import { type Engine, engineOrNull, inspectImage, readImageFacts, type Progress } from "../edge/engine.js";
 import { readCatalogFile } from "../edge/fs.js";
 import { readGatewayConfig, statHost } from "../edge/host.js";
@@ -102,55 +102,59 @@ export async function readImageFromRegistry(
 }
 
 export async function scanCommand(files: string[], opts: ScanOptions): Promise<ServerScan[]> {
-  const catalogs = [];
-  for (const f of files) catalogs.push({ ...(await readCatalogFile(f)), file: f });
-  const { config, source } = readGatewayConfig(opts.config);
+  const platform = checkPlatforms([opts.platform ?? "linux/amd64"])[0]!;
   const mirrors = parseMirrors(opts.mirrors);
+  const catalogs = [];
+  for (const f of files) catalogs.push({ file: f, servers: (await readCatalogFile(f)).servers });
+  const { entries, notes } = mergeCatalogs(catalogs);
+  for (const n of notes) opts.progress(n);
+  const { config, source } = readGatewayConfig(opts.config);
   const regs = new Registries();
-  const platform = opts.platform ?? "linux/amd64";
   let docker: Engine | null | undefined;
   const engine = async () => (docker === undefined ? (docker = await engineOrNull()) : docker);
   const results: ServerScan[] = [];
-  for (const cat of catalogs) {
-    for (const [name, entry] of Object.entries(cat.servers)) {
-      const ctx = { config, configSource: source, hostStat: statHost, catalogFile: cat.file };
-      if (entry.type !== "server" || !entry.image || !(entry.volumes ?? []).length) {
-        results.push(scanServer(name, entry, { ...ctx, image: null }));
-        continue;
-      }
-      const image = entry.image;
-      // Directories whose owner and mode matter: the parents of every literal mount target.
-      const wantDirs = [...new Set((entry.volumes ?? []).flatMap((v) => {
-        const m = parseMount(v.replace(/\{\{[^}]*\}\}/g, "/x"));
-        return m && m.target.startsWith("/") ? ancestors(m.target) : [];
-      }))];
-      let view: ImageView | null = null;
-      const why: string[] = [];
-      const d = await engine();
-      if (d) {
-        try {
-          const local = await inspectImage(d, image);
-          if (local || opts.pull) {
-            if (!local) opts.progress(`pulling ${image}`);
-            const facts = await readImageFacts(d, image, { pull: opts.pull === true, progress: opts.progress });
-            view = { facts, via: local ? "the local engine" : "the local engine (pulled)" };
-          }
-        } catch (e) {
-          why.push(`${opts.pull ? "pull" : "local engine"}: ${(e as Error).message}`);
-        }
-      } else why.push("no engine");
-      if (!view) {
-        try {
-          opts.progress(`${image}: not local; reading its user files from the registry`);
-          const runAs = entry.user?.includes("{{") ? String(evaluate(entry.user, config)) : entry.user ?? "";
-          const r = await readImageFromRegistry(image, { regs, mirrors, platform, wantDirs, progress: opts.progress, runAs });
-          view = r.view;
-        } catch (e) {
-          why.push(`registry: ${(e as Error).message}`);
-        }
-      }
-      results.push(scanServer(name, entry, { ...ctx, image: view, why: `the image could not be read (${why.join("; ")})` }));
+  for (const [name, { entry, file }] of entries) {
+    const ctx = { config, configSource: source, hostStat: statHost, catalogFile: file };
+    if (entry.type !== "server" || !entry.image || !(entry.volumes ?? []).length) {
+      results.push(scanServer(name, entry, { ...ctx, image: null }));
+      continue;
     }
+    const image = entry.image;
+    if (!isImageRef(image)) {
+      results.push(scanServer(name, entry, { ...ctx, image: null, why: `${JSON.stringify(image)} is not a valid image reference: docker refuses to run it ([registry/]repository[:tag][@sha256:digest], the repository in lowercase)` }));
+      continue;
+    }
+    // Directories whose owner and mode matter: the parents of every literal mount target.
+    const wantDirs = [...new Set((entry.volumes ?? []).flatMap((v) => {
+      const m = parseMount(v.replace(/\{\{[^}]*\}\}/g, "/x"));
+      return m && m.target.startsWith("/") ? ancestors(m.target) : [];
+    }))];
+    let view: ImageView | null = null;
+    const why: string[] = [];
+    const d = await engine();
+    if (d) {
+      try {
+        const local = await inspectImage(d, image);
+        if (local || opts.pull) {
+          if (!local) opts.progress(`pulling ${image}`);
+          const facts = await readImageFacts(d, image, { pull: opts.pull === true, progress: opts.progress });
+          view = { facts, via: local ? "the local engine" : "the local engine (pulled)" };
+        }
+      } catch (e) {
+        why.push(`${opts.pull ? "pull" : "local engine"}: ${(e as Error).message}`);
+      }
+    } else why.push("no engine");
+    if (!view) {
+      try {
+        opts.progress(`${image}: not local; reading its user files from the registry`);
+        const runAs = entry.user?.includes("{{") ? String(evaluate(entry.user, config)) : entry.user ?? "";
+        const r = await readImageFromRegistry(image, { regs, mirrors, platform, wantDirs, progress: opts.progress, runAs });
+        view = r.view;
+      } catch (e) {
+        why.push(`registry: ${(e as Error).message}`);
+      }
+    }
+    results.push(scanServer(name, entry, { ...ctx, image: view, why: `the image could not be read (${why.join("; ")})` }));
   }
   return results;
 }

@@ -128,7 +128,8 @@ export function parseCatalog(text: string, source: string): ParsedCatalog {
     throw new UsageError(`${source}: neither a catalog (with "registry:") nor a server entry (with "name:" and "type:")`);
   }
   const errs = Object.entries(parsed.servers).flatMap(([k, v]) => validateServer(k, v));
-  if (errs.length) throw new UsageError(`${source}: invalid catalog entry:\n  ${errs.join("\n  ")}`);
+  // One line (the CLI prints one line per error): each problem names its server.
+  if (errs.length) throw new UsageError(`${source}: ${errs.length === 1 ? "an invalid catalog entry" : `${errs.length} problems in catalog entries`}: ${errs.join("; ")}`);
   return parsed;
 }
 

@@ -229,6 +229,11 @@ export function resolveUser(facts: Pick<ImageFacts, "config" | "passwd" | "group
     else throw new Error(`the image's USER group "${groupPart}" has no entry in its /etc/group`);
   }
 
+  // runc refuses an id outside this range ("uids and gids must be in range 0-2147483647"): the
+  // container would not start.
+  for (const [what, id] of [["uid", uid], ["gid", gid]] as const) {
+    if (id < 0 || id > 2147483647) throw new Error(`user "${spec}": ${what} ${id} is out of the runtime's range 0-2147483647 (runc refuses to start the container)`);
+  }
   const name = entry?.name ?? (uid === 0 ? "root" : String(uid));
   // Docker adds /etc/group memberships only when USER names no group (moby's GetExecUser).
   const supplementary =

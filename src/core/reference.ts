@@ -175,9 +175,14 @@ const IMAGE_REF = new RegExp(
   `^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${COMPONENT}(?:/${COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
 );
 
+/** Whether `ref` names an image as docker takes one: a reference (`[registry/]repo[:tag][@digest]`) or an image ID. */
+export function isImageRef(ref: string): boolean {
+  return IMAGE_REF.test(ref) || /^(?:sha256:)?[0-9a-f]{12,64}$/.test(ref);
+}
+
 /** An image argument: a reference (`[registry/]repo[:tag][@digest]`) or an image ID (`sha256:…` or a hex prefix). */
 export function checkImageRef(ref: string): string {
-  if (!IMAGE_REF.test(ref) && !/^(?:sha256:)?[0-9a-f]{12,64}$/.test(ref)) {
+  if (!isImageRef(ref)) {
     throw new UsageError(`${JSON.stringify(ref)}: not an image reference or ID (e.g. mcp/kubernetes:latest, a lowercase repository with an optional :tag or @sha256:digest)`);
   }
   return ref;

@@ -127,6 +127,27 @@ export function ancestors(target: string): string[] {
   return out;
 }
 
+/**
+ * Several catalogs as the gateway reads them: a later catalog's entry with the same name wins
+ * (and takes the later place in the order). `notes`: one line per entry replaced by another file's.
+ */
+export function mergeCatalogs(catalogs: readonly { file: string; servers: Record<string, CatalogServer> }[]): {
+  entries: Map<string, { entry: CatalogServer; file: string }>;
+  notes: string[];
+} {
+  const entries = new Map<string, { entry: CatalogServer; file: string }>();
+  const notes: string[] = [];
+  for (const { file, servers } of catalogs) {
+    for (const [name, entry] of Object.entries(servers)) {
+      const before = entries.get(name);
+      if (before && before.file !== file) notes.push(`${name}: ${file}'s entry replaces ${before.file}'s (a later catalog's entry wins, as in the gateway)`);
+      entries.delete(name);
+      entries.set(name, { entry, file });
+    }
+  }
+  return { entries, notes };
+}
+
 /** Stands for a config value that is not set (a path: no colon, so mounts still parse). */
 const UNSET = "/\u0000unset\u0000";
 

@@ -234,3 +234,12 @@ describe("factsProblems: a facts file holds what mcp-rewrap writes", () => {
     expect(factsProblems({ ref: "x", id: "y", present: [] })).toEqual(["config: missing (an object)"]);
   });
 });
+
+describe("resolveUser: ids runc refuses", () => {
+  it.each(["-1", "4294967295", "1001:-5", "2147483648"])("user %s → an error naming the range (a catalog's user: or an image's USER; the container would not start)", (spec) => {
+    expect(() => resolveUser({ config: { user: spec, env: [] } as unknown as ImageFacts["config"], passwd: KUBE_PASSWD, group: KUBE_GROUP })).toThrow(/is out of the runtime's range 0-2147483647 \(runc refuses to start the container\)/);
+  });
+  it("the range's ends are taken", () => {
+    expect(resolveUser({ config: { user: "2147483647:0", env: [] } as unknown as ImageFacts["config"], passwd: KUBE_PASSWD, group: KUBE_GROUP }).uid).toBe(2147483647);
+  });
+});

@@ -13,7 +13,7 @@ import { parseCatalog } from "../../src/core/catalog.js";
 import { evaluateList } from "../../src/core/gateway-eval.js";
 import { RegistryClient } from "../../src/edge/registry/client.js";
 import { TopDown, comparePaths, readUserFiles } from "../../src/edge/registry/user-files.js";
-import { type ServerScan, hostDenials, parseMount, scanExitCode, scanServer } from "../../src/core/scan.js";
+import { type ServerScan, hostDenials, mergeCatalogs, parseMount, scanExitCode, scanServer } from "../../src/core/scan.js";
 import { readImageFromRegistry, scanCommand } from "../../src/commands/scan.js";
 import { readGatewayConfig, statHost } from "../../src/edge/host.js";
 import { Registries } from "../../src/edge/registry/client.js";
@@ -310,5 +310,44 @@ describe("pure judgement", () => {
     expect(scanServer("n", { type: "server", image: "x" }, ctx)).toMatchObject({ status: "ok", why: "no mounts" });
     expect(scanServer("u", { type: "server", image: "x", volumes: ["a:/b"] }, ctx)).toMatchObject({ status: "unknown", why: "no engine" });
     expect(readGatewayConfig(undefined).source).toMatch(/config\.yaml/);
+  });
+});
+
+describe("scan: bad input in catalogs and options", () => {
+  const cat = (name: string, body: string) => {
+    const f = join(work, name);
+    writeFileSync(f, body);
+    return f;
+  };
+
+  it("a later catalog's entry with the same name wins (the gateway's rule), with a line; the same file twice judges each server once", async () => {
+    const a = cat("merge-a.yaml", "registry:\n  one:\n    type: server\n    image: a/one:1\n  two:\n    type: server\n    image: a/two:1\n");
+    const b = cat("merge-b.yaml", "registry:\n  two:\n    type: remote\n");
+    const lines: string[] = [];
+    const rs = await scanCommand([a, b], { config: join(work, "empty.yaml"), progress: (l) => lines.push(l) });
+    expect(rs.map((r) => `${r.server} ${r.status} ${r.image}`)).toEqual(["one ok a/one:1", "two ok "]);
+    expect(byServer(rs).two!.why).toMatch(/remote server/);
+    expect(lines).toContain(`two: ${b}'s entry replaces ${a}'s (a later catalog's entry wins, as in the gateway)`);
+    const twice = await scanCommand([a, a], { config: join(work, "empty.yaml"), progress: (l) => lines.push(l) });
+    expect(twice.map((r) => r.server)).toEqual(["one", "two"]);
+    expect(mergeCatalogs([{ file: "x", servers: {} }]).notes).toEqual([]);
+  });
+
+  it("an image reference docker refuses makes that server unknown with the reason, before any engine or registry is asked", async () => {
+    const f = cat("badref.yaml", 'registry:\n  bad:\n    type: server\n    image: "Not A Valid::ref"\n    volumes: ["/tmp/x:/root/.kube/config"]\n');
+    const [r] = await scanCommand([f], { config: join(work, "empty.yaml"), progress: quiet });
+    expect(r!.status).toBe("unknown");
+    expect(r!.why).toBe('"Not A Valid::ref" is not a valid image reference: docker refuses to run it ([registry/]repository[:tag][@sha256:digest], the repository in lowercase)');
+  });
+
+  it("--platform that is not os/arch[/variant] → a usage error before anything is read", async () => {
+    const f = cat("plat.yaml", "registry:\n  one:\n    type: remote\n");
+    await expect(scanCommand([f], { platform: "foo", progress: quiet })).rejects.toThrow("--platform foo: give os/arch[/variant], e.g. linux/arm64");
+  });
+
+  it("several invalid entries: one line naming each (the CLI printed 'invalid catalog entry:;')", () => {
+    expect(() => parseCatalog("registry:\n  a:\n    image: x\n  b:\n    image: y\n", "c.yaml")).toThrow(
+      /^c\.yaml: 2 problems in catalog entries: a: type: must be server, remote or poci \(got undefined\); b: type: must be server, remote or poci \(got undefined\)$/,
+    );
   });
 });
