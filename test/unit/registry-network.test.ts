@@ -173,6 +173,16 @@ describe("proxies from the environment", () => {
   });
 });
 
+describe("a port Node's fetch refuses", () => {
+  it("127.0.0.1:6000 (a port the Fetch standard blocks): the message says so instead of blaming the network", async () => {
+    clearProxyEnv();
+    const err = await new RegistryClient("127.0.0.1:6000", { credentials: null, retry: { ...FAST, attempts: 1 } }).getManifest("r", "t").catch((e: Error) => e);
+    expect((err as Error).message).toBe(
+      "reading the manifest 127.0.0.1:6000/r:t: cannot reach the registry 127.0.0.1:6000 at http://127.0.0.1:6000 (bad port); Node's fetch refuses that port (one the Fetch standard blocks, such as 6000 or 10080) without connecting; serve the registry on another port",
+    );
+  });
+});
+
 describe("--insecure-registry", () => {
   it("plain http for the hosts given (with or without the port), https for the rest", () => {
     expect(registryBaseUrl("registry.internal:5000")).toBe("https://registry.internal:5000");

@@ -203,8 +203,11 @@ export class RegistryClient {
   }
 
   /** What to do when the registry cannot be reached at all. */
-  private reachHint(code: string): string {
+  private reachHint(code: string, cause = ""): string {
     const host = this.base.replace(/^https?:\/\//, "");
+    // Node's fetch refuses the ports the Fetch standard blocks (6000, 6665-6669, 10080, ...)
+    // before any connection: the network is not the problem.
+    if (cause === "bad port") return `Node's fetch refuses that port (one the Fetch standard blocks, such as 6000 or 10080) without connecting; serve the registry on another port`;
     const proxy = process.env.HTTPS_PROXY || process.env.https_proxy || process.env.HTTP_PROXY || process.env.http_proxy;
     if (this.base.startsWith("https:") && ["EPROTO", "ERR_SSL_WRONG_VERSION_NUMBER", "ECONNREFUSED"].includes(code)) {
       return `check the name and port; if it serves plain http, pass --insecure-registry ${host}`;
@@ -255,7 +258,7 @@ export class RegistryClient {
         res = await this.fetch(url, { headers });
       }
     } catch (e) {
-      throw new RuntimeError(`${this.registry}: cannot reach the token service ${params.realm} (${causeOf(e)}); ${this.reachHint(errCode(e))}`);
+      throw new RuntimeError(`${this.registry}: cannot reach the token service ${params.realm} (${causeOf(e)}); ${this.reachHint(errCode(e), causeOf(e))}`);
     }
     if (!res.ok) {
       const text = await res.text().catch(() => "");
@@ -297,7 +300,7 @@ export class RegistryClient {
           await sleep(backoffMs(this.retry, ++retry, null));
           continue;
         }
-        throw new RuntimeError(`${what}: cannot reach the registry ${this.registry} at ${this.base} (${causeOf(e)}${retry ? `, ${retry + 1} attempts` : ""}); ${this.reachHint(code)}`);
+        throw new RuntimeError(`${what}: cannot reach the registry ${this.registry} at ${this.base} (${causeOf(e)}${retry ? `, ${retry + 1} attempts` : ""}); ${this.reachHint(code, causeOf(e))}`);
       }
       if (RETRY_STATUS.has(res.status) && retry + 1 < this.retry.attempts) {
         const wait = backoffMs(this.retry, ++retry, retryAfterMs(res.headers.get("retry-after")));
