@@ -42,6 +42,7 @@ export interface CatalogCommandOptions extends CommonOptions {
 export interface CatalogCommandResult {
   file: string;
   yaml: string;
+  /** The entry as written (without the dropped keys). */
   entry: CatalogServer;
   commands: string[];
   /** Keys of the original entry the gateway does not read, left out of the file. */
@@ -101,7 +102,7 @@ export async function catalogCommand(image: string, opts: CatalogCommandOptions)
     );
   }
   const entry = rewrappedEntry(opts.server, original, target);
-  const { yaml, dropped } = catalogYaml(opts.server, entry, opts.format);
+  const { yaml, dropped, written } = catalogYaml(opts.server, entry, opts.format);
   const catalogs = catalogsDir(opts.home ?? homedir());
   const name = `${opts.server}.${opts.format === "profile" ? "server" : "catalog"}.yaml`;
   const file = opts.install ? join(catalogs, name) : resolve(opts.out ?? name);
@@ -111,7 +112,7 @@ export async function catalogCommand(image: string, opts: CatalogCommandOptions)
   if (opts.install) ensureDir(catalogs);
   writeFileAtomic(file, yaml);
   if (dropped.length) opts.progress(`not written (the gateway does not read them): ${dropped.join(", ")}`);
-  return { file, yaml, entry, dropped, commands };
+  return { file, yaml, entry: written, dropped, commands };
 }
 
 /** Whether two paths name one file (both must exist; symlinks resolved). */

@@ -147,18 +147,19 @@ export type CatalogFormat = "profile" | "legacy";
 /**
  * The file `catalog` writes: only what the gateway reads (yaml keys of catalog.Server), so
  * test/go/catalogcheck's strict decoder accepts it. `dropped` lists the keys the gateway would
- * have ignored (e.g. dateAdded, secrets[0].example), for the caller to report.
+ * have ignored (e.g. dateAdded, secrets[0].example), for the caller to report; `written` is the
+ * entry as the file holds it.
  */
-export function catalogYaml(name: string, entry: CatalogServer, format: CatalogFormat): { yaml: string; dropped: string[] } {
+export function catalogYaml(name: string, entry: CatalogServer, format: CatalogFormat): { yaml: string; dropped: string[]; written: CatalogServer } {
   const errs = validateServer(name, entry);
-  if (errs.length) throw new UsageError(`refusing to write an invalid entry:\n  ${errs.join("\n  ")}`);
+  if (errs.length) throw new UsageError(`refusing to write an invalid entry: ${errs.join("; ")}`);
   const dropped: string[] = [];
   const strict = gatewayView(entry, SERVER_SHAPE, "", dropped) as CatalogServer;
   const doc =
     format === "profile"
       ? strict
       : { name: `mcp-rewrap-${name}`, displayName: `mcp-rewrap: ${entry.title ?? name}`, registry: { [name]: strict } };
-  return { yaml: YAML.stringify(doc, { lineWidth: 0 }), dropped };
+  return { yaml: YAML.stringify(doc, { lineWidth: 0 }), dropped, written: strict };
 }
 
 /** Where gateways >= 0.43.1 accept local catalog files: `~/.docker/mcp/catalogs`. */

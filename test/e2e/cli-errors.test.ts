@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
 import { gatewayRunArgs } from "../../src/core/gateway.js";
 import { CLI, ROOT, cli, type CliResult } from "../support/bed.js";
 import { buildFromStdin, docker, dockerSync, imageExists as exists, imageId, removeImages } from "../support/docker.js";
@@ -539,6 +540,27 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
       expectFailure(c, 2, /^mcp-rewrap: --server "\.\.\/\.\.\/escape": not a server name mcp-rewrap writes a file for/);
       expect(readdirSync(home)).toEqual([]);
       expect(readdirSync(dir)).toEqual(["w.yaml"]);
+    });
+
+    it("catalog --json: the entry it prints is the one the file holds (it listed the keys the file leaves out, dateAdded and friends)", async () => {
+      const dir = scratch("json");
+      const from = join(dir, "real.yaml");
+      // The published catalog's shape (keys the gateway does not read), for an image built here.
+      const tag = `mcp-rewrap-test/clierr-${RUN_ID}:json`;
+      writeFileSync(
+        from,
+        `registry:\n  fam:\n    type: server\n    image: ${family("debian")}\n    dateAdded: "2025-01-01"\n    toolsUrl: https://example.invalid/tools.json\n    source: {project: x, commit: y}\n    volumes: ["{{fam.path}}:/root/.kube/config"]\n    config:\n      - name: fam\n        properties:\n          path: {type: string}\n`,
+      );
+      const b = run(["build", family("debian"), "--tag", tag, "-q"]);
+      expect(b.result.code, b.result.stderr).toBe(0);
+      const out = join(dir, "k.server.yaml");
+      const c = run(["catalog", tag, "--server", "fam", "--from", from, "-o", out, "--json", "-q"]);
+      await removeImages(tag);
+      expect(c.result.code, c.result.stderr).toBe(0);
+      const j = JSON.parse(c.result.stdout);
+      expect(j.dropped.length, "the real entry has keys the gateway does not read").toBeGreaterThan(0);
+      expect(j.entry).toEqual(YAML.parse(readFileSync(out, "utf8")));
+      for (const k of j.dropped.filter((d: string) => !d.includes("."))) expect(j.entry).not.toHaveProperty(k);
     });
 
     it("catalog --out naming the --from catalog → 2, the catalog untouched (it was replaced by the one entry)", () => {

@@ -101,7 +101,7 @@ describe("catalog writes strictly and changes only image", () => {
     it(`${src} ${name}: every other field equal after a YAML round trip, both formats`, () => {
       for (const format of ["profile", "legacy"] as const) {
         const out = rewrappedEntry(name, entry, TAG);
-        const { yaml, dropped } = catalogYaml(name, out, format);
+        const { yaml, dropped, written: entryWritten } = catalogYaml(name, out, format);
         const file = join(work, `${n++}-${name}.${format}.yaml`);
         writeFileSync(file, yaml);
         written.push(file);
@@ -112,6 +112,8 @@ describe("catalog writes strictly and changes only image", () => {
         expect({ ...back, image: null }).toEqual({ ...want, image: null });
         expect(back.description).toBe(entry.description);
         expect(dropped).toEqual(unknownKeys(entry));
+        // What --json reports as the entry is what the file holds (it listed the dropped keys too).
+        expect(JSON.parse(JSON.stringify(entryWritten))).toEqual(back);
       }
     });
   }
