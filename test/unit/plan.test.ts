@@ -492,6 +492,8 @@ describe("isRewrapBuild: the rewrap as built, not an image built FROM it (which 
     expect(isRewrapBuild(bk)).toBe(true);
     const hc = [nop(`ENTRYPOINT ["${SHIM_PATH}"]`), nop(`HEALTHCHECK &{["CMD" "${HEALTH_PATH}" "curl"]}`), copy(HEALTH_PATH), copy(SHIM_PATH), ...base];
     expect(isRewrapBuild(hc)).toBe(true);
+    // The registry route's one step (mutate.ts, historyEntry), pulled into an engine.
+    expect(isRewrapBuild([{ CreatedBy: `COPY entrypoint.sh ${SHIM_PATH} # mcp-rewrap 0.1.0: USER root, ENTRYPOINT ["${SHIM_PATH}"]` }, ...base])).toBe(true);
   });
 
   it("a step of somebody's own on top (RUN, COPY, ENV, USER), or no shim COPY at all: not a rewrap build", () => {
