@@ -240,6 +240,12 @@ case $1 in
 "$RW_HOME"/?*) rw_list=HOME ;;
 *) return 0 ;;
 esac
+case $1 in
+*"$RW_NL"*)
+rw_say "${1%%"$RW_NL"*}<newline>...: a mount point with a newline in its name is not prepared for $RW_USER; rename it"
+return 0
+;;
+esac
 rw_up=$1
 while [ "${rw_up%/*}" != "$rw_up" ] && [ -n "${rw_up%/*}" ]; do
 rw_up=${rw_up%/*}
@@ -611,6 +617,7 @@ rw_environ_exact() {
 rw_tr='/bin/tr'
 [ -n "$rw_tr" ] || return 0
 rw_k=$("$rw_tr" '\n\000' '\001\n' <"/proc/$$/environ" 2>/dev/null) || return 0
+rw_soh=$(printf '\001')
 case $- in *f*) rw_f= ;; *) rw_f=1 && set -f ;; esac
 rw_ifs=$IFS
 IFS=$RW_NL
@@ -619,6 +626,7 @@ set -- $rw_k
 IFS=$rw_ifs
 [ -z "$rw_f" ] || set +f
 for rw_l; do
+case $rw_l in *=*) ;; *) continue ;; esac
 rw_n=${rw_l%%=*}
 case $rw_n in
 PATH | PWD | SHLVL | IFS | PPID | OPTIND | RW_* | rw_*) ;;
@@ -628,7 +636,19 @@ case $rw_n in *[!A-Za-z0-9_]*) continue ;; esac
 case $RW_E_HAS in *" $rw_n "*) continue ;; esac
 RW_E_HAS="$RW_E_HAS$rw_n "
 case $rw_n in PATH | PWD | SHLVL) ;; *) RW_E_NAMES="$RW_E_NAMES $rw_n" ;; esac
-eval "RW_E_$rw_n=\${rw_l#*=}"
+rw_v=${rw_l#*=}
+rw_l=
+while :; do
+case $rw_v in
+*"$rw_soh"*)
+rw_l=$rw_l${rw_v%%"$rw_soh"*}$RW_NL
+rw_v=${rw_v#*"$rw_soh"}
+;;
+*) break ;;
+esac
+done
+rw_v=$rw_l$rw_v
+eval "RW_E_$rw_n=\$rw_v"
 done
 RW_E_KNOWN=1
 }

@@ -347,6 +347,32 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     expect([...names].filter((n) => !/^(RW_|rw_)/.test(n)).sort()).toEqual(["IFS", "PATH"]);
   });
 
+  it("rw_exec_env gives back a newline inside a value the exact reader handles (IFS's usual value, RW_*)", () => {
+    // rw_environ_exact runs when the environment holds IFS=, PWD=, SHLVL=, RW_ or rw_: its tr sent
+    // a value's newline as \001, which reached the server.
+    const env = { PATH: "/usr/bin:/bin", IFS: " \t\n", RW_X: "a\nb\n", rw_y: "\nc" };
+    const r = run(shell, `exec 3>&1 1>&2; rw_env_save; rw_facts; rw_exec_env /usr/bin/env -0`, env, false);
+    expect(r.status, r.stderr).toBe(0);
+    const got = Object.fromEntries(
+      r.stdout
+        .split("\0")
+        .slice(0, -1)
+        .map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]),
+    );
+    expect(got).toEqual(env);
+  });
+
+  it("a mount point with a newline in its name is not prepared, with one line; it no longer hides the real mount it names (rw_prepare_mount)", () => {
+    const mi = mountinfoFile(`nl-point-${shell.length}`, [
+      "1 0 0:1 / / rw - overlay overlay rw",
+      "2 1 8:1 /a /root/x\\012/root/.kube rw - ext4 /dev/sda rw",
+      "3 1 8:1 /b /root/.kube/config ro - ext4 /dev/sda rw",
+    ]);
+    const r = run(shell, `rw_prepare_one() { printf '%s %s [%s]\n' "$@"; }; rw_mounts rw_prepare_mount ${mi}`);
+    expect(r.stdout).toBe("ROOT copy [/root/.kube/config]\n");
+    expect(r.stderr).toBe("mcp-rewrap: /root/x<newline>...: a mount point with a newline in its name is not prepared for appuser; rename it\n");
+  });
+
   it("rw_exec_env keeps PATH, PWD and SHLVL exactly as the caller gave them", () => {
     const r = run(shell, `exec 3>&1 1>&2; rw_env_save; rw_facts; rw_exec_env /usr/bin/env -0`, { PATH: "/x:/usr/bin", SHLVL: "4", PWD: "/nowhere" }, false);
     const got = r.stdout.split("\0").slice(0, -1).sort();
