@@ -24,7 +24,8 @@ import { LABEL } from "../core/labels.js";
 import { checkTag, manifestRef, parseReference, rewrapTag } from "../core/reference.js";
 import { engineOrNull, inspectImage } from "../edge/engine.js";
 import { ensureDir, readCatalogFile, writeFileAtomic } from "../edge/fs.js";
-import { RegistryClient } from "../edge/registry/client.js";
+import { readPublished } from "../edge/registry/blobs.js";
+import { Registries, RegistryClient } from "../edge/registry/client.js";
 import { type CommonOptions, getFacts } from "./shared.js";
 
 export interface CatalogCommandOptions extends CommonOptions {
@@ -86,10 +87,30 @@ export async function catalogCommand(image: string, opts: CatalogCommandOptions)
   let target = opts.tag ?? image;
   let source = original.image ?? image;
   if (!opts.tag && !image.startsWith("mcp-rewrap/")) {
-    const facts = await getFacts(image, opts).catch(() => null);
+    let why = "";
+    const facts = await getFacts(image, opts).catch((e: Error) => {
+      why = e.message;
+      return null;
+    });
     if (facts && !facts.config.labels[LABEL.version]) {
       target = rewrapTag(facts.ref, { id: facts.id });
       source = image;
+    } else if (!facts) {
+      // Without its facts, the registry's labels say whether the image is a rewrap (one pushed
+      // with build --push): writing an original's name would install the unfixed image.
+      const published = await readPublished(new Registries(), image).catch(() => null);
+      const labels = published ? Object.values(published.labels) : [];
+      if (!published) {
+        throw Object.assign(
+          new Error(`${image}: cannot tell whether it is a rewrap (${why || "it could not be read"}; nor could its registry be read): name the rewrapped image (mcp-rewrap/… or the tag it was pushed as) where it can be read`),
+          { exitCode: EXIT.runtime },
+        );
+      }
+      if (!labels.length || !labels.every((l) => l[LABEL.version])) {
+        // An original: its rewrap's default name, as when its facts are read.
+        target = rewrapTag(image);
+        source = image;
+      }
     }
   }
   checkTag(target);

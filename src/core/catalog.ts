@@ -82,8 +82,9 @@ function asGatewayReads(doc: YAML.Document.Parsed, node: unknown, shape: Shape):
     return node.value === null ? "" : (node.source ?? String(node.value));
   }
   if (YAML.isSeq(node) && typeof shape === "object" && "list" in shape) return node.items.map((n) => asGatewayReads(doc, n, shape.list));
-  // A merge key (<<) is left to the library, which applies it.
-  if (YAML.isMap(node) && typeof shape === "object" && !("list" in shape) && !node.items.some((p) => YAML.isScalar(p.key) && p.key.value === "<<")) {
+  // A merge key (<<: parsed with merge on, its value is a symbol) is left to the library, which applies it.
+  const isMerge = (k: unknown) => YAML.isScalar(k) && (k.value === "<<" || typeof k.value === "symbol");
+  if (YAML.isMap(node) && typeof shape === "object" && !("list" in shape) && !node.items.some((p) => isMerge(p.key))) {
     const out: Record<string, unknown> = {};
     for (const pair of node.items) {
       const key = String(YAML.isScalar(pair.key) ? pair.key.value : pair.key);
@@ -99,7 +100,8 @@ export function parseCatalog(text: string, source: string): ParsedCatalog {
   let doc: unknown;
   let ydoc: YAML.Document.Parsed;
   try {
-    ydoc = YAML.parseDocument(text);
+    // merge: the gateway's yaml.v3 applies merge keys (<<: *anchor); yaml 2 does only when asked.
+    ydoc = YAML.parseDocument(text, { merge: true });
     if (ydoc.errors.length) throw ydoc.errors[0];
     doc = ydoc.toJS();
   } catch (e) {

@@ -28,7 +28,7 @@ export function readGatewayConfig(path: string | undefined): { config: GatewayCo
   }
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    doc = YAML.parse(text, { merge: true });
   } catch (e) {
     throw new UsageError(`--config ${file}: not valid YAML (${(e as Error).message.split("\n")[0]}); give the file \`docker mcp config read\` shows`);
   }

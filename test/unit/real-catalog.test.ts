@@ -185,3 +185,11 @@ describe("what a hand-written catalog may hold", () => {
     expect(shWord("it's")).toBe("'it'\\''s'");
   });
 });
+
+describe("YAML merge keys, as the gateway's yaml.v3 applies them", () => {
+  it("<<: *anchor in an entry gives it the anchor's fields (it was refused: 'type: must be server, remote or poci (got undefined)'); its own keys win", () => {
+    const text = "x-base: &base\n  type: server\n  image: a/b:1\n  title: base\nregistry:\n  b:\n    <<: *base\n    title: mine\n    volumes: [\"/h:/root/.kube/config\"]\n";
+    const b = parseCatalog(text, "m.yaml").servers.b!;
+    expect(b).toMatchObject({ type: "server", image: "a/b:1", title: "mine", volumes: ["/h:/root/.kube/config"] });
+  });
+});
