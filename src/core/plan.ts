@@ -7,7 +7,7 @@ import { CONFIG_PATHS, PATH_VARS } from "./config-paths.js";
 import { PlanError, UsageError } from "./errors.js";
 import { BIN_DIRS, DROP_TOOLS, type DropKind, type Healthcheck, type ImageFacts, LOADER_TOOL, type ResolvedUser, SHIM_COMMANDS, envValue, parseGroup, resolveUser } from "./facts.js";
 import { LABEL } from "./labels.js";
-import { baseNameOf, checkImageRef, checkTag, isImageId, parseReference, pickRepoDigest, platformString, rewrapTag, safeComponent, shortName } from "./reference.js";
+import { baseNameOf, checkImageRef, checkTag, isImageId, parseReference, pickRepoDigest, platformString, rewrapTag, safeComponent, sameRepository, shortName } from "./reference.js";
 import { stableJson } from "./stable-json.js";
 
 type ShimCommand = (typeof SHIM_COMMANDS)[number];
@@ -199,6 +199,10 @@ export function checkFactsForDockerfile(facts: ImageFacts): void {
   }
   if (typeof facts.ref !== "string" || !isRef(facts.ref)) {
     throw new PlanError(`image facts: ref ${JSON.stringify(facts.ref)} is not an image reference`);
+  }
+  // Without an ID, FROM is pinned by a repository digest of the image's own repository.
+  if (facts.id === "" && !(facts.repoDigests ?? []).some((d) => sameRepository(d.slice(0, d.indexOf("@")), facts.ref))) {
+    throw new PlanError(`image facts: no id, and no repository digest of ${facts.ref}'s repository (${(facts.repoDigests ?? []).join(", ")}): FROM could not be pinned`);
   }
   const ob: unknown = facts.config?.onBuild;
   if (ob !== undefined && !(Array.isArray(ob) && ob.every((t) => typeof t === "string"))) {

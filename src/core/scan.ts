@@ -210,9 +210,10 @@ export function scanServer(name: string, entry: CatalogServer, ctx: ScanContext)
   for (const expr of volumes) {
     const unset = templateKeys(expr).filter((k) => !hasValue(k, ctx.config));
     let specs = evaluateList([expr], ctx.config);
-    // Unset keys: a mount that evaluates to nothing is left out by the gateway; otherwise
-    // learn its target with placeholders (the source stays unknown).
-    if (unset.length && specs.some((x) => x.trim() !== "")) {
+    // Unset keys: learn the mount's target with placeholders (the source stays unknown). Also when
+    // it evaluates to nothing now ({{key|mount_as:/root/...}} mounts nothing until the key is set):
+    // judged as it will be once set, never a silent pass.
+    if (unset.length) {
       const probe = structuredClone(ctx.config) as GatewayConfig;
       for (const k of unset) setKey(probe, k, `${UNSET}${k}`);
       specs = evaluateList([expr], probe);

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import type { ParsedCatalog } from "../core/catalog.js";
 import { UsageError } from "../core/errors.js";
 import { type ImageFacts, factsProblems } from "../core/facts.js";
+import { parseReference } from "../core/reference.js";
 import type { RenderedFile, Templates } from "../core/render.js";
 import { onCleanup } from "./cleanup.js";
 import { packageRoot } from "./version.js";
@@ -47,7 +48,25 @@ export function readFactsFile(path: string, ref?: string, named = `--facts ${pat
   // a string cmd became CMD ["n","o","d","e"]).
   const problems = factsProblems(facts);
   if (problems.length) throw new UsageError(`${named}: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ""}; fix the file, or write it again with mcp-rewrap generate`);
-  return ref && ref !== facts.ref ? { ...facts, ref } : facts;
+  if (!ref || ref === facts.ref) return facts;
+  // The image named may be written another way (mcp/kubernetes for mcp/kubernetes:latest), but
+  // must be the one the file records: another image's facts would plan its user, entrypoint and
+  // digest under this name (generate busybox --facts kubernetes' facts.json).
+  if (!sameImageRef(ref, facts.ref)) {
+    throw new UsageError(`${named} records the facts of ${facts.ref}, not of ${ref}; name the image it records, or give the facts file of ${ref}`);
+  }
+  return { ...facts, ref };
+}
+
+/** Whether two references name one image: the same registry, repository, tag (latest when none) and digest. */
+function sameImageRef(a: string, b: string): boolean {
+  try {
+    const x = parseReference(a);
+    const y = parseReference(b);
+    return x.registry === y.registry && x.repository === y.repository && x.tag === y.tag && x.digest === y.digest;
+  } catch {
+    return false;
+  }
 }
 
 /** A catalog file, parsed (core/catalog.ts and yaml load on the first call: only catalog, scan and build --catalog read one). */

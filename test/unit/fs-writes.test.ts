@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogCommand } from "../../src/commands/catalog.js";
-import { writeContext, writeFileAtomic } from "../../src/edge/fs.js";
+import { readFactsFile, writeContext, writeFileAtomic } from "../../src/edge/fs.js";
 
 const work = mkdtempSync(join(tmpdir(), "mcp-rewrap-fs-writes-"));
 let savedHost: string | undefined;
@@ -113,5 +113,18 @@ describe("catalog IMAGE when the image cannot be read", () => {
     expect((err as Error).message).toMatch(/^127\.0\.0\.1:1\/t\/kubernetes:latest: cannot tell whether it is a rewrap \(.*; nor could its registry be read\): name the rewrapped image/);
     expect((err as { exitCode?: number }).exitCode).toBe(3);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe("--facts FILE for another image", () => {
+  const facts = JSON.parse(readFileSync(join(__dirname, "../../images/kubernetes/facts.json"), "utf8")) as { ref: string };
+
+  it("naming another image than the file records → a usage error (generate busybox --facts kubernetes' facts planned kubernetes' user under FROM busybox:latest)", () => {
+    const f = join(dir("facts"), "facts.json");
+    writeFileSync(f, JSON.stringify(facts));
+    for (const other of ["busybox", "mcp/kubernetes:other", "ghcr.io/mcp/kubernetes:latest"]) {
+      expect(() => readFactsFile(f, other)).toThrow(`--facts ${f} records the facts of ${facts.ref}, not of ${other}; name the image it records, or give the facts file of ${other}`);
+    }
+    for (const same of ["mcp/kubernetes", "docker.io/mcp/kubernetes:latest", "index.docker.io/mcp/kubernetes"]) expect(readFactsFile(f, same).ref).toBe(same);
   });
 });

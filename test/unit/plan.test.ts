@@ -507,3 +507,10 @@ describe("isRewrapBuild: the rewrap as built, not an image built FROM it (which 
     expect(isRewrapBuild([])).toBe(false);
   });
 });
+
+describe("facts without an id", () => {
+  it("a repository digest of another repository cannot pin FROM: refused (it planned an unpinned FROM with an empty digest label)", () => {
+    const f = { ...kubernetesFacts(), id: "", repoDigests: [`other/repo@sha256:${"a".repeat(64)}`] };
+    expect(() => planRewrap(f, OPTS)).toThrow(/no id, and no repository digest of mcp\/kubernetes\S*'s repository \(other\/repo@sha256:a+\): FROM could not be pinned/);
+  });
+});

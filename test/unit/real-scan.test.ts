@@ -304,6 +304,22 @@ describe("pure judgement", () => {
     expect(r.findings[0]!.problem).toMatch(/cannot enter \/root \(mode 0700.*#284/);
   });
 
+  it("{{key|mount_as:PATH}} with the key unset mounts nothing yet, but is judged as it will be once set: never a silent ok", () => {
+    const facts = {
+      config: { user: "appuser", env: [], entrypoint: null, cmd: null, workdir: "", labels: {} },
+      passwd: "root:x:0:0::/root:/bin/sh\nappuser:x:1001:1001::/home/appuser:/bin/sh\n",
+      group: "root:x:0:\nappuser:x:1001:\n",
+      rootMode: 0o700,
+    };
+    const ctx = { config: {}, configSource: "none", image: { facts, via: "test" }, hostStat: () => ({ path: "", error: "unused" }) };
+    const root = scanServer("c", { type: "server", image: "x/y", volumes: ["{{c.kubeconfig|mount_as:/root/.kube/config}}"] }, ctx);
+    expect(root.status).toBe("affected");
+    expect(root.findings[0]!.problem).toMatch(/cannot enter \/root .*#284/);
+    const home = scanServer("c", { type: "server", image: "x/y", volumes: ["{{c.kubeconfig|mount_as:/home/appuser/.kube/config}}"] }, ctx);
+    expect(home.status).toBe("unknown");
+    expect(home.why).toContain("its host source comes from c.kubeconfig, not set in none");
+  });
+
   it("remote servers are ok, entries without volumes ok, an unreadable image unknown", () => {
     const ctx = { config: {}, configSource: "none", image: null, why: "no engine", hostStat: statHost };
     expect(scanServer("r", { type: "remote" }, ctx).status).toBe("ok");
