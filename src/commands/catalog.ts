@@ -73,12 +73,12 @@ export async function catalogCommand(image: string, opts: CatalogCommandOptions)
   let original: CatalogServer | undefined;
   if (opts.from) {
     const cat = await readCatalogFile(opts.from);
-    original = cat.servers[opts.server];
+    original = Object.hasOwn(cat.servers, opts.server) ? cat.servers[opts.server] : undefined;
     if (!original) {
       throw new UsageError(`${opts.from} has no server ${JSON.stringify(opts.server)} (it has: ${Object.keys(cat.servers).join(", ") || "none"})`);
     }
   } else {
-    original = BUILTIN[opts.server];
+    original = Object.hasOwn(BUILTIN, opts.server) ? BUILTIN[opts.server] : undefined;
     if (!original) {
       throw new UsageError(`no built-in entry for ${JSON.stringify(opts.server)} (built in: ${Object.keys(BUILTIN).join(", ")}); pass --from CATALOG.yaml`);
     }

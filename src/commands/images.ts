@@ -28,7 +28,7 @@ export function publishTag(server: string, facts: ImageFacts, repo = PUBLISH_REP
 export async function renderImageDir(server: string, facts: ImageFacts, repo = PUBLISH_REPO): Promise<RenderedFile[]> {
   const tag = publishTag(server, facts, repo);
   const files = await renderFiles(planFor(facts, { tag }), facts, {});
-  const builtin = BUILTIN[server];
+  const builtin = Object.hasOwn(BUILTIN, server) ? BUILTIN[server] : undefined;
   if (builtin) {
     files.push({
       path: "server.yaml",

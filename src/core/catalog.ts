@@ -85,7 +85,9 @@ function asGatewayReads(doc: YAML.Document.Parsed, node: unknown, shape: Shape):
   // A merge key (<<: parsed with merge on, its value is a symbol) is left to the library, which applies it.
   const isMerge = (k: unknown) => YAML.isScalar(k) && (k.value === "<<" || typeof k.value === "symbol");
   if (YAML.isMap(node) && typeof shape === "object" && !("list" in shape) && !node.items.some((p) => isMerge(p.key))) {
-    const out: Record<string, unknown> = {};
+    // No prototype: a server or field named __proto__ is a key like any other (it set the prototype
+    // and vanished from the catalog: scan reported nothing for it).
+    const out: Record<string, unknown> = Object.create(null);
     for (const pair of node.items) {
       const key = String(YAML.isScalar(pair.key) ? pair.key.value : pair.key);
       const sub = "map" in shape ? shape.map : (shape.fields[key] ?? "any");

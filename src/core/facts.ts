@@ -3,6 +3,8 @@
  * or a recorded facts file) and passed by value afterwards. The parsers here are pure.
  */
 
+import { posix } from "node:path";
+
 export interface ImageConfig {
   user: string;
   env: string[];
@@ -240,14 +242,15 @@ export function resolveUser(facts: Pick<ImageFacts, "config" | "passwd" | "group
     entry && (groupPart === undefined || groupPart === "") ? groups.filter((g) => g.members.includes(entry!.name)).map((g) => g.gid) : [];
   const allGroups = [gid, ...supplementary].filter((g, i, all) => all.indexOf(g) === i);
 
-  const envHome = envValue(facts.config.env, "HOME");
+  const envHome = cleanHome(envValue(facts.config.env, "HOME") ?? "");
+  const passwdHome = cleanHome(entry?.home ?? "");
   let home: string;
   let homeSource: ResolvedUser["homeSource"];
-  if (envHome && envHome !== "/root" && envHome.startsWith("/")) {
+  if (envHome && envHome !== "/root" && envHome.startsWith("/") && (uid === 0 || !envHome.startsWith("/root/"))) {
     home = envHome;
     homeSource = "env";
-  } else if (entry && usableHome(entry.home, uid)) {
-    home = entry.home;
+  } else if (entry && usableHome(passwdHome, uid)) {
+    home = passwdHome;
     homeSource = "passwd";
   } else {
     home = uid === 0 ? "/root" : `/home/mcp-rewrap-${uid}`;
@@ -256,9 +259,17 @@ export function resolveUser(facts: Pick<ImageFacts, "config" | "passwd" | "group
   return { spec, name, uid, gid, groups: allGroups, home, homeSource, inPasswd: !!entry };
 }
 
+/**
+ * A home as one path (`/home/app/` -> `/home/app`, `//root` and `/home/../root` -> `/root`): the
+ * shim matches mount points below it, and /root written another way is still /root.
+ */
+function cleanHome(home: string): string {
+  return home.startsWith("/") ? posix.normalize(home).replace(/(.)\/+$/, "$1") : home;
+}
+
 function usableHome(home: string, uid: number): boolean {
   if (!home.startsWith("/")) return false;
-  if (uid !== 0 && (home === "/" || home === "/root" || home === "/nonexistent" || home.startsWith("/nonexistent/"))) {
+  if (uid !== 0 && (home === "/" || home === "/root" || home.startsWith("/root/") || home === "/nonexistent" || home.startsWith("/nonexistent/"))) {
     return false;
   }
   return true;

@@ -37,7 +37,8 @@ const why = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).me
 export function readFactsFile(path: string, ref?: string, named = `--facts ${path}`): ImageFacts {
   let facts: ImageFacts;
   try {
-    facts = JSON.parse(readFileSync(path, "utf8")) as ImageFacts;
+    // A byte-order mark (some editors write one) is not part of the JSON.
+    facts = JSON.parse(readFileSync(path, "utf8").replace(/^\uFEFF/, "")) as ImageFacts;
   } catch (e) {
     throw new UsageError(`${named}: ${(e as Error).message.split("\n")[0]}; give a facts.json that mcp-rewrap generate wrote`);
   }
@@ -94,7 +95,14 @@ export function listImageDirs(root: string): { server: string; dir: string; fact
   if (!existsSync(root)) throw new UsageError(`${root}: no such directory; give the directory that holds <server>/facts.json, e.g. images`);
   if (!statSync(root).isDirectory()) throw new UsageError(`${root}: not a directory; give the directory that holds <server>/facts.json, e.g. images`);
   return readdirSync(root)
-    .filter((n) => statSync(join(root, n)).isDirectory() && existsSync(join(root, n, "facts.json")))
+    .filter((n) => {
+      try {
+        return statSync(join(root, n)).isDirectory() && existsSync(join(root, n, "facts.json"));
+      } catch {
+        // A dangling symlink (or an entry gone meanwhile) is no folder of a context.
+        return false;
+      }
+    })
     .sort()
     .map((server) => {
       const file = join(root, server, "facts.json");

@@ -243,3 +243,18 @@ describe("resolveUser: ids runc refuses", () => {
     expect(resolveUser({ config: { user: "2147483647:0", env: [] } as unknown as ImageFacts["config"], passwd: KUBE_PASSWD, group: KUBE_GROUP }).uid).toBe(2147483647);
   });
 });
+
+describe("resolveUser: a home written another way", () => {
+  const passwd = (home: string) => `root:x:0:0::/root:/bin/sh\napp:x:1001:1001::${home}:/bin/sh\n`;
+  const user = (home: string, env: string[] = []) => resolveUser({ config: { user: "app", env } as unknown as ImageFacts["config"], passwd: passwd(home), group: "app:x:1001:\n" });
+
+  it.each(["/root/", "//root", "/home/../root", "/root/app"])("%s is /root or below it: not the user's home (it was taken as is, and the shim matched nothing below it)", (home) => {
+    expect(user(home).home).toBe("/home/mcp-rewrap-1001");
+    expect(user("/home/app", [`HOME=${home}`]).home).toBe("/home/app");
+  });
+
+  it("a trailing or doubled slash is dropped: /home/app/ and /home//app are /home/app", () => {
+    expect(user("/home/app/").home).toBe("/home/app");
+    expect(user("/home/app", ["HOME=/home//app"]).home).toBe("/home/app");
+  });
+});

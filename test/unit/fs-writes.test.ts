@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogCommand } from "../../src/commands/catalog.js";
-import { readFactsFile, writeContext, writeFileAtomic } from "../../src/edge/fs.js";
+import { listImageDirs, readFactsFile, writeContext, writeFileAtomic } from "../../src/edge/fs.js";
 
 const work = mkdtempSync(join(tmpdir(), "mcp-rewrap-fs-writes-"));
 let savedHost: string | undefined;
@@ -126,5 +126,21 @@ describe("--facts FILE for another image", () => {
       expect(() => readFactsFile(f, other)).toThrow(`--facts ${f} records the facts of ${facts.ref}, not of ${other}; name the image it records, or give the facts file of ${other}`);
     }
     for (const same of ["mcp/kubernetes", "docker.io/mcp/kubernetes:latest", "index.docker.io/mcp/kubernetes"]) expect(readFactsFile(f, same).ref).toBe(same);
+  });
+});
+
+describe("small inputs", () => {
+  it("a facts file with a byte-order mark is read (it was refused with an invisible \"Unexpected token\")", () => {
+    const f = join(dir("bom"), "facts.json");
+    writeFileSync(f, `\uFEFF${readFileSync(join(__dirname, "../../images/kubernetes/facts.json"), "utf8")}`);
+    expect(readFactsFile(f).ref).toBe("mcp/kubernetes:latest");
+  });
+
+  it("images DIR with a dangling symlink in it lists the folders (it failed: ENOENT, exit 3)", () => {
+    const root = dir("images");
+    mkdirSync(join(root, "k"));
+    writeFileSync(join(root, "k", "facts.json"), readFileSync(join(__dirname, "../../images/kubernetes/facts.json")));
+    symlinkSync(join(root, "nowhere"), join(root, "zzz"));
+    expect(listImageDirs(root).map((i) => i.server)).toEqual(["k"]);
   });
 });

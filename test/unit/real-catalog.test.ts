@@ -193,3 +193,16 @@ describe("YAML merge keys, as the gateway's yaml.v3 applies them", () => {
     expect(b).toMatchObject({ type: "server", image: "a/b:1", title: "mine", volumes: ["/h:/root/.kube/config"] });
   });
 });
+
+describe("server names that are Object.prototype's", () => {
+  it("a server named __proto__ is a server like any other (it vanished: scan judged nothing for it)", () => {
+    const servers = parseCatalog("registry:\n  __proto__:\n    type: server\n    image: a/b:1\n  constructor:\n    type: remote\n", "p.yaml").servers;
+    expect(Object.keys(servers)).toEqual(["__proto__", "constructor"]);
+    expect(Object.hasOwn(servers, "__proto__") && servers["__proto__"]!.image).toBe("a/b:1");
+  });
+
+  it("catalog --server constructor: no built-in entry (it took Object's constructor for one)", async () => {
+    const { catalogCommand } = await import("../../src/commands/catalog.js");
+    await expect(catalogCommand("mcp-rewrap/kubernetes:latest", { server: "constructor", format: "profile", out: join(work, "c.yaml"), progress: () => {} })).rejects.toThrow(/^no built-in entry for "constructor"/);
+  });
+});
