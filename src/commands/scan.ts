@@ -113,6 +113,7 @@ export async function scanCommand(files: string[], opts: ScanOptions): Promise<S
   let docker: Engine | null | undefined;
   const engine = async () => (docker === undefined ? (docker = await engineOrNull()) : docker);
   const results: ServerScan[] = [];
+  const fromEngine = new Map<string, Promise<ImageView | null>>();
   for (const [name, { entry, file }] of entries) {
     const ctx = { config, configSource: source, hostStat: statHost, catalogFile: file };
     if (entry.type !== "server" || !entry.image || !(entry.volumes ?? []).length) {
@@ -133,13 +134,20 @@ export async function scanCommand(files: string[], opts: ScanOptions): Promise<S
     const why: string[] = [];
     const d = await engine();
     if (d) {
-      try {
-        const local = await inspectImage(d, image);
-        if (local || opts.pull) {
+      // Read once per image: servers of a catalog often share one (each read starts a container).
+      let read = fromEngine.get(image);
+      if (!read) {
+        read = (async () => {
+          const local = await inspectImage(d, image);
+          if (!local && !opts.pull) return null;
           if (!local) opts.progress(`pulling ${image}`);
           const facts = await readImageFacts(d, image, { pull: opts.pull === true, progress: opts.progress });
-          view = { facts, via: local ? "the local engine" : "the local engine (pulled)" };
-        }
+          return { facts, via: local ? "the local engine" : "the local engine (pulled)" };
+        })();
+        fromEngine.set(image, read);
+      }
+      try {
+        view = await read;
       } catch (e) {
         why.push(`${opts.pull ? "pull" : "local engine"}: ${(e as Error).message}`);
       }

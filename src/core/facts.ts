@@ -280,6 +280,18 @@ function usableHome(home: string, uid: number): boolean {
  * `field: must be …` sentences, empty when none. Optional fields may be absent; a hand-written
  * file (aks, okta-mcp-server) is held to the same shape.
  */
+/** Whether a JSON value nests deeper than `max` levels (iterative: no recursion to overflow). */
+function depthOver(x: unknown, max: number): boolean {
+  const todo: [unknown, number][] = [[x, 1]];
+  while (todo.length) {
+    const [v, d] = todo.pop()!;
+    if (!v || typeof v !== "object") continue;
+    if (d > max) return true;
+    for (const c of Object.values(v as object)) todo.push([c, d + 1]);
+  }
+  return false;
+}
+
 export function factsProblems(x: unknown): string[] {
   const out: string[] = [];
   const obj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
@@ -294,6 +306,9 @@ export function factsProblems(x: unknown): string[] {
     }
   };
   if (!obj(x)) return ["must be a JSON object"];
+  // Nesting deeper than any field mcp-rewrap writes (an unknown field 100,000 levels deep
+  // overflowed the stack when facts.json was written back: exit 3, no message).
+  if (depthOver(x, 32)) return ["nested deeper than 32 levels: not a facts file mcp-rewrap wrote"];
   const str = (v: unknown) => typeof v === "string";
   const strOrNull = (v: unknown) => v === null || typeof v === "string";
   const strsOrNull = (v: unknown) => v === null || strs(v);

@@ -258,3 +258,11 @@ describe("resolveUser: a home written another way", () => {
     expect(user("/home/app", ["HOME=/home//app"]).home).toBe("/home/app");
   });
 });
+
+describe("factsProblems: nesting", () => {
+  it("a field nested 100,000 levels deep is a problem, found without recursion (writing it back overflowed the stack: exit 3, no message)", () => {
+    const n = 100_000;
+    const deep = JSON.parse(`${'{"a":'.repeat(n)}{}${"}".repeat(n)}`) as unknown;
+    expect(factsProblems({ ref: "x", id: "", config: {}, present: [], deep })).toEqual(["nested deeper than 32 levels: not a facts file mcp-rewrap wrote"]);
+  });
+});
