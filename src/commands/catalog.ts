@@ -86,35 +86,38 @@ export async function catalogCommand(image: string, opts: CatalogCommandOptions)
   // The image argument is the rewrapped tag, or an original image whose default tag we use.
   let target = opts.tag ?? image;
   let source = original.image ?? image;
+  // Unknown when the image's facts cannot be read: then the registry's labels decide, below.
+  let unread: string | null = null;
   if (!opts.tag && !image.startsWith("mcp-rewrap/")) {
-    let why = "";
     const facts = await getFacts(image, opts).catch((e: Error) => {
-      why = e.message;
+      unread = e.message;
       return null;
     });
     if (facts && !facts.config.labels[LABEL.version]) {
       target = rewrapTag(facts.ref, { id: facts.id });
       source = image;
-    } else if (!facts) {
-      // Without its facts, the registry's labels say whether the image is a rewrap (one pushed
-      // with build --push): writing an original's name would install the unfixed image.
-      const published = await readPublished(new Registries(), image).catch(() => null);
-      const labels = published ? Object.values(published.labels) : [];
-      if (!published) {
-        throw Object.assign(
-          new Error(`${image}: cannot tell whether it is a rewrap (${why || "it could not be read"}; nor could its registry be read): name the rewrapped image (mcp-rewrap/… or the tag it was pushed as) where it can be read`),
-          { exitCode: EXIT.runtime },
-        );
-      }
-      if (!labels.length || !labels.every((l) => l[LABEL.version])) {
-        // An original: its rewrap's default name, as when its facts are read.
-        target = rewrapTag(image);
-        source = image;
-      }
     }
   }
   checkTag(target);
   const exists = await tagExists(target);
+  if (exists.found && unread !== null && exists.where !== "the local engine") {
+    // The image named is in its registry, but is it a rewrap (one pushed with build --push)?
+    // Writing an original's name would install the unfixed image: its labels say.
+    const published = await readPublished(new Registries(), target).catch(() => null);
+    const labels = published ? Object.values(published.labels) : [];
+    if (!published) {
+      throw Object.assign(
+        new Error(`${image}: cannot tell whether it is a rewrap (${unread}; nor could its registry image be read): name the rewrapped image (mcp-rewrap/… or the tag it was pushed as) where it can be read`),
+        { exitCode: EXIT.runtime },
+      );
+    }
+    if (!labels.length || !labels.every((l) => l[LABEL.version])) {
+      throw Object.assign(
+        new Error(`${image} is not a rewrap (its image in ${exists.where} carries no mcp-rewrap labels), and its rewrap cannot be looked up without its facts (${unread}): run \`mcp-rewrap build ${image}\` (add --push --tag REGISTRY/NAME:TAG to publish it), then run catalog on the rewrap`),
+        { exitCode: EXIT.problem },
+      );
+    }
+  }
   if (!exists.found) {
     const build = `mcp-rewrap build ${source}${target === rewrapTag(source) ? "" : ` --tag ${target}`}`;
     throw Object.assign(

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogCommand } from "../../src/commands/catalog.js";
+import { type ServedRegistry, serveImages } from "../support/real-images.js";
 import { listImageDirs, readFactsFile, writeContext, writeFileAtomic } from "../../src/edge/fs.js";
 
 const work = mkdtempSync(join(tmpdir(), "mcp-rewrap-fs-writes-"));
@@ -104,14 +105,20 @@ describe("writeContext (generate --out, build --out, images)", () => {
   });
 });
 
-describe("catalog IMAGE when the image cannot be read", () => {
-  it("neither the engine nor the registry answers → exit 3, nothing written (it wrote the image named, maybe the unfixed original, into the catalog)", async () => {
-    const d = dir("catalog");
-    const out = join(d, "k.server.yaml");
-    const err = await catalogCommand("127.0.0.1:1/t/kubernetes:latest", { server: "kubernetes", format: "profile", out, progress: () => {} }).catch((e: Error & { exitCode?: number }) => e);
+describe("catalog IMAGE when the image's facts cannot be read (no engine)", () => {
+  let reg: ServedRegistry;
+  beforeAll(async () => {
+    reg = await serveImages([{ repository: "t/kubernetes", tag: "latest", user: "", layers: [[{ path: "/etc/passwd", content: "root:x:0:0::/root:/bin/sh\n" }]] }]);
+  });
+  afterAll(() => reg?.close());
+
+  it("an original in its registry → exit 1 naming the build, nothing written (it wrote the unfixed original into the catalog, exit 0)", async () => {
+    const out = join(dir("catalog"), "k.server.yaml");
+    const image = `${reg.host}/t/kubernetes:latest`;
+    const err = await catalogCommand(image, { server: "kubernetes", format: "profile", out, progress: () => {} }).catch((e: Error & { exitCode?: number }) => e);
     expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(/^127\.0\.0\.1:1\/t\/kubernetes:latest: cannot tell whether it is a rewrap \(.*; nor could its registry be read\): name the rewrapped image/);
-    expect((err as { exitCode?: number }).exitCode).toBe(3);
+    expect((err as Error).message).toMatch(new RegExp(`^${image.replace(/[.]/g, "\\.")} is not a rewrap \\(its image in ${reg.host.replace(/[.]/g, "\\.")} carries no mcp-rewrap labels\\), and its rewrap cannot be looked up without its facts \\(.*\\): run \`mcp-rewrap build ${image.replace(/[.]/g, "\\.")}\``));
+    expect((err as { exitCode?: number }).exitCode).toBe(1);
     expect(existsSync(out)).toBe(false);
   });
 });
