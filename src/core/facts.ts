@@ -275,11 +275,6 @@ function usableHome(home: string, uid: number): boolean {
   return true;
 }
 
-/**
- * What in a facts file (a recorded facts.json, or --facts) is not of the type mcp-rewrap wrote:
- * `field: must be …` sentences, empty when none. Optional fields may be absent; a hand-written
- * file (aks, okta-mcp-server) is held to the same shape.
- */
 /** Whether a JSON value nests deeper than `max` levels (iterative: no recursion to overflow). */
 function depthOver(x: unknown, max: number): boolean {
   const todo: [unknown, number][] = [[x, 1]];
@@ -292,6 +287,11 @@ function depthOver(x: unknown, max: number): boolean {
   return false;
 }
 
+/**
+ * What in a facts file (a recorded facts.json, or --facts) is not of the type mcp-rewrap wrote:
+ * `field: must be …` sentences, empty when none. Optional fields may be absent; a hand-written
+ * file (aks, okta-mcp-server) is held to the same shape.
+ */
 export function factsProblems(x: unknown): string[] {
   const out: string[] = [];
   const obj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
