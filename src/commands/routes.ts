@@ -15,7 +15,7 @@ import { type Descriptor, type ImageConfigBlob, type ImageIndex, type ImageManif
 import { type RewrapPlan, shortId } from "../core/plan.js";
 import { baseNameOf, checkPlatforms, familiarName, manifestRef, parseReference, platformMatches, platformString } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
-import { type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, isRewrapImage, pushWithEngine, putTag, removeSuperseded, removeTag, removeWithSteps, reportUntagged } from "../edge/engine.js";
+import { type Engine, type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, isRewrapImage, pushWithEngine, putTag, removeSuperseded, removeTag, removeWithSteps, reportUntagged } from "../edge/engine.js";
 import { pathExists, removePath, templates, withTempDir, writeContext } from "../edge/fs.js";
 import type { FetchedManifest, Registries } from "../edge/registry/client.js";
 import { VERSION } from "../edge/version.js";
@@ -91,7 +91,7 @@ export async function buildRoute(ref: string, opts: BuildOptions): Promise<Build
   }
   // The tag's image when it already holds this rewrap (THE up-to-date rule), else null. An image
   // built FROM the rewrap carries the same labels: it is somebody's own, and not up to date.
-  const same = !opts.rebuild && existing && holdsRewrap(existing, plan, opts) && (await isRewrapImage(d, existing.Id)) ? existing : null;
+  const same = !opts.rebuild && existing && (await holdsRewrap(d, existing, plan, opts)) ? existing : null;
   if (!opts.out) {
     if (same) return upToDateResult(plan, facts, null, same, opts);
     return withTempDir("build", async (tmp) => ({ ...(await buildIn(tmp, facts, plan, opts, existing, null)), dir: null }));
@@ -107,9 +107,12 @@ export async function buildRoute(ref: string, opts: BuildOptions): Promise<Build
   }
 }
 
-/** Whether a local image is this rewrap: it carries the plan's freshness key (THE up-to-date rule). */
-function holdsRewrap(info: InspectInfo, plan: RewrapPlan, opts: BuildOptions): boolean {
-  return isUpToDate([info.Config?.Labels ?? {}], keyFor(plan, opts));
+/**
+ * Whether a local image is this rewrap: it carries the plan's freshness key (THE up-to-date rule)
+ * and was built as a rewrap (an image built FROM one carries the same labels: isRewrapImage).
+ */
+async function holdsRewrap(d: Engine, info: InspectInfo, plan: RewrapPlan, opts: BuildOptions): Promise<boolean> {
+  return isUpToDate([info.Config?.Labels ?? {}], keyFor(plan, opts)) && (await isRewrapImage(d, info.Id));
 }
 
 function upToDateResult(plan: RewrapPlan, facts: ImageFacts, dir: string | null, existing: InspectInfo, opts: BuildOptions): BuildResult {
@@ -161,7 +164,7 @@ async function tagMoved(
   const { plan } = made;
   const removed = await removeWithSteps(d, builtId).catch(() => false);
   const mine = `this build's image (${shortId(builtId)}) was ${removed ? "removed" : "kept: something else uses it"}`;
-  if (holder && holdsRewrap(holder, plan, opts) && (await isRewrapImage(d, holder.Id))) {
+  if (holder && (await holdsRewrap(d, holder, plan, opts))) {
     opts.progress(`${plan.tag} was tagged by another build of the same rewrap while this one ran: that image (${shortId(holder.Id)}) is kept; ${mine}`);
     return { ...made, tag: plan.tag, id: holder.Id, upToDate: false };
   }

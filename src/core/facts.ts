@@ -242,8 +242,8 @@ export function resolveUser(facts: Pick<ImageFacts, "config" | "passwd" | "group
     entry && (groupPart === undefined || groupPart === "") ? groups.filter((g) => g.members.includes(entry!.name)).map((g) => g.gid) : [];
   const allGroups = [gid, ...supplementary].filter((g, i, all) => all.indexOf(g) === i);
 
-  const envHome = cleanHome(envValue(facts.config.env, "HOME") ?? "");
-  const passwdHome = cleanHome(entry?.home ?? "");
+  const envHome = cleanPath(envValue(facts.config.env, "HOME") ?? "");
+  const passwdHome = cleanPath(entry?.home ?? "");
   let home: string;
   let homeSource: ResolvedUser["homeSource"];
   if (envHome && envHome !== "/root" && envHome.startsWith("/") && (uid === 0 || !envHome.startsWith("/root/"))) {
@@ -260,11 +260,12 @@ export function resolveUser(facts: Pick<ImageFacts, "config" | "passwd" | "group
 }
 
 /**
- * A home as one path (`/home/app/` -> `/home/app`, `//root` and `/home/../root` -> `/root`): the
- * shim matches mount points below it, and /root written another way is still /root.
+ * An absolute path as one spelling, as docker cleans mount targets (`/home/app/` -> `/home/app`,
+ * `//root` and `/home/../root` -> `/root`); a relative one as it is. Homes go through it too: the
+ * shim matches mount points below the home, and /root written another way is still /root.
  */
-function cleanHome(home: string): string {
-  return home.startsWith("/") ? posix.normalize(home).replace(/(.)\/+$/, "$1") : home;
+export function cleanPath(path: string): string {
+  return path.startsWith("/") ? posix.normalize(path).replace(/(.)\/+$/, "$1") : path;
 }
 
 function usableHome(home: string, uid: number): boolean {

@@ -109,6 +109,17 @@ export function sameRepository(a: string, b: string): boolean {
   }
 }
 
+/** Whether two references name one image: the same registry, repository, tag (latest when none) and digest. */
+export function sameImage(a: string, b: string): boolean {
+  try {
+    const x = parseReference(a);
+    const y = parseReference(b);
+    return x.registry === y.registry && x.repository === y.repository && x.tag === y.tag && x.digest === y.digest;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The repository digest a reference is pinned to, from the engine's RepoDigests
  * (`repo@sha256:…`): the one of the named repository only (an image also pushed to another

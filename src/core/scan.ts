@@ -9,11 +9,10 @@
  * A server is `ok` only when every mount was judged; what could not be judged makes it
  * `unknown`, with the reason.
  */
-import { posix } from "node:path";
 import { type Owned, type Who, describeOwned, may } from "./access.js";
 import { type GatewayConfig, evaluate, evaluateList, hasValue, templateKeys } from "./gateway-eval.js";
 import { type CatalogServer, shWord } from "./catalog.js";
-import { type ImageFacts, parsePasswd, resolveUser } from "./facts.js";
+import { type ImageFacts, cleanPath, parsePasswd, resolveUser } from "./facts.js";
 
 export interface Finding {
   target: string;
@@ -95,11 +94,10 @@ export function parseMount(spec: string): Mount | null {
     } else cur += c;
   }
   parts.push(cur);
-  const clean = (t: string) => (t.startsWith("/") ? posix.normalize(t).replace(/(.)\/$/, "$1") : t);
-  if (parts.length === 1) return withProblem(spec, { kind: "anonymous", source: "", target: clean(parts[0]!), mode: "" }, parts.length);
+  if (parts.length === 1) return withProblem(spec, { kind: "anonymous", source: "", target: cleanPath(parts[0]!), mode: "" }, parts.length);
   const [source = "", target = "", mode = ""] = parts.map((p) => p.trim());
   const host = absoluteHost(source) || /^[.~]/.test(source);
-  return withProblem(spec, { kind: host ? "bind" : "volume", source, target: clean(target), mode }, parts.length);
+  return withProblem(spec, { kind: host ? "bind" : "volume", source, target: cleanPath(target), mode }, parts.length);
 }
 
 /** An absolute host path: POSIX, a Windows drive (C:\ or C:/) or a UNC share (\\server). */

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import type { ParsedCatalog } from "../core/catalog.js";
 import { UsageError } from "../core/errors.js";
 import { type ImageFacts, factsProblems } from "../core/facts.js";
-import { parseReference } from "../core/reference.js";
+import { sameImage } from "../core/reference.js";
 import type { RenderedFile, Templates } from "../core/render.js";
 import { onCleanup } from "./cleanup.js";
 import { packageRoot } from "./version.js";
@@ -53,22 +53,12 @@ export function readFactsFile(path: string, ref?: string, named = `--facts ${pat
   // The image named may be written another way (mcp/kubernetes for mcp/kubernetes:latest), but
   // must be the one the file records: another image's facts would plan its user, entrypoint and
   // digest under this name (generate busybox --facts kubernetes' facts.json).
-  if (!sameImageRef(ref, facts.ref)) {
+  if (!sameImage(ref, facts.ref)) {
     throw new UsageError(`${named} records the facts of ${facts.ref}, not of ${ref}; name the image it records, or give the facts file of ${ref}`);
   }
   return { ...facts, ref };
 }
 
-/** Whether two references name one image: the same registry, repository, tag (latest when none) and digest. */
-function sameImageRef(a: string, b: string): boolean {
-  try {
-    const x = parseReference(a);
-    const y = parseReference(b);
-    return x.registry === y.registry && x.repository === y.repository && x.tag === y.tag && x.digest === y.digest;
-  } catch {
-    return false;
-  }
-}
 
 /** A catalog file, parsed (core/catalog.ts and yaml load on the first call: only catalog, scan and build --catalog read one). */
 export async function readCatalogFile(path: string): Promise<ParsedCatalog> {
@@ -186,7 +176,8 @@ export function writeContext(dir: string, files: RenderedFile[]): string {
   try {
     for (const f of files) {
       const tmp = join(out, `.${f.path}.mcp-rewrap-tmp`);
-      if (notRegular(tmp)) throw new Error(`${tmp} is ${notRegular(tmp)}`);
+      const taken = notRegular(tmp);
+      if (taken) throw new Error(`${tmp} is ${taken}`);
       written.push(tmp);
       writeFileSync(tmp, f.content, { mode: f.mode });
     }
@@ -232,7 +223,8 @@ export function writeFileAtomic(file: string, content: string): void {
   // (--out /dev/null as root): refused.
   const what = notRegular(file);
   if (what) throw new UsageError(`--out ${file}: ${what}; give the path of a file to write (it is replaced)`);
-  if (notRegular(`${file}.mcp-rewrap-tmp`)) throw new UsageError(`--out ${file}: ${file}.mcp-rewrap-tmp is ${notRegular(`${file}.mcp-rewrap-tmp`)}; move it away`);
+  const taken = notRegular(`${file}.mcp-rewrap-tmp`);
+  if (taken) throw new UsageError(`--out ${file}: ${file}.mcp-rewrap-tmp is ${taken}; move it away`);
   try {
     writeFileSync(`${file}.mcp-rewrap-tmp`, content);
     renameSync(`${file}.mcp-rewrap-tmp`, file);

@@ -83,6 +83,14 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/** Facts of an image whose USER is appuser (uid 1001, home /home/appuser) and whose /root is 0700: scanServer's pure cases. */
+const APPUSER_FACTS = {
+  config: { user: "appuser", env: [], entrypoint: null, cmd: null, workdir: "", labels: {} },
+  passwd: "root:x:0:0::/root:/bin/sh\nappuser:x:1001:1001::/home/appuser:/bin/sh\n",
+  group: "root:x:0:\nappuser:x:1001:\n",
+  rootMode: 0o700,
+};
+
 const quiet = () => {};
 const byServer = (rs: ServerScan[]) => Object.fromEntries(rs.map((r) => [r.server, r]));
 
@@ -249,12 +257,7 @@ describe("pure judgement", () => {
   });
 
   it("such a mount makes the server unknown, with the reason (it was ok, uid reaches every mount)", () => {
-    const facts = {
-      config: { user: "appuser", env: [], entrypoint: null, cmd: null, workdir: "", labels: {} },
-      passwd: "root:x:0:0::/root:/bin/sh\nappuser:x:1001:1001::/home/appuser:/bin/sh\n",
-      group: "root:x:0:\nappuser:x:1001:\n",
-      rootMode: 0o700,
-    };
+    const facts = APPUSER_FACTS;
     const r = scanServer("a", { type: "server", image: "x/y", volumes: ["relative/kube:/home/appuser/.kube/config"] }, { config: {}, configSource: "c", image: { facts, via: "t" }, hostStat: () => ({ path: "", error: "unused" }) });
     expect(r.status).toBe("unknown");
     expect(r.why).toContain('"relative/kube" is neither an absolute host path nor a volume name');
@@ -293,24 +296,14 @@ describe("pure judgement", () => {
 
   it("a #284 entry (kubeconfig under /root, as in the bug report) is affected without any host check", () => {
     const cat = parseCatalog('registry:\n  kubernetes:\n    type: server\n    image: mcp/kubernetes\n    volumes: ["{{kubernetes.config_path}}:/root/.kube/config"]\n', "old.yaml");
-    const facts = {
-      config: { user: "appuser", env: [], entrypoint: null, cmd: null, workdir: "", labels: {} },
-      passwd: "root:x:0:0::/root:/bin/sh\nappuser:x:1001:1001::/home/appuser:/bin/sh\n",
-      group: "root:x:0:\nappuser:x:1001:\n",
-      rootMode: 0o700,
-    };
+    const facts = APPUSER_FACTS;
     const r = scanServer("kubernetes", cat.servers.kubernetes!, { config: {}, configSource: "none", image: { facts, via: "test" }, hostStat: () => ({ path: "", error: "unused" }) });
     expect(r.status).toBe("affected");
     expect(r.findings[0]!.problem).toMatch(/cannot enter \/root \(mode 0700.*#284/);
   });
 
   it("{{key|mount_as:PATH}} with the key unset mounts nothing yet, but is judged as it will be once set: never a silent ok", () => {
-    const facts = {
-      config: { user: "appuser", env: [], entrypoint: null, cmd: null, workdir: "", labels: {} },
-      passwd: "root:x:0:0::/root:/bin/sh\nappuser:x:1001:1001::/home/appuser:/bin/sh\n",
-      group: "root:x:0:\nappuser:x:1001:\n",
-      rootMode: 0o700,
-    };
+    const facts = APPUSER_FACTS;
     const ctx = { config: {}, configSource: "none", image: { facts, via: "test" }, hostStat: () => ({ path: "", error: "unused" }) };
     const root = scanServer("c", { type: "server", image: "x/y", volumes: ["{{c.kubeconfig|mount_as:/root/.kube/config}}"] }, ctx);
     expect(root.status).toBe("affected");
