@@ -84,9 +84,17 @@ engine() {
       logfile=${MCP_REWRAP_CACHE:-$HOME/.cache/mcp-rewrap}/dockerd.log
       mkdir -p "$(dirname "$logfile")"
     fi
+    # MCP_REWRAP_ENGINE_OFFLINE=1 (.ci/run): the engine's pulls from anything but loopback go to
+    # the tests' net guard (scripts/net-guard.mjs, port MCP_REWRAP_NET_GUARD_PORT), never out.
+    local proxy=()
+    if [ "${MCP_REWRAP_ENGINE_OFFLINE:-}" = 1 ]; then
+      local guard=http://127.0.0.1:${MCP_REWRAP_NET_GUARD_PORT:-43129}
+      proxy=(env "HTTP_PROXY=$guard" "HTTPS_PROXY=$guard" "NO_PROXY=127.0.0.1,localhost,::1")
+      log "starting dockerd offline: its pulls go to $guard, nowhere else"
+    fi
     log "starting dockerd (log: $logfile)"
     # setsid + nohup: dockerd outlives this script, make and the CI step's process group.
-    "${SUDO[@]}" setsid nohup dockerd >>"$logfile" 2>&1 </dev/null &
+    "${SUDO[@]}" "${proxy[@]}" setsid nohup dockerd >>"$logfile" 2>&1 </dev/null &
     pid=$!
   fi
 

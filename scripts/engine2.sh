@@ -127,6 +127,8 @@ until ctr --address $run/containerd/containerd.sock version >/dev/null 2>&1; do
   i=\$((i + 1)); [ \$i -lt 300 ] || { echo "containerd did not answer in 30 s" >&2; exit 1; }
   sleep 0.1
 done
+# Pulls from anything but loopback go to the tests' net guard (scripts/net-guard.mjs), never out.
+export HTTP_PROXY=http://127.0.0.1:${MCP_REWRAP_NET_GUARD_PORT:-43129} HTTPS_PROXY=http://127.0.0.1:${MCP_REWRAP_NET_GUARD_PORT:-43129} NO_PROXY=127.0.0.1,localhost,::1
 exec dockerd --config-file /etc/$name/daemon.json -H unix://$sock --containerd $run/containerd/containerd.sock \\
   --data-root /var/lib/$name/docker --exec-root $run/exec --pidfile $run/docker.pid \\
   --cgroup-parent $name --iptables=false --ip6tables=false --ip-forward=false --bridge=none \\

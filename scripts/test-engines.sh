@@ -34,7 +34,32 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 read -r -a engines <<<"${MCP_REWRAP_ENGINES:-system engine2}"
 read -r -a extra <<<"${VITEST_ARGS:-}"
 reports=$(mktemp -d)
-trap 'rm -rf "$reports"' EXIT
+guard_pid=''
+trap '[ -z "$guard_pid" ] || kill "$guard_pid" 2>/dev/null; rm -rf "$reports"' EXIT
+
+# The net guard (scripts/net-guard.mjs): no test talks to an address other than 127.0.0.1. vitest
+# and everything it starts get HTTP(S)_PROXY naming the guard (NO_PROXY keeps loopback direct),
+# and the engines scripts/engine2.sh and (in CI) scripts/engine.sh start send their pulls there
+# too: an attempt to reach another host never leaves the machine, is refused, and is written
+# down; an engine's run that made one fails, naming the hosts (e.g. "reached for other hosts:
+# registry-1.docker.io:443 (3x)"). The bed scripts (debootstrap, apt) run without it.
+guard_port=${MCP_REWRAP_NET_GUARD_PORT:-43129}
+guard_log="$reports/net-guard.log"
+: >"$guard_log"
+node scripts/net-guard.mjs "$guard_port" "$guard_log" 2>"$reports/net-guard.err" &
+guard_pid=$!
+for _ in $(seq 50); do
+  grep -q listening "$reports/net-guard.err" 2>/dev/null && break
+  kill -0 "$guard_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if ! grep -q listening "$reports/net-guard.err" 2>/dev/null; then
+  cat "$reports/net-guard.err" >&2
+  echo "test-engines: the net guard could not start on 127.0.0.1:$guard_port (another run holds it? set MCP_REWRAP_NET_GUARD_PORT)" >&2
+  exit 2
+fi
+guard_url=http://127.0.0.1:$guard_port
+export MCP_REWRAP_GUARD_URL=$guard_url
 
 # engine_label: "docker VERSION (STORE)" for the engine DOCKER_HOST names now.
 engine_label() {
@@ -96,6 +121,7 @@ for engine in "${engines[@]}"; do
   label=$(engine_label)
   echo "=== $engine: $label ===" >&2
   t0=$(date +%s)
+  guard_seen=$(wc -l <"$guard_log")
   report="$reports/$engine.json"
   engine_rc=0
   lock=()
@@ -104,7 +130,7 @@ for engine in "${engines[@]}"; do
   set +e
   # shellcheck disable=SC2016 # expanded by the inner bash
   # Inside the lock: the bed, the engine's things before vitest, vitest, its things after it.
-  "${lock[@]}" bash -c 'date +%s >"$0.start"; bash test/bed/base-images.sh && bash test/bed/replica.sh && bash test/bed/families.sh && bash test/bed/multiarch.sh && engine_things >"$0.before" && { npx vitest run "$@"; rc=$?; engine_things >"$0.after"; exit $rc; }' "$report" \
+  "${lock[@]}" bash -c 'date +%s >"$0.start"; bash test/bed/base-images.sh && bash test/bed/replica.sh && bash test/bed/families.sh && bash test/bed/multiarch.sh && engine_things >"$0.before" && { HTTP_PROXY=$MCP_REWRAP_GUARD_URL HTTPS_PROXY=$MCP_REWRAP_GUARD_URL http_proxy=$MCP_REWRAP_GUARD_URL https_proxy=$MCP_REWRAP_GUARD_URL NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1 npx vitest run "$@"; rc=$?; engine_things >"$0.after"; exit $rc; }' "$report" \
     --reporter=default --reporter=./scripts/vitest-json-report.mjs --outputFile.json="$report" "${extra[@]}" </dev/null 2>&1 | tee "$report.log"
   engine_rc=${PIPESTATUS[0]}
   set -e
@@ -128,6 +154,17 @@ for engine in "${engines[@]}"; do
       [ "$n" = 0 ] || counts="${counts:+$counts, }$n $kind$([ "$n" = 1 ] || echo s)"
     done
     verdict="${verdict}; left $counts"
+    failed=$((failed + 1))
+    engine_rc=1
+  fi
+  # Attempts to reach another host during this engine's run (the net guard's lines since).
+  reached=$(tail -n +"$((guard_seen + 1))" "$guard_log" | awk '{print $2}' | sort | uniq -c | awk '{printf "%s%s (%dx)", (NR > 1 ? ", " : ""), $2, $1}')
+  if [ -n "$reached" ]; then
+    {
+      echo "=== $engine: the run reached for other hosts (the net guard refused; no test may) ==="
+      tail -n +"$((guard_seen + 1))" "$guard_log"
+    } >&2
+    verdict="${verdict}; reached for other hosts: $reached"
     failed=$((failed + 1))
     engine_rc=1
   fi

@@ -15,7 +15,7 @@ import { type Descriptor, type ImageConfigBlob, type ImageIndex, type ImageManif
 import { type RewrapPlan, shortId } from "../core/plan.js";
 import { baseNameOf, checkPlatforms, familiarName, manifestRef, parseReference, platformMatches, platformString } from "../core/reference.js";
 import type { RenderedFile } from "../core/render.js";
-import { type Engine, type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, isRewrapImage, pushWithEngine, putTag, removeSuperseded, removeTag, removeWithSteps, reportUntagged } from "../edge/engine.js";
+import { type Engine, type InspectInfo, buildContext, checkLocalBase, docker, engine, enginePlatform, engineHost, engineOrNull, full, inspectImage, isRewrapImage, localPlatformCount, pushWithEngine, putTag, removeSuperseded, removeTag, removeWithSteps, reportUntagged } from "../edge/engine.js";
 import { pathExists, removePath, templates, withTempDir, writeContext } from "../edge/fs.js";
 import type { FetchedManifest, Registries } from "../edge/registry/client.js";
 import { VERSION } from "../edge/version.js";
@@ -347,9 +347,16 @@ export async function pushRoute(ref: string, opts: PushOptions): Promise<PushRes
   if ((info.RepoDigests ?? []).length) {
     // A build FROM it would run its ONBUILD triggers; the registry route runs nothing.
     if (info.Config?.OnBuild?.length) return viaRegistry(`${ref} has ONBUILD triggers, which a build FROM it would run`);
-    const src = parseReference(ref);
-    const head = await regs.for(src.registry).headManifest(src.repository, manifestRef(src)).catch(() => null);
-    if (head && isIndex(head.mediaType)) return viaRegistry(`${ref} is a multi-platform index in ${src.registry}`);
+    // The containerd store says itself what it holds (and gives every local image a repository
+    // digest: its registry is not asked about an image it never had); the legacy store does not.
+    const platforms = await localPlatformCount(d, info);
+    if (platforms !== null) {
+      if (platforms > 1) return viaRegistry(`${ref} is a multi-platform index (${platforms} platforms in the engine's image store)`);
+    } else {
+      const src = parseReference(ref);
+      const head = await regs.for(src.registry).headManifest(src.repository, manifestRef(src)).catch(() => null);
+      if (head && isIndex(head.mediaType)) return viaRegistry(`${ref} is a multi-platform index in ${src.registry}`);
+    }
   }
   // The engine route: build (or find the identical local build), then push unless the registry has it already.
   const hadTag = !!(await inspectImage(d, opts.tag!));

@@ -287,21 +287,8 @@ const INDEX_TYPES = new Set(["application/vnd.oci.image.index.v1+json", "applica
  */
 export async function platformImageId(docker: Engine, info: InspectInfo): Promise<string> {
   if (!info.Descriptor?.mediaType || !INDEX_TYPES.has(info.Descriptor.mediaType)) return info.Id;
-  type Summary = { ID?: string; Kind?: string; Available?: boolean; ImageData?: { Platform?: { os?: string; architecture?: string; variant?: string } } };
   try {
-    // `?manifests=1` lists the platform manifests (API 1.48+). dockerode's getImage().inspect()
-    // sends no query at all, so its modem is asked directly (it adds options to a path with "?").
-    const all = (await (docker instanceof LiteEngine
-      ? docker.inspectImage(info.Id, { manifests: true })
-      : new Promise<unknown>((resolve, reject) =>
-          docker.modem.dial(
-            { path: `/images/${info.Id}/json?`, method: "GET", options: { manifests: true }, statusCodes: { 200: true, 404: "no such image", 500: "server error" } },
-            (err: unknown, data: unknown) => (err ? reject(err) : resolve(data)),
-          ),
-        ))) as {
-      Manifests?: Summary[] | null;
-    };
-    const match = (all.Manifests ?? []).find(
+    const match = (await manifestsOf(docker, info.Id)).find(
       (m) =>
         m.Kind === "image" &&
         m.Available !== false &&
@@ -312,6 +299,42 @@ export async function platformImageId(docker: Engine, info: InspectInfo): Promis
     return match?.ID ?? info.Id;
   } catch {
     return info.Id;
+  }
+}
+
+type ManifestSummary = { ID?: string; Kind?: string; Available?: boolean; ImageData?: { Platform?: { os?: string; architecture?: string; variant?: string } } };
+
+/** The platform manifests the engine lists for an image (containerd image store, API 1.48 `manifests=1`). */
+async function manifestsOf(docker: Engine, id: string): Promise<ManifestSummary[]> {
+  // dockerode's getImage().inspect() sends no query at all, so its modem is asked directly (it
+  // adds options to a path with "?").
+  const all = (await (docker instanceof LiteEngine
+    ? docker.inspectImage(id, { manifests: true })
+    : new Promise<unknown>((resolve, reject) =>
+        docker.modem.dial(
+          { path: `/images/${id}/json?`, method: "GET", options: { manifests: true }, statusCodes: { 200: true, 404: "no such image", 500: "server error" } },
+          (err: unknown, data: unknown) => (err ? reject(err) : resolve(data)),
+        ),
+      ))) as { Manifests?: ManifestSummary[] | null };
+  return all.Manifests ?? [];
+}
+
+/**
+ * How many platforms the image has, as the engine itself knows it: on the containerd image store
+ * the engine keeps what it pulled (a multi-platform index, or one manifest) and lists it; null on
+ * the legacy store, or when the engine cannot say (then only the registry can tell). There, a
+ * repository digest is no sign that an image came from a registry (every local build and load
+ * has one), so nothing else should send its name to one.
+ */
+export async function localPlatformCount(docker: Engine, info: InspectInfo): Promise<number | null> {
+  const type = info.Descriptor?.mediaType;
+  if (!type) return null;
+  if (!INDEX_TYPES.has(type)) return 1;
+  try {
+    const images = (await manifestsOf(docker, info.Id)).filter((m) => m.Kind === "image");
+    return images.length || null;
+  } catch {
+    return null;
   }
 }
 

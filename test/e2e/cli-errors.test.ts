@@ -255,7 +255,8 @@ describe("CLI errors: a clear message, the documented exit code, nothing left be
 
   describe("bad input", () => {
     it("missing image: the pull fails (no registry reachable) → 3, names the image", () => {
-      const ref = `mcp-rewrap-test/missing-${RUN_ID}:latest`;
+      // Its registry is a closed port on 127.0.0.1: the engine's pull never leaves this machine.
+      const ref = `127.0.0.1:${closedPort}/mcp-rewrap-test/missing-${RUN_ID}:latest`;
       expectFailure(run(["inspect", ref, "-q"], { tag: ref }), 3, new RegExp(`pulling ${ref}: `));
     });
 

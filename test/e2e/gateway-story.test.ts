@@ -18,6 +18,7 @@ import { writeHostKubeconfig, type HostKubeconfig } from "../support/kubeconfig.
 import { listNodesOverMcp } from "../support/mcp.js";
 import { REPLICA, ROOT, cli, cliAsync, ensureBed } from "../support/bed.js";
 import { dockerSync, removeImages } from "../support/docker.js";
+import { startRegistry, type TestRegistry } from "../support/registry.js";
 
 const TAG = "mcp-rewrap-test/kubernetes-story:e2e";
 
@@ -25,9 +26,15 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
   let api: KubeApi;
   let host: HostKubeconfig;
   let dir: string;
+  // A registry on 127.0.0.1 that has none of the images named below: tests that look an image up
+  // in its registry, or pull it, ask this one, never docker.io (no test talks to other addresses).
+  let reg: TestRegistry;
+  let NEVER: string;
 
   beforeAll(async () => {
     ensureBed();
+    reg = await startRegistry();
+    NEVER = `${reg.host}/mcp-rewrap-test/never-built:e2e`;
     api = await startKubeApi();
     host = writeHostKubeconfig({ server: api.url, token: api.token });
     dir = mkdtempSync(join(tmpdir(), "mcp-rewrap-story-"));
@@ -36,6 +43,7 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
   afterAll(async () => {
     host?.cleanup();
     await api?.close();
+    await reg?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
     await removeImages(TAG);
   });
@@ -143,7 +151,10 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
   });
 
   it("catalog refuses an mcp/ tag and an unknown server", () => {
-    expect(cli(["catalog", "mcp/kubernetes:fixed", "--server", "kubernetes"]).code).toBe(2);
+    // --no-pull: that tag is refused before any lookup; nothing asks docker.io for it.
+    const m = cli(["catalog", "mcp/kubernetes:fixed", "--server", "kubernetes", "--no-pull"]);
+    expect(m.code, m.stderr).toBe(2);
+    expect(m.stderr).toMatch(/mcp\/kubernetes:fixed/);
     const u = cli(["catalog", TAG, "--server", "nope"]);
     expect(u.code).toBe(2);
     expect(u.stderr).toContain("no built-in entry");
@@ -151,9 +162,10 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
 
   it("catalog exits 1 with the build command when the tag exists neither locally nor in its registry, writing nothing", () => {
     const file = join(dir, "never.yaml");
-    const r = cli(["catalog", "mcp-rewrap-test/never-built:e2e", "--server", "kubernetes", "-o", file]);
+    const r = cli(["catalog", NEVER, "--server", "kubernetes", "-o", file]);
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/^mcp-rewrap: mcp-rewrap-test\/never-built:e2e: not built: neither the local engine nor docker\.io.* has it; run `mcp-rewrap build mcp\/kubernetes --tag mcp-rewrap-test\/never-built:e2e` first/m);
+    const e = NEVER.replace(/[.]/g, "\\.");
+    expect(r.stderr).toMatch(new RegExp(`^mcp-rewrap: ${e}: not built: neither the local engine nor ${reg.host.replace(/[.]/g, "\\.")} has it; run \`mcp-rewrap build mcp/kubernetes --tag ${e}\` first`, "m"));
     expect(() => readFileSync(file)).toThrow();
   });
 
@@ -222,7 +234,7 @@ describe("the gateway user story: verify -> build -> verify -> catalog -> run", 
     expect(u.stdout).toMatch(/^unknown  k /m);
     // --pull: one image that cannot be pulled makes that server unknown, the scan goes on.
     const pullFile = join(dir, "pull.yaml");
-    writeFileSync(pullFile, YAML.stringify({ registry: { ghost: { type: "server", image: "mcp-rewrap-test/never-built:e2e", volumes: ["x:/root/.cache/x"] }, k: { type: "server", image: REPLICA, volumes: [`${pub}:/home/appuser/.kube`] } } }));
+    writeFileSync(pullFile, YAML.stringify({ registry: { ghost: { type: "server", image: NEVER, volumes: ["x:/root/.cache/x"] }, k: { type: "server", image: REPLICA, volumes: [`${pub}:/home/appuser/.kube`] } } }));
     const pulled = cli(["scan", pullFile, "--pull", "--json", "-q"]);
     expect(pulled.code, pulled.stderr).toBe(4);
     const pr = JSON.parse(pulled.stdout) as { server: string; status: string; why?: string }[];

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, ROOT } from "../support/bed.js";
 import { type ServedRegistry, realShapes, serveImages } from "../support/real-images.js";
+import { freePort } from "../support/registry.js";
 
 const CATALOG = join(ROOT, "test/fixtures/real/docker-mcp.yaml");
 
@@ -61,8 +62,11 @@ describe("scan CLI on the real catalog", () => {
     expect(results.find((x) => x.server === "kubernetes")!.findings[0]).toMatchObject({ target: "/home/appuser/.kube/config", fix: expect.stringMatching(/^mcp-rewrap build mcp\/kubernetes && mcp-rewrap catalog/) });
   });
 
-  it("without the mirror (Docker Hub unreachable here) nothing is judged blind: exit 4, every server with mounts unknown", async () => {
-    const r = await run(["scan", join(ROOT, "test/fixtures/real/servers/kubernetes.yaml"), "--config", join(dir, "config.yaml"), "-q"], env);
+  it("with Docker Hub unreachable nothing is judged blind: exit 4, every server with mounts unknown", async () => {
+    // Docker Hub stood in for by a port on 127.0.0.1 where nothing listens: no test talks to
+    // another address.
+    const down = `127.0.0.1:${await freePort()}`;
+    const r = await run(["scan", join(ROOT, "test/fixtures/real/servers/kubernetes.yaml"), "--config", join(dir, "config.yaml"), "--registry-mirror", `docker.io=${down}`, "-q"], env);
     expect(r.code, r.stdout + r.stderr).toBe(4);
     expect(r.stdout).toMatch(/^unknown  kubernetes  mcp\/kubernetes\n\s+the image could not be read \(.*registry: /m);
     expect(r.stdout).toContain("1 servers: 0 affected, 0 ok, 1 unknown");
