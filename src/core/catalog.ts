@@ -98,13 +98,40 @@ function asGatewayReads(doc: YAML.Document.Parsed, node: unknown, shape: Shape):
   return YAML.isNode(node) ? node.toJS(doc) : node;
 }
 
+/**
+ * A YAML text parsed as the gateway's yaml.v3 decodes it into Go maps and structs: merge keys
+ * applied (yaml 2 does only when asked), and a mapping key that is a sequence or a mapping refused
+ * (yaml.v3: "cannot unmarshal !!seq into string"; yaml 2 would turn it into a string and print a
+ * multi-line warning). Throws an Error whose message is one line.
+ */
+export function parseYamlAsGateway(text: string): YAML.Document.Parsed {
+  const lines = new YAML.LineCounter();
+  const ydoc = YAML.parseDocument(text, { merge: true, lineCounter: lines });
+  if (ydoc.errors.length) throw ydoc.errors[0];
+  let bad: { line: number; col: number } | null = null;
+  YAML.visit(ydoc, {
+    Pair(_, pair) {
+      const k: unknown = pair.key;
+      const key = YAML.isAlias(k) ? k.resolve(ydoc) : k;
+      if (YAML.isCollection(key)) {
+        bad = lines.linePos((YAML.isNode(k) ? k.range?.[0] : undefined) ?? 0);
+        return YAML.visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  if (bad) {
+    const at = bad as { line: number; col: number };
+    throw new Error(`a mapping key at line ${at.line}, column ${at.col} is a sequence or a mapping, which the gateway's YAML decoder refuses`);
+  }
+  return ydoc;
+}
+
 export function parseCatalog(text: string, source: string): ParsedCatalog {
   let doc: unknown;
   let ydoc: YAML.Document.Parsed;
   try {
-    // merge: the gateway's yaml.v3 applies merge keys (<<: *anchor); yaml 2 does only when asked.
-    ydoc = YAML.parseDocument(text, { merge: true });
-    if (ydoc.errors.length) throw ydoc.errors[0];
+    ydoc = parseYamlAsGateway(text);
     doc = ydoc.toJS();
   } catch (e) {
     // The yaml library ends its first line with "at line L, column C:" before a code excerpt.

@@ -123,5 +123,13 @@ export function formatDiagnosis(d: Diagnosis): string {
     "",
     d.summary,
   ];
-  return `${lines.join("\n")}\n`;
+  // Each entry is one line: a control character from the image (a newline in ENV HOME or
+  // WorkingDir, an escape sequence for the terminal) is shown escaped, never acted on.
+  return `${lines.map(visible).join("\n")}\n`;
+}
+
+/** TEXT with its control characters (tab aside) written as \n, \r or \xHH. */
+function visible(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
 }

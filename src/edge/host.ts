@@ -6,7 +6,7 @@
 import { lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import YAML from "yaml";
+import { parseYamlAsGateway } from "../core/catalog.js";
 import { UsageError } from "../core/errors.js";
 import type { GatewayConfig } from "../core/gateway-eval.js";
 import type { HostStat } from "../core/scan.js";
@@ -28,7 +28,7 @@ export function readGatewayConfig(path: string | undefined): { config: GatewayCo
   }
   let doc: unknown;
   try {
-    doc = YAML.parse(text, { merge: true });
+    doc = parseYamlAsGateway(text).toJS();
   } catch (e) {
     throw new UsageError(`--config ${file}: not valid YAML (${(e as Error).message.split("\n")[0]}); give the file \`docker mcp config read\` shows`);
   }

@@ -115,6 +115,19 @@ describe("formatDiagnosis", () => {
     expect(lines).toContain(d.summary);
   });
 
+  it("a control character from the image (a newline in ENV HOME, an escape in WorkingDir) is shown escaped: one line per entry (the home's newline split the user line in two)", () => {
+    const f = kubernetesFacts();
+    f.passwd = f.passwd!.replace(/^appuser:.*$/m, "appuser:x:1001:1001::/nonexistent:/bin/sh");
+    f.config.env = [...f.config.env, "HOME=/home/a\nb"];
+    f.config.workdir = "/srv/\u001b[31mred";
+    const text = formatDiagnosis(diagnose(f, VERSION));
+    const lines = text.split("\n");
+    expect(lines.find((l) => l.startsWith("user "))).toMatch(/ home=\/home\/a\\nb \(/);
+    expect(lines).toContain("workdir     /srv/\\x1b[31mred");
+    expect(text).not.toMatch(/\u001b/);
+    expect(lines.filter((l) => l.startsWith("b "))).toEqual([]);
+  });
+
   it("marks reachable mounts ok and an unresolved user", () => {
     expect(formatDiagnosis(diagnose(rootFacts(), VERSION))).toMatch(/^ {2}ok {6}\/root\/\.kube {2}the image runs as root$/m);
     const f = kubernetesFacts();

@@ -194,6 +194,28 @@ describe("YAML merge keys, as the gateway's yaml.v3 applies them", () => {
   });
 });
 
+describe("mapping keys that are collections, which the gateway's yaml.v3 refuses", () => {
+  it("a sequence, a mapping or an alias of one as a key: one line naming where, no warning from Node (it was taken as the string '[ a, b ]', with a multi-line warning)", () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on("warning", onWarning);
+    try {
+      for (const [text, line] of [
+        ["registry:\n  ? [a, b]\n  : {type: server, image: x/y:1}\n", 2],
+        ["registry:\n  b:\n    type: server\n    image: x/y:1\n    env:\n      ? {k: v}\n      : 1\n", 6],
+        ["x: &k [a]\nregistry:\n  ? *k\n  : {type: server, image: x/y:1}\n", 3],
+      ] as const) {
+        expect(() => parseCatalog(text, "k.yaml"), text).toThrow(new RegExp(`^k\\.yaml: not valid YAML: a mapping key at line ${line}, column \\d+ is a sequence or a mapping, which the gateway's YAML decoder refuses; fix the file`));
+      }
+      // Scalar keys of every kind stay fine.
+      expect(Object.keys(parseCatalog("registry:\n  1:\n    type: remote\n  true:\n    type: remote\n", "s.yaml").servers)).toEqual(["1", "true"]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+});
+
 describe("server names that are Object.prototype's", () => {
   it("a server named __proto__ is a server like any other (it vanished: scan judged nothing for it)", () => {
     const servers = parseCatalog("registry:\n  __proto__:\n    type: server\n    image: a/b:1\n  constructor:\n    type: remote\n", "p.yaml").servers;

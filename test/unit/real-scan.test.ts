@@ -329,6 +329,11 @@ describe("scan: bad input in catalogs and options", () => {
     return f;
   };
 
+  it("--config with a mapping key that is a collection → 2, naming where (it became the key '{ a: 1 }', with a warning from Node)", () => {
+    const f = cat("config-collection-key.yaml", "kubernetes:\n  ? {a: 1}\n  : /x\n");
+    expect(() => readGatewayConfig(f)).toThrow(new RegExp(`^--config ${f.replace(/[.]/g, "\\.")}: not valid YAML \\(a mapping key at line 2, column 5 is a sequence or a mapping`));
+  });
+
   it("a later catalog's entry with the same name wins (the gateway's rule), with a line; the same file twice judges each server once", async () => {
     const a = cat("merge-a.yaml", "registry:\n  one:\n    type: server\n    image: a/one:1\n  two:\n    type: server\n    image: a/two:1\n");
     const b = cat("merge-b.yaml", "registry:\n  two:\n    type: remote\n");
