@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { ParsedCatalog } from "../core/catalog.js";
-import { UsageError } from "../core/errors.js";
+import { RuntimeError, UsageError } from "../core/errors.js";
 import { type ImageFacts, factsProblems } from "../core/facts.js";
 import { sameImage } from "../core/reference.js";
 import type { RenderedFile, Templates } from "../core/render.js";
@@ -29,6 +29,21 @@ export function templates(): Templates {
 }
 
 const why = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+/** Errors of the machine, not of the path given: a full disk or quota, an I/O error, no file descriptors or memory left. */
+const RESOURCE_CODES = new Set(["ENOSPC", "EDQUOT", "EIO", "EMFILE", "ENFILE", "ENOMEM"]);
+
+/**
+ * A failed write to PATH: exit 3 (runtime) when the machine failed (a full disk: the same --out
+ * works once there is room), else exit 2 (usage: choose another --out).
+ */
+function writeFailure(path: string, what: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException).code ?? "";
+  if (RESOURCE_CODES.has(code)) {
+    return new RuntimeError(`--out ${path}: cannot ${what} (${code}${code === "ENOSPC" || code === "EDQUOT" ? ": no space left there" : ""}); free some space there, or choose another --out`);
+  }
+  return new UsageError(`--out ${path}: cannot ${what} (${why(e)}); choose another --out`);
+}
 
 /**
  * A recorded facts file (the facts.json that generate writes); `ref` overrides the recorded
@@ -170,7 +185,7 @@ export function writeContext(dir: string, files: RenderedFile[]): string {
   try {
     created = makeDirs(out);
   } catch (e) {
-    throw new UsageError(`--out ${dir}: cannot create the directory (${why(e)}); choose another --out`);
+    throw writeFailure(dir, "create the directory", e);
   }
   const written: string[] = [];
   try {
@@ -190,7 +205,7 @@ export function writeContext(dir: string, files: RenderedFile[]): string {
       }
     }
     if (created) rmSync(created, { recursive: true, force: true });
-    throw new UsageError(`--out ${dir}: cannot write there (${why(e)}); choose another --out`);
+    throw writeFailure(dir, "write there", e);
   }
   // Renames need no space: once every file is written, they all go into place.
   for (const f of files) renameSync(join(out, `.${f.path}.mcp-rewrap-tmp`), join(out, f.path));
@@ -208,7 +223,6 @@ export function foreignDockerfile(dir: string): string | null {
   }
 }
 
-/** One file written through a temporary name. */
 /** Creates a directory and its parents (e.g. ~/.docker/mcp/catalogs for catalog --install). */
 export function ensureDir(dir: string): void {
   try {
@@ -218,6 +232,7 @@ export function ensureDir(dir: string): void {
   }
 }
 
+/** One file written through a temporary name: the old one stays whole when the write fails. */
 export function writeFileAtomic(file: string, content: string): void {
   // Renaming over a device, a FIFO or a symlink would replace it with a regular file
   // (--out /dev/null as root): refused.
@@ -230,7 +245,7 @@ export function writeFileAtomic(file: string, content: string): void {
     renameSync(`${file}.mcp-rewrap-tmp`, file);
   } catch (e) {
     rmSync(`${file}.mcp-rewrap-tmp`, { force: true });
-    throw new UsageError(`--out ${file}: cannot write (${why(e)}); choose another --out`);
+    throw writeFailure(file, "write", e);
   }
 }
 

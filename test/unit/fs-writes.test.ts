@@ -77,6 +77,32 @@ describe("writeContext (generate --out, build --out, images)", () => {
     expect(read(d)).toEqual(Object.fromEntries(files("old").map((f) => [f.path, f.content])));
   });
 
+  // A full disk: a 64 KiB tmpfs (mounting one needs root, as CI runs; elsewhere skipped).
+  it.skipIf(process.getuid?.() !== 0)("a full disk → exit 3 (the machine, not the --out given: it was 2, a usage error), the old context whole, no temporary file left; catalog's one file the same", () => {
+    const d = dir("full");
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", d]);
+    try {
+      writeContext(d, files("old"));
+      const big = files("new").map((f) => (f.path === "entrypoint.sh" ? { ...f, content: "#".repeat(256 * 1024) } : f));
+      let err: (Error & { exitCode?: number }) | null = null;
+      try {
+        writeContext(d, big);
+      } catch (e) {
+        err = e as Error & { exitCode?: number };
+      }
+      expect(err?.message).toMatch(new RegExp(`^--out ${d}: cannot write there \\(ENOSPC: no space left there\\); free some space there, or choose another --out$`));
+      expect(err?.exitCode).toBe(3);
+      expect(read(d)).toEqual(Object.fromEntries(files("old").map((f) => [f.path, f.content])));
+      const file = join(d, "x.yaml");
+      writeFileSync(file, "old\n");
+      expect(() => writeFileAtomic(file, "y".repeat(256 * 1024))).toThrow(expect.objectContaining({ exitCode: 3, message: expect.stringMatching(/cannot write \(ENOSPC/) }));
+      expect(readFileSync(file, "utf8")).toBe("old\n");
+      expect(readdirSync(d).filter((f) => f.includes("mcp-rewrap-tmp"))).toEqual([]);
+    } finally {
+      execFileSync("umount", [d]);
+    }
+  });
+
   it("files of ours without a generated Dockerfile beside them are somebody else's: refused, nothing written; facts.json alone is the input and fine", () => {
     const d = dir("theirs");
     writeFileSync(join(d, "entrypoint.sh"), "mine");
