@@ -27,6 +27,7 @@ RW_CONFIG_PATHS='.kube KUBECONFIG config
 .docker DOCKER_CONFIG .
 .azure AZURE_CONFIG_DIR .'
 RW_PATH_VARS='KUBECONFIG KUBECONFIG_PATH AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE CLOUDSDK_CONFIG DOCKER_CONFIG AZURE_CONFIG_DIR AWS_WEB_IDENTITY_TOKEN_FILE GOOGLE_APPLICATION_CREDENTIALS XDG_CONFIG_HOME XDG_DATA_HOME XDG_CACHE_HOME'
+RW_SINGLE_VARS='KUBECONFIG_PATH AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE CLOUDSDK_CONFIG DOCKER_CONFIG AZURE_CONFIG_DIR AWS_WEB_IDENTITY_TOKEN_FILE GOOGLE_APPLICATION_CREDENTIALS XDG_CONFIG_HOME XDG_DATA_HOME XDG_CACHE_HOME'
 RW_ROOT_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 RW_NL='
 '
@@ -208,6 +209,14 @@ for rw_rp_n in $RW_PATH_VARS; do
 rw_rp_set='' rw_rp_val=''
 eval "rw_rp_set=\${$rw_rp_n+x} rw_rp_val=\${$rw_rp_n-}"
 [ -n "$rw_rp_set" ] || continue
+case " $RW_SINGLE_VARS " in
+*" $rw_rp_n "*)
+case $rw_rp_val in
+"$1" | "$1"/*) rw_rp_new=$2${rw_rp_val#"$1"} ;;
+*) continue ;;
+esac
+;;
+*)
 rw_rp_new=
 rw_rp_rest=$rw_rp_val
 while :; do
@@ -219,6 +228,8 @@ rw_rp_new=$rw_rp_new:$rw_rp_el
 case $rw_rp_rest in *:*) rw_rp_rest=${rw_rp_rest#*:} ;; *) break ;; esac
 done
 rw_rp_new=${rw_rp_new#:}
+;;
+esac
 [ "$rw_rp_new" = "$rw_rp_val" ] && continue
 rw_set "$rw_rp_n" "$rw_rp_new"
 rw_rp_hit=0

@@ -69,6 +69,20 @@ export const PATH_VARS: readonly string[] = [
   "XDG_CACHE_HOME",
 ].filter((n, i, all) => all.indexOf(n) === i);
 
+/**
+ * The variables of PATH_VARS that hold one path, never a list: the shim takes a ":" in them as
+ * part of the path (a mount destination may hold one). Any other (KUBECONFIG, an image's own,
+ * --env) is split on ":".
+ */
+export const SINGLE_PATH_VARS: readonly string[] = [
+  ...CONFIG_PATHS.flatMap((p) => [...p.vars.filter((v) => !v.list).map((v) => v.name), ...(p.serverVar ? [p.serverVar] : [])]),
+  "AWS_WEB_IDENTITY_TOKEN_FILE",
+  "GOOGLE_APPLICATION_CREDENTIALS",
+  "XDG_CONFIG_HOME",
+  "XDG_DATA_HOME",
+  "XDG_CACHE_HOME",
+].filter((n, i, all) => all.indexOf(n) === i);
+
 /** The rows as the shim reads them: one line per variable, "REL VAR SUB". */
 export function configPathLines(paths: readonly ConfigPath[] = CONFIG_PATHS): string {
   return paths.flatMap((p) => p.vars.map((v) => `${p.rel} ${v.name} ${v.sub}`)).join("\n");

@@ -284,16 +284,32 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
       `RW_CHANGES=
        rw_repoint /home/appuser/.config/gcloud/adc.json /tmp/mcp-rewrap-1001/home/.config/gcloud/adc.json; printf '%s|' $?
        rw_repoint /home/appuser/nothing /tmp/x; printf '%s|' $?
-       printf '%s|%s|%s|%s' "$GOOGLE_APPLICATION_CREDENTIALS" "$KUBECONFIG_PATH" "$XDG_CONFIG_HOME" "$RW_CHANGES"`,
+       printf '%s|%s|%s|%s' "$GOOGLE_APPLICATION_CREDENTIALS" "$KUBECONFIG" "$XDG_CONFIG_HOME" "$RW_CHANGES"`,
       {
         GOOGLE_APPLICATION_CREDENTIALS: "/home/appuser/.config/gcloud/adc.json",
-        KUBECONFIG_PATH: "/home/appuser/.config/gcloud/adc.json.bak:/home/appuser/.config/gcloud/adc.json/x",
+        KUBECONFIG: "/home/appuser/.config/gcloud/adc.json.bak:/home/appuser/.config/gcloud/adc.json/x",
         XDG_CONFIG_HOME: "/home/appuser/.config",
       },
     );
     expect(r.stdout).toBe(
-      "0|1|/tmp/mcp-rewrap-1001/home/.config/gcloud/adc.json|/home/appuser/.config/gcloud/adc.json.bak:/tmp/mcp-rewrap-1001/home/.config/gcloud/adc.json/x|/home/appuser/.config| KUBECONFIG_PATH GOOGLE_APPLICATION_CREDENTIALS",
+      "0|1|/tmp/mcp-rewrap-1001/home/.config/gcloud/adc.json|/home/appuser/.config/gcloud/adc.json.bak:/tmp/mcp-rewrap-1001/home/.config/gcloud/adc.json/x|/home/appuser/.config| KUBECONFIG GOOGLE_APPLICATION_CREDENTIALS",
     );
+  });
+
+  it("rw_repoint takes a variable that holds one path whole: a mount destination with a colon (--mount) is repointed (it was split on ':' and missed); a list (KUBECONFIG) is still split", () => {
+    const r = run(
+      shell,
+      `RW_CHANGES=
+       rw_repoint /home/appuser/.config/gcloud/a:b.json /tmp/mcp-rewrap-1001/home/.config/gcloud/a:b.json; printf '%s|' $?
+       printf '%s|%s|%s|%s' "$GOOGLE_APPLICATION_CREDENTIALS" "$KUBECONFIG_PATH" "$KUBECONFIG" "$RW_CHANGES"`,
+      {
+        GOOGLE_APPLICATION_CREDENTIALS: "/home/appuser/.config/gcloud/a:b.json",
+        KUBECONFIG_PATH: "/home/appuser/.config/gcloud/a",
+        KUBECONFIG: "/etc/k:/home/appuser/.config/gcloud/a:b.json",
+      },
+    );
+    // KUBECONFIG_PATH (one path) is not below the mount; KUBECONFIG's element "b.json" is not it either.
+    expect(r.stdout).toBe("0|/tmp/mcp-rewrap-1001/home/.config/gcloud/a:b.json|/home/appuser/.config/gcloud/a|/etc/k:/home/appuser/.config/gcloud/a:b.json| GOOGLE_APPLICATION_CREDENTIALS");
   });
 
   it("rw_groups_now adds what root has beyond its own groups (--group-add), once (finding 6)", () => {
