@@ -648,17 +648,17 @@ case $RW_E_HAS in *" $rw_n "*) continue ;; esac
 RW_E_HAS="$RW_E_HAS$rw_n "
 case $rw_n in PATH | PWD | SHLVL) ;; *) RW_E_NAMES="$RW_E_NAMES $rw_n" ;; esac
 rw_v=${rw_l#*=}
-rw_l=
+rw_acc=
 while :; do
 case $rw_v in
 *"$rw_soh"*)
-rw_l=$rw_l${rw_v%%"$rw_soh"*}$RW_NL
+rw_acc=$rw_acc${rw_v%%"$rw_soh"*}$RW_NL
 rw_v=${rw_v#*"$rw_soh"}
 ;;
 *) break ;;
 esac
 done
-rw_v=$rw_l$rw_v
+rw_v=$rw_acc$rw_v
 eval "RW_E_$rw_n=\$rw_v"
 done
 RW_E_KNOWN=1
