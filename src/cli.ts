@@ -145,7 +145,7 @@ export async function makeProgram(): Promise<Command> {
   const program = new Command();
   program
     .name("mcp-rewrap")
-    .description("Repair MCP server images so config mounted under /root by the Docker MCP Gateway works for their non-root user")
+    .description("Repair MCP server images so config the Docker MCP Gateway mounts (under /root, or a 0600 host file in their home) works for their non-root user")
     .version(VERSION, VERSION_FLAGS.join(", "))
     .exitOverride()
     // Commander's own errors become one line in main(); help asked for goes to stdout.

@@ -2,6 +2,7 @@
  * Pure: image facts -> what `inspect` reports. Which usual gateway mount targets the image's
  * user cannot reach, whether a rewrap is needed, and whether one can be made.
  */
+import { CONFIG_PATHS } from "./config-paths.js";
 import { BIN_DIRS, type ImageFacts, type ResolvedUser, resolveUser } from "./facts.js";
 import { PlanError } from "./errors.js";
 import { DEFAULT_MOUNTS, chooseDropTool, findDropTool, isRewrapped, onBuildProblem, pinnedDigest, planRewrap } from "./plan.js";
@@ -12,6 +13,8 @@ export interface MountReach {
   target: string;
   reachable: boolean;
   why: string;
+  /** The answer depends on the host file (its owner and mode): `reachable` is the answer for a Linux 0600 file of another uid. */
+  host?: true;
 }
 
 export interface Diagnosis {
@@ -59,6 +62,14 @@ export function diagnose(facts: ImageFacts, version: string): Diagnosis {
     }
     return { target, reachable: false, why: `a host file of mode 0600 owned by another uid stays unreadable to uid ${user.uid}` };
   });
+  // Today's catalog mounts into the user's own home instead (GATEWAY.md): there the host file is
+  // read as it is on the host, and a Linux kubeconfig is 0600, owned by the host user (#103).
+  if (user && user.uid !== 0 && user.home.replace(/\/+$/, "") !== "/root") {
+    const home = user.home.replace(/\/+$/, "");
+    for (const p of CONFIG_PATHS) {
+      mounts.push({ target: `${home}/${p.rel}`, reachable: false, host: true, why: `a host file mounted here keeps its owner and mode: uid ${user.uid} cannot read a 0600 file of another uid (a Linux host, #103)` });
+    }
+  }
   const needsRewrap = !!user && user.uid !== 0;
   let cannotRewrap: string | null = null;
   try {
@@ -75,8 +86,8 @@ export function diagnose(facts: ImageFacts, version: string): Diagnosis {
   } else if (!user) summary = `cannot tell: ${userError}`;
   else if (!needsRewrap) summary = "no rewrap needed: the image runs as root and can read the gateway's mounts under /root";
   else if (cannotRewrap) summary = `needs a rewrap, but one cannot be made: ${cannotRewrap}`;
-  else if (onBuildProblem(facts)) summary = `needs a rewrap: ${user.name} (uid ${user.uid}) cannot read config the gateway mounts under /root; the image has ONBUILD triggers, which a build FROM it would run, so rewrap it in its registry: \`mcp-rewrap build ${facts.ref} --push --tag REGISTRY/NAME:TAG\``;
-  else summary = `needs a rewrap: ${user.name} (uid ${user.uid}) cannot read config the gateway mounts under /root; run \`mcp-rewrap build ${facts.ref}\``;
+  else if (onBuildProblem(facts)) summary = `needs a rewrap: ${user.name} (uid ${user.uid}) cannot read config the gateway mounts under /root, nor a 0600 host file of another uid mounted into its home; the image has ONBUILD triggers, which a build FROM it would run, so rewrap it in its registry: \`mcp-rewrap build ${facts.ref} --push --tag REGISTRY/NAME:TAG\``;
+  else summary = `needs a rewrap: ${user.name} (uid ${user.uid}) cannot read config the gateway mounts under /root, nor a 0600 host file of another uid mounted into its home; run \`mcp-rewrap build ${facts.ref}\``;
   return {
     ref: facts.ref,
     id: facts.id,
@@ -119,7 +130,7 @@ export function formatDiagnosis(d: Diagnosis): string {
     `drop tool   ${d.dropTool ? `${d.dropTool.kind} (${d.dropTool.path})` : "(none)"}`,
     ...(d.onBuild.length ? [`onbuild     ${d.onBuild.map((t) => JSON.stringify(t)).join(", ")} (a build FROM the image runs them)`] : []),
     "gateway mounts:",
-    ...d.mounts.map((m) => `  ${m.reachable ? "ok     " : "BLOCKED"} ${m.target}  ${m.why}`),
+    ...d.mounts.map((m) => `  ${m.reachable ? "ok     " : m.host ? "HOST   " : "BLOCKED"} ${m.target}  ${m.why}`),
     "",
     d.summary,
   ];

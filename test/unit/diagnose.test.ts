@@ -15,12 +15,16 @@ describe("diagnose", () => {
     expect(d.platform).toBe("linux/amd64");
     expect(d.shell).toBe(true);
     expect(d.dropTool).toEqual({ kind: "setpriv", path: "/usr/bin/setpriv" });
-    expect(d.mounts.map((m) => m.target)).toEqual(DEFAULT_MOUNTS);
-    for (const m of d.mounts) {
-      expect(m.reachable).toBe(false);
-      expect(m.why).toContain("/root");
-      expect(m.why).toContain("0700");
-      expect(m.why).toContain("1001");
+    // The /root sites (older catalogs, #284), then the same paths in the user's home (today's
+    // catalog, where a Linux host's 0600 file stays unreadable: #103; it listed /root only).
+    const home = ["/home/appuser/.kube", "/home/appuser/.aws", "/home/appuser/.config/gcloud", "/home/appuser/.docker", "/home/appuser/.azure"];
+    expect(d.mounts.map((m) => m.target)).toEqual([...DEFAULT_MOUNTS, ...home]);
+    for (const m of d.mounts.slice(0, DEFAULT_MOUNTS.length)) {
+      expect(m).toMatchObject({ reachable: false, why: "uid 1001 cannot enter /root (mode 0700)" });
+      expect(m.host).toBeUndefined();
+    }
+    for (const m of d.mounts.slice(DEFAULT_MOUNTS.length)) {
+      expect(m).toEqual({ target: m.target, reachable: false, host: true, why: "a host file mounted here keeps its owner and mode: uid 1001 cannot read a 0600 file of another uid (a Linux host, #103)" });
     }
     expect(d.summary).toContain("needs a rewrap");
     expect(d.summary).toContain("`mcp-rewrap build mcp/kubernetes`");
@@ -112,6 +116,7 @@ describe("formatDiagnosis", () => {
     expect(lines).toContain("drop tool   setpriv (/usr/bin/setpriv)");
     const blocked = lines.filter((l) => l.startsWith("  BLOCKED "));
     expect(blocked).toEqual(DEFAULT_MOUNTS.map((m) => `  BLOCKED ${m}  uid 1001 cannot enter /root (mode 0700)`));
+    expect(lines).toContain("  HOST    /home/appuser/.kube  a host file mounted here keeps its owner and mode: uid 1001 cannot read a 0600 file of another uid (a Linux host, #103)");
     expect(lines).toContain(d.summary);
   });
 
