@@ -64,8 +64,9 @@ export function diagnose(facts: ImageFacts, version: string): Diagnosis {
   });
   // Today's catalog mounts into the user's own home instead (GATEWAY.md): there the host file is
   // read as it is on the host, and a Linux kubeconfig is 0600, owned by the host user (#103).
-  if (user && user.uid !== 0 && user.home.replace(/\/+$/, "") !== "/root") {
-    const home = user.home.replace(/\/+$/, "");
+  // Not a home the rewrap makes up (the image has none): no catalog mounts there.
+  const home = user?.home.replace(/\/+$/, "") ?? "";
+  if (user && user.uid !== 0 && user.homeSource !== "generated" && home !== "/root" && home !== "") {
     for (const p of CONFIG_PATHS) {
       mounts.push({ target: `${home}/${p.rel}`, reachable: false, host: true, why: `a host file mounted here keeps its owner and mode: uid ${user.uid} cannot read a 0600 file of another uid (a Linux host, #103)` });
     }

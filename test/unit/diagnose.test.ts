@@ -133,6 +133,14 @@ describe("formatDiagnosis", () => {
     expect(lines.filter((l) => l.startsWith("b "))).toEqual([]);
   });
 
+  it("a user whose home is /root, or none the image has (/, which the rewrap replaces with one it makes), has no home sites", () => {
+    for (const home of ["/", "/root/"]) {
+      const f = kubernetesFacts();
+      f.passwd = f.passwd!.replace(/^appuser:.*$/m, `appuser:x:1001:1001::${home}:/bin/sh`);
+      expect(diagnose(f, VERSION).mounts.map((m) => m.target), home).toEqual(DEFAULT_MOUNTS);
+    }
+  });
+
   it("marks reachable mounts ok and an unresolved user", () => {
     expect(formatDiagnosis(diagnose(rootFacts(), VERSION))).toMatch(/^ {2}ok {6}\/root\/\.kube {2}the image runs as root$/m);
     const f = kubernetesFacts();
