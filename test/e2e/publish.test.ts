@@ -98,14 +98,18 @@ describe("publishing to a registry", () => {
   it("build --push of a local copy of a two-platform index (pulled) rewraps it in the registry too, every platform", async () => {
     // Pulled, the index is local: on the containerd store the engine lists both platforms itself;
     // the legacy store keeps one platform and a repository digest, and the registry is asked.
+    // The other tests find the index only in the registry, as before: the copy goes at the end.
     dockerSync(["pull", "-q", fx.multi]);
-    localTags.push(fx.multi);
-    const tag = `${reg.host}/rewrapped/busybox:pulled`;
-    const r = cli(["build", fx.multi, "--tag", tag, "--push", "--json"]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).results[0]).toMatchObject({ tag, route: "registry", status: "pushed", base: fx.indexDigest });
-    const containerd = dockerSync(["info", "--format", "{{.Driver}} {{range .DriverStatus}}{{index . 1}} {{end}}"]).includes("snapshotter");
-    expect(r.stderr).toMatch(containerd ? /multi-platform index \(2 platforms in the engine's image store\)/ : /multi-platform index in 127\.0\.0\.1:\d+/);
+    try {
+      const tag = `${reg.host}/rewrapped/busybox:pulled`;
+      const r = cli(["build", fx.multi, "--tag", tag, "--push", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).results[0]).toMatchObject({ tag, route: "registry", status: "pushed", base: fx.indexDigest });
+      const containerd = dockerSync(["info", "--format", "{{.Driver}} {{range .DriverStatus}}{{index . 1}} {{end}}"]).includes("snapshotter");
+      expect(r.stderr).toMatch(containerd ? /multi-platform index \(2 platforms in the engine's image store\)/ : /multi-platform index in 127\.0\.0\.1:\d+/);
+    } finally {
+      await removeImages(fx.multi);
+    }
   });
 
   it("build --push of a two-platform index rewraps both platforms and pushes an index (attestation left out)", async () => {
