@@ -158,11 +158,12 @@ for engine in "${engines[@]}"; do
     engine_rc=1
   fi
   # Attempts to reach another host during this engine's run (the net guard's lines since).
-  reached=$(tail -n +"$((guard_seen + 1))" "$guard_log" | awk '{print $2}' | sort | uniq -c | awk '{printf "%s%s (%dx)", (NR > 1 ? ", " : ""), $2, $1}')
+  attempts=$(tail -n +"$((guard_seen + 1))" "$guard_log")
+  reached=$(printf '%s' "$attempts" | awk 'NF {print $2}' | sort | uniq -c | awk '{printf "%s%s (%dx)", (NR > 1 ? ", " : ""), $2, $1}')
   if [ -n "$reached" ]; then
     {
       echo "=== $engine: the run reached for other hosts (the net guard refused; no test may) ==="
-      tail -n +"$((guard_seen + 1))" "$guard_log"
+      printf '%s\n' "$attempts"
     } >&2
     verdict="${verdict}; reached for other hosts: $reached"
     failed=$((failed + 1))

@@ -74,14 +74,7 @@ export const PATH_VARS: readonly string[] = [
  * part of the path (a mount destination may hold one). Any other (KUBECONFIG, an image's own,
  * --env) is split on ":".
  */
-export const SINGLE_PATH_VARS: readonly string[] = [
-  ...CONFIG_PATHS.flatMap((p) => [...p.vars.filter((v) => !v.list).map((v) => v.name), ...(p.serverVar ? [p.serverVar] : [])]),
-  "AWS_WEB_IDENTITY_TOKEN_FILE",
-  "GOOGLE_APPLICATION_CREDENTIALS",
-  "XDG_CONFIG_HOME",
-  "XDG_DATA_HOME",
-  "XDG_CACHE_HOME",
-].filter((n, i, all) => all.indexOf(n) === i);
+export const SINGLE_PATH_VARS: readonly string[] = PATH_VARS.filter((n) => !CONFIG_PATHS.some((p) => p.vars.some((v) => v.list && v.name === n)));
 
 /** The rows as the shim reads them: one line per variable, "REL VAR SUB". */
 export function configPathLines(paths: readonly ConfigPath[] = CONFIG_PATHS): string {

@@ -64,11 +64,11 @@ export function diagnose(facts: ImageFacts, version: string): Diagnosis {
   });
   // Today's catalog mounts into the user's own home instead (GATEWAY.md): there the host file is
   // read as it is on the host, and a Linux kubeconfig is 0600, owned by the host user (#103).
-  // Not a home the rewrap makes up (the image has none): no catalog mounts there.
-  const home = user?.home.replace(/\/+$/, "") ?? "";
-  if (user && user.uid !== 0 && user.homeSource !== "generated" && home !== "/root" && home !== "") {
+  // Not a home the rewrap makes up (the image has none): no catalog mounts there. (resolveUser
+  // gives homes as one spelling: cleanPath.)
+  if (user && user.uid !== 0 && user.homeSource !== "generated" && user.home !== "/root" && user.home !== "/") {
     for (const p of CONFIG_PATHS) {
-      mounts.push({ target: `${home}/${p.rel}`, reachable: false, host: true, why: `a host file mounted here keeps its owner and mode: uid ${user.uid} cannot read a 0600 file of another uid (a Linux host, #103)` });
+      mounts.push({ target: `${user.home}/${p.rel}`, reachable: false, host: true, why: `a host file mounted here keeps its owner and mode: uid ${user.uid} cannot read a 0600 file of another uid (a Linux host, #103)` });
     }
   }
   const needsRewrap = !!user && user.uid !== 0;

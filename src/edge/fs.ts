@@ -74,7 +74,6 @@ export function readFactsFile(path: string, ref?: string, named = `--facts ${pat
   return { ...facts, ref };
 }
 
-
 /** A catalog file, parsed (core/catalog.ts and yaml load on the first call: only catalog, scan and build --catalog read one). */
 export async function readCatalogFile(path: string): Promise<ParsedCatalog> {
   let bytes: Buffer;
