@@ -375,25 +375,24 @@ async function profileShim(rewrap, kubeconfig) {
         ? null
         : `${drop.path} ${uid}:${gid} /bin/true`;
   // The process floor: a script that starts exactly the processes the shim starts on this path (its
-  // shell, one cat of the same three /proc files, the drop tool, the user's shell, its mkdir when
-  // ~/.kube is missing and its cat) and does nothing else, timed in the same rounds.
+  // shell, one cat of the same three /proc files, root's cat of the kubeconfig into /dev, the drop
+  // tool) and does nothing else, timed in the same rounds.
   const t = rewrap.plan.tools;
   const floorScript =
-    drop.kind === "setpriv" && t.cat && t.mkdir
+    drop.kind === "setpriv" && t.cat
       ? [
           "#!/bin/sh",
           `_f=$(${t.cat} /proc/$$/environ /proc/$$/status /proc/$$/mountinfo)`,
-          "exec 4</root/.kube/config",
-          `exec ${drop.path} --reuid=${uid} --regid=${gid} --groups=${groups.join(",")} -- /bin/sh -c 'umask 077`,
-          `[ -d ${home}/.kube ] || ${t.mkdir} -p ${home}/.kube`,
-          `${t.cat} <&4 >${home}/.kube/config`,
-          "exec 4<&-",
-          `exec "$@"' floor "$@"`,
+          `${t.cat} </root/.kube/config >/dev/rw-floor-copy`,
+          "KUBECONFIG=/dev/rw-floor-copy",
+          "export KUBECONFIG",
+          `exec ${drop.path} --reuid=${uid} --regid=${gid} --groups=${groups.join(",")} -- "$@"`,
         ].join("\n")
       : null;
   // Variables carry a _b prefix (the shim's, sourced below, are RW_* and rw_*). The loops run with
   // the environment docker gives an entrypoint: no PWD, OLDPWD or SHLVL (a shell adds them).
-  // "fresh": ~/.kube removed before each call (a first start, as under the gateway's --rm).
+  // "fresh": the copies in /dev removed before each call (a first start, as under the gateway's --rm:
+  // a new container has a new /dev).
   // `timing` starts the shell of both profile containers (this one and the home mount's below).
   const timing = `
 unset PWD OLDPWD SHLVL
@@ -403,7 +402,7 @@ per() { echo "$1 $(( ($3 - $2) / _bn / 1000 ))"; }
 loop() { _bi=0; while [ $_bi -lt $_bn ]; do "$@"; _bi=$((_bi + 1)); done; }`;
   const script = `${timing}
 ${floorScript ? `printf '%s\\n' ${shellQuote(floorScript)} >/tmp/rw-floor.sh && chmod 755 /tmp/rw-floor.sh` : ""}
-fresh() { rm -rf ${home}/.kube; "$@"; }
+fresh() { rm -f /dev/mcp-rewrap-kube-config /dev/rw-floor-copy; "$@"; }
 _br=0
 while [ $_br -lt ${rounds} ]; do
   _b0=$(now); loop ${SHIM_IN_IMAGE} /bin/true 2>/dev/null; _b1=$(now); per shim $_b0 $_b1
@@ -437,7 +436,7 @@ step rw_read_kernel rw_rk
 # rw_mounts as rw_prepare calls it (RW_MPICK: only the lines that may matter are read field by field).
 rw_mpick() { RW_MPICK=1; rw_mounts rw_noop; RW_MPICK=; }
 step rw_mounts rw_mpick
-step rw_put_first rw_put_first /root/.kube/config /.kube/config
+step rw_copy_dev rw_copy_dev /root/.kube/config /.kube/config ROOT
 step rw_rewrite_env rw_rewrite_env "$RW_HOME"
 # 10,000 files (100 directories of 100) copied for the user by the shim's one tar pipe, timed once.
 mkdir -p /tmp/many && cd /tmp/many && for _bi in $(seq 0 99); do mkdir d$_bi; for _bj in $(seq 0 99); do echo x > d$_bi/f$_bj; done; done; cd /
@@ -457,8 +456,8 @@ _b0=$(now); tar -C /mnt/rw-bench/many -cf - . | tar -x -o -f - -C /mnt/rw-bench/
   let homeOut = "";
   if (dropCmd) {
     const homeScript = `${timing}
-# "freshtmp": the private directory removed before each call (a first start under the gateway).
-freshtmp() { rm -rf /tmp/mcp-rewrap-${uid}; "$@"; }
+# "freshtmp": the copy in /dev removed before each call (a first start under the gateway).
+freshtmp() { rm -f /dev/mcp-rewrap-kube-config; "$@"; }
 _br=0
 while [ $_br -lt ${rounds} ]; do
   _b0=$(now); loop ${SHIM_IN_IMAGE} /bin/true 2>/dev/null; _b1=$(now); per shimhome $_b0 $_b1
@@ -635,7 +634,7 @@ function rows(R, short = false) {
       `+${over.toFixed(1)} ms (shim ${(u.shim / 1000).toFixed(1)} ms, ${R.rewrap.plan.drop.kind} ${(u.drop / 1000).toFixed(1)} ms` +
         (pr?.overRange ? `; ${roundByRound(pr.overRange)}` : "") +
         ")" +
-        (u.shimfresh > 0 && u.dropfresh > 0 ? `; on a first start (no ~/.kube yet) +${((u.shimfresh - u.dropfresh) / 1000).toFixed(1)} ms` : "") +
+        (u.shimfresh > 0 && u.dropfresh > 0 ? `; on a first start (no copy in /dev yet) +${((u.shimfresh - u.dropfresh) / 1000).toFixed(1)} ms` : "") +
         (u.floor > 0 ? `; its processes alone (no logic) +${((u.floor - u.drop) / 1000).toFixed(1)} ms` : "") +
         (u.shimhome > 0 && u.drophome > 0
           ? `; mounted in the home instead (today's catalog, its own container, where ${R.rewrap.plan.drop.kind} takes ${(u.drophome / 1000).toFixed(1)} ms) +${((u.shimhome - u.drophome) / 1000).toFixed(1)} ms` +
@@ -718,15 +717,13 @@ function misses(R) {
     // exactly those and does nothing else, or priced by bare ones), and the rest, dash itself.
     const over = u.shim - u.drop;
     const measured = u.floor > 0;
-    const floor = measured ? u.floor - u.drop : 2 * u.sh + 2 * u.true;
+    const floor = measured ? u.floor - u.drop : u.sh + 2 * u.true;
     out.push(
-      `Shim +${ms(over / 1000)} per start: besides the drop tool's exec it starts four processes, the shim's own shell and the user's shell that makes the copy (a bare \`sh -c :\` takes ${ms(u.sh / 1000)} here) and two cats, the one read of /proc and the copy (a bare /bin/true: ${ms(u.true / 1000)}). ` +
+      `Shim +${ms(over / 1000)} per start with the kubeconfig under /root (the same path for it mounted in the home): besides the drop tool's exec it starts three processes, the shim's own shell (a bare \`sh -c :\` takes ${ms(u.sh / 1000)} here) and two cats, the one read of /proc and root's copy into /dev (a bare /bin/true: ${ms(u.true / 1000)}). ` +
         (measured
           ? `A script that starts exactly those processes and does nothing else takes +${ms(floor / 1000)} over the drop tool in the same rounds: the floor of this design on this machine, ${floor > 5000 ? "already over the target" : `${ms((5000 - floor) / 1000)} under the target`}. `
           : `About ${ms(floor / 1000)} goes before a line of the shim runs. `) +
-        `The other ${ms((over - floor) / 1000)} is dash reading the shim and running it.` +
-        (u.shimfresh > 0 && u.dropfresh > 0 ? ` A first start (every start under the gateway, which runs --rm) adds the user's mkdir of the copy's directory: +${ms((u.shimfresh - u.dropfresh) / 1000)} under /root` + (u.shimhomefresh > 0 && u.drophomefresh > 0 ? `, +${ms((u.shimhomefresh - u.drophomefresh) / 1000)} for today's catalog's mount in the home` : "") + "." : "") +
-        ` Two processes fewer (the user's shell and its cat, and the mkdir with them) would take root writing the copy itself, into a directory baked into the image that root owns and only the user's group can enter, with the variable naming it. The price: the copy would leave the home for /root mounts too; it would be read-only and readable by the user's group; and a file the user can read in place (Docker Desktop's, or a 0644 one) would be copied and pointed at as well, a snapshot where today the server reads the live file, because root's shell cannot tell what the user may read without starting a process as the user (\`test -r\` is always true for root). The shim keeps those properties instead.`,
+        `The other ${ms((over - floor) / 1000)} is dash reading the shim and running it.`,
     );
   }
   const ph = R.build?.phases;
@@ -831,19 +828,19 @@ function markdown(R) {
         [
           row("shim", "whole shim, then exec /bin/true (what A adds to every start)"),
           row("drop", `${R.rewrap.plan.drop.kind} alone, exec /bin/true (the unavoidable part)`),
-          row("shimfresh", "whole shim on a first start (~/.kube removed before each call; the removal is in both rows)"),
+          row("shimfresh", "whole shim on a first start (the copy in /dev removed before each call; the removal is in both rows)"),
           row("dropfresh", `${R.rewrap.plan.drop.kind} alone, the same removal before each call`),
-          row("floor", "process floor: a script that starts exactly the shim's processes (its shell, one cat of /proc, the drop tool, the user's shell and its cat) and does nothing else"),
-          row("floorfresh", "process floor on a first start (plus the user's mkdir of ~/.kube)"),
-          row("shimhome", "whole shim with the kubeconfig mounted at ~/.kube/config instead (today's catalog; copied to /tmp/mcp-rewrap-UID, KUBECONFIG names it), its own container"),
+          row("floor", "process floor: a script that starts exactly the shim's processes (its shell, one cat of /proc, root's cat of the kubeconfig into /dev, the drop tool) and does nothing else"),
+          row("floorfresh", "process floor on a first start (its copy in /dev removed before each call)"),
+          row("shimhome", "whole shim with the kubeconfig mounted at ~/.kube/config instead (today's catalog; root's copy in /dev too, KUBECONFIG names it), its own container"),
           row("drophome", `${R.rewrap.plan.drop.kind} alone, in that container`),
-          row("shimhomefresh", "the same on a first start (/tmp/mcp-rewrap-UID removed before each call; the removal is in both rows)"),
+          row("shimhomefresh", "the same on a first start (the copy in /dev removed before each call; the removal is in both rows)"),
           row("drophomefresh", `${R.rewrap.plan.drop.kind} alone, the same removal before each call`),
           row("sh", "baseline: sh -c :"),
           row("true", "baseline: /bin/true"),
           row("rw_read_kernel", "step: rw_read_kernel (one cat: the environment, status, mountinfo)"),
           row("rw_mounts", "step: rw_mounts with RW_MPICK, as rw_prepare calls it (the one mountinfo parser, builtins only)"),
-          row("rw_put_first", "step: rw_put_first /root/.kube/config (one process as the user: sh, then cat)"),
+          row("rw_copy_dev", "step: rw_copy_dev /root/.kube/config (root's one cat into /dev, KUBECONFIG pointed)"),
           row("rw_rewrite_env", "step: rw_rewrite_env"),
         ].filter(Boolean),
       ),

@@ -26,6 +26,10 @@ RW_CONFIG_PATHS='.kube KUBECONFIG config
 .config/gcloud CLOUDSDK_CONFIG .
 .docker DOCKER_CONFIG .
 .azure AZURE_CONFIG_DIR .'
+RW_DEV_COPIES='/.kube/config mcp-rewrap-kube-config
+/.aws/config mcp-rewrap-aws-config
+/.aws/credentials mcp-rewrap-aws-credentials'
+RW_DEV=/dev
 RW_PATH_VARS='KUBECONFIG KUBECONFIG_PATH AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE CLOUDSDK_CONFIG DOCKER_CONFIG AZURE_CONFIG_DIR AWS_WEB_IDENTITY_TOKEN_FILE GOOGLE_APPLICATION_CREDENTIALS XDG_CONFIG_HOME XDG_DATA_HOME XDG_CACHE_HOME'
 RW_SINGLE_VARS='KUBECONFIG_PATH AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE CLOUDSDK_CONFIG DOCKER_CONFIG AZURE_CONFIG_DIR AWS_WEB_IDENTITY_TOKEN_FILE GOOGLE_APPLICATION_CREDENTIALS XDG_CONFIG_HOME XDG_DATA_HOME XDG_CACHE_HOME'
 RW_ROOT_PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -336,6 +340,37 @@ RW_UNDEFER="${RW_UNDEFER}exec $RW_DEFER_FD<&-
 rw_copy_root $rw_qs $RW_OUT
 "
 }
+rw_copy_dev() {
+[ -n "$RW_S_UMASK" ] && [ -n "$RW_CAT" ] || return 1
+case $RW_NL$RW_DEV_COPIES$RW_NL in
+*"$RW_NL$2 "*) ;;
+*) return 1 ;;
+esac
+rw_cd=$RW_NL$RW_DEV_COPIES$RW_NL
+rw_cd=${rw_cd#*"$RW_NL$2 "}
+rw_cd=$RW_DEV/${rw_cd%%"$RW_NL"*}
+[ -f "$1" ] && ! [ -L "$1" ] || return 1
+[ -d "$RW_DEV" ] && ! [ -L "$RW_DEV" ] && [ -O "$RW_DEV" ] && ! [ -k "$RW_DEV" ] || return 1
+if [ -e "$rw_cd" ] || [ -L "$rw_cd" ]; then
+[ -f "$rw_cd" ] && ! [ -L "$rw_cd" ] && [ -O "$rw_cd" ] || return 1
+fi
+umask 022
+{ "$RW_CAT" <"$1" >"$rw_cd" & } 2>/dev/null
+wait $!
+rw_cd_rc=$?
+umask "$RW_S_UMASK"
+if [ "$rw_cd_rc" != 0 ]; then
+! [ -e "$rw_cd" ] || "$RW_RM" -f "$rw_cd" 2>/dev/null
+return 1
+fi
+if [ "$3" = ROOT ]; then
+rw_point_table "/root$2" "$rw_cd" /root "" "$RW_HOME"
+else
+rw_point_table "$RW_HOME$2" "$rw_cd" "$RW_HOME" force
+fi
+[ -z "${KUBECONFIG+x}${KUBECONFIG_PATH+x}${AWS_CONFIG_FILE+x}${AWS_SHARED_CREDENTIALS_FILE+x}${CLOUDSDK_CONFIG+x}${DOCKER_CONFIG+x}${AZURE_CONFIG_DIR+x}${AWS_WEB_IDENTITY_TOKEN_FILE+x}${GOOGLE_APPLICATION_CREDENTIALS+x}${XDG_CONFIG_HOME+x}${XDG_DATA_HOME+x}${XDG_CACHE_HOME+x}" ] || rw_repoint "$1" "$rw_cd" || :
+return 0
+}
 rw_prepare_one() {
 if [ "$1" = ROOT ]; then
 rw_rel=${3#/root}
@@ -343,6 +378,7 @@ if [ "$2" != copy ]; then
 rw_state "$3" "$rw_rel" "$2" && return 0
 fi
 [ -n "$RW_HOME_TRIED" ] || rw_ensure_home
+[ "$2" != copy ] || ! rw_copy_dev "$3" "$rw_rel" ROOT || return 0
 if [ -z "$RW_ROOT_OPEN" ] && rw_defer_root "$3" "$rw_rel"; then
 RW_DEFERRED_RELS=$RW_DEFERRED_RELS$rw_rel$RW_NL
 return 0
@@ -350,6 +386,7 @@ fi
 rw_copy_root "$3" "$rw_rel"
 return 0
 fi
+[ "$2" = copy ] && rw_copy_dev "$3" "${3#"$RW_HOME"}" HOME && return 0
 [ "$2" = copy ] && rw_defer_home "$3" && return 0
 rw_prepare_home "$3"
 return 0

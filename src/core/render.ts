@@ -7,7 +7,7 @@
 import Handlebars from "handlebars";
 import { configChanges } from "./mutate.js";
 import type { RewrapPlan } from "./plan.js";
-import { SINGLE_PATH_VARS, configPathLines } from "./config-paths.js";
+import { SINGLE_PATH_VARS, configPathLines, devCopyLines } from "./config-paths.js";
 import { stableJson } from "./stable-json.js";
 
 export interface RenderedFile {
@@ -73,6 +73,7 @@ export function renderContext(plan: RewrapPlan, templates: Templates, contextKey
     rootGroupsWords: plan.rootGroups.join(" "),
     rootOpen: plan.rootOpen ? "1" : "",
     configPathLines: configPathLines(),
+    devCopyLines: devCopyLines(),
     pathVarWords: plan.envVars.join(" "),
     singleVarWords: SINGLE_PATH_VARS.filter((v) => plan.envVars.includes(v)).join(" "),
     // "${NAME+x}" for each of them: one expansion tells whether any is set (names checked by plan).

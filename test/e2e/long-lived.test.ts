@@ -61,20 +61,24 @@ describe("a long-lived rewrapped server under testcontainers (no --init)", () =>
     expect(environ).toBe("HOME=/home/appuser");
   });
 
-  it("the copy is the user's, 0600, and a restart refreshes it from the changed mount", async () => {
-    expect(await inContainer(["stat", "-c", "%a %U %G", "/home/appuser/.kube/config"])).toBe("600 appuser appuser");
-    expect(await inContainer(["cat", "/home/appuser/.kube/config"])).toContain("# first");
+  it("the copy is root's in /dev, readable by the user, and a restart refreshes it from the changed mount", async () => {
+    const copy = "/dev/mcp-rewrap-kube-config";
+    expect(await inContainer(["stat", "-c", "%a %U %G", copy])).toBe("644 root root");
+    expect(await inContainer(["cat", copy], "1001:1001")).toContain("# first");
+    expect((await container!.exec(["sh", "-c", `echo x >>${copy}`], { user: "1001:1001" })).exitCode, "the user cannot change root's copy").not.toBe(0);
 
     writeFileSync(config, "apiVersion: v1\nkind: Config\n# second\n");
     await container!.restart();
     // The server (PID 1 again) starts only after the shim copied: wait for it, bounded.
     let seen = "";
     for (const end = Date.now() + 20_000; Date.now() < end && !seen.includes("# second"); ) {
-      const r = await container!.exec(["cat", "/home/appuser/.kube/config"]).catch(() => null);
+      const r = await container!.exec(["cat", copy]).catch(() => null);
       seen = r?.output ?? "";
       if (!seen.includes("# second")) await new Promise((res) => setTimeout(res, 200));
     }
     expect(seen).toContain("# second");
-    expect(await inContainer(["stat", "-c", "%a %U %G", "/home/appuser/.kube/config"])).toBe("600 appuser appuser");
+    expect(await inContainer(["stat", "-c", "%a %U %G", copy])).toBe("644 root root");
+    const environ = await inContainer(["sh", "-c", "tr '\\0' '\\n' </proc/1/environ | grep '^KUBECONFIG='"], "1001:1001");
+    expect(environ).toBe(`KUBECONFIG=${copy}`);
   });
 });

@@ -247,6 +247,7 @@ async function runOnce(image: string, f: Family, o: RunOpts = {}, input?: Buffer
 
 type Outcome =
   | { kind: "works" }
+  | { kind: "dev" }
   | { kind: "fallback"; dir: "/dev/shm" | "/tmp"; why: RegExp }
   | { kind: "in-place"; uid?: string }
   | { kind: "works-noted"; line: RegExp }
@@ -258,6 +259,7 @@ type Outcome =
 
 const OUTCOME_TEXT: Record<Outcome["kind"], string> = {
   works: "✅ works",
+  dev: "✅ works, root's copy in /dev",
   fallback: "✅ works, copies in a private dir (1 line)",
   "in-place": "✅ works, reads the mount in place",
   "works-noted": "✅ works (1 line)",
@@ -287,6 +289,12 @@ const SHIM_REMEDY_CAPS = /no CAP_SETUID\/CAP_SETGID .*refusing to run the server
 const DAC_LINE = /^cannot read \/root\/\.kube(\/config)?: permission denied: the container has no CAP_DAC_OVERRIDE\/CAP_DAC_READ_SEARCH .*add --cap-add DAC_READ_SEARCH.*the server starts without it$/;
 const NOT_SEARCHABLE = /^started as uid 1000 .*cannot use \/root\/\.kube\/config \(\/root is not searchable by uid 1000\); remove the user override/;
 const NOT_READABLE = /^started as uid 1000 .*cannot use \/root\/\.kube\/config \(not readable by uid 1000\); remove the user override/;
+
+/** Where root copies a kubeconfig mounted at /root/.kube/config (rw_copy_dev). */
+const DEV_COPY = "/dev/mcp-rewrap-kube-config";
+
+/** A kubeconfig mounted at /root/.kube/config or $HOME/.kube/config: root's copy in /dev. */
+const DEV: Outcome = { kind: "dev" };
 
 /** The server ran as the image's user, with nothing left of root. */
 function assertIdentity(ctx: Ctx, o: Observed, opts: { home?: string; noNewPrivs?: string; uid?: string } = {}): void {
@@ -345,6 +353,19 @@ function judge(ctx: Ctx, o: Observed, outcome: Outcome, host: Host | null, opts:
       expect(o.config?.md5, o.stderr).toBe(host!.md5);
       expect(o.config!.path).toBe(`${ctx.f.home}/.kube/config`);
       assertCopies(ctx, o, ctx.f.home);
+      return;
+    }
+    case "dev": {
+      // A table file mounted under a closed /root: root copies it into the container's /dev
+      // (tmpfs, root's own) and KUBECONFIG names it; nothing is written in the home.
+      expect(o.code, o.stderr).toBe(0);
+      expect(o.shim, o.stderr).toEqual([]);
+      assertIdentity(ctx, o, { home: ctx.f.home, ...opts });
+      expect(o.config?.md5, o.stderr).toBe(host!.md5);
+      expect(o.config!.path).toBe(DEV_COPY);
+      expect(o.identity!.kubeconfig).toBe(DEV_COPY);
+      const copies = o.tree.filter((e) => e.path.startsWith("/dev/mcp-rewrap-"));
+      expect(copies, o.stderr).toEqual([{ mode: "644", uid: "0", gid: "0", type: "regular file", path: DEV_COPY }]);
       return;
     }
     case "fallback": {
@@ -425,7 +446,7 @@ const MODES: Mode[] = [
   {
     id: "file",
     title: "single file /root/.kube/config:ro (host 0600, uid 1000)",
-    expect: () => ({ kind: "works" }),
+    expect: () => DEV,
     async run(ctx, outcome) {
       const h = hostFile();
       judge(ctx, await runOnce(ctx.image, ctx.f, { volumes: [bind(h)] }), outcome, h);
@@ -434,7 +455,7 @@ const MODES: Mode[] = [
   {
     id: "file-rw",
     title: "single file, read-write bind (older gateways)",
-    expect: () => ({ kind: "works" }),
+    expect: () => DEV,
     async run(ctx, outcome) {
       const h = hostFile();
       judge(ctx, await runOnce(ctx.image, ctx.f, { volumes: [bind(h, undefined, false)] }), outcome, h);
@@ -465,17 +486,26 @@ const MODES: Mode[] = [
   {
     id: "home-file",
     title: "single file at $HOME/.kube/config:ro (where the catalog's own entries mount), host 0600 uid 1000",
-    expect: () => ({ kind: "private" }),
-    note: () => "in /tmp/mcp-rewrap-<uid>, KUBECONFIG set",
+    expect: () => DEV,
     async run(ctx, outcome) {
       const h = hostFile();
       judge(ctx, await runOnce(ctx.image, ctx.f, { volumes: [bind(h, `${ctx.f.home}/.kube/config`)] }), outcome, h);
     },
   },
   {
+    id: "home-dir",
+    title: "directory $HOME/.kube:ro mounted over the home (the user's copy)",
+    expect: () => ({ kind: "private" }),
+    note: () => "in /tmp/mcp-rewrap-<uid>, KUBECONFIG set",
+    async run(ctx, outcome) {
+      const h = hostKubeDir();
+      judge(ctx, await runOnce(ctx.image, ctx.f, { volumes: [`${h.source}:${ctx.f.home}/.kube:ro`] }), outcome, h);
+    },
+  },
+  {
     id: "big",
     title: "a 10 MB kubeconfig",
-    expect: () => ({ kind: "works" }),
+    expect: () => DEV,
     async run(ctx, outcome) {
       const h = hostFile({ bytes: 10 * 1024 * 1024 });
       judge(ctx, await runOnce(ctx.image, ctx.f, { volumes: [bind(h)] }), outcome, h);
@@ -512,14 +542,8 @@ const MODES: Mode[] = [
   {
     id: "cap-setid-0644",
     title: "--cap-drop ALL --cap-add SETUID --cap-add SETGID, world-readable host file",
-    expect: (f) =>
-      f.name === "numeric"
-        ? { kind: "in-place" }
-        : f.generatedHome
-          ? { kind: "fallback", dir: "/tmp", why: /cannot be given to .* \(no CAP_CHOWN\?\)/ }
-          : { kind: "works" },
-    note: (f) =>
-      f.name === "numeric" ? "/root is 0755 and the file 0644: read where it is, nothing copied" : f.generatedHome ? "/tmp: without CAP_CHOWN root cannot give it a new home" : undefined,
+    expect: () => DEV,
+    note: () => "root needs no capability to write its own /dev",
     async run(ctx, outcome) {
       const h = hostFile({ mode: 0o644 });
       judge(ctx, await runOnce(ctx.image, ctx.f, { volumes: [bind(h)], extra: ["--cap-drop", "ALL", "--cap-add", "SETUID", "--cap-add", "SETGID"] }), outcome, h);
@@ -551,6 +575,17 @@ const MODES: Mode[] = [
   {
     id: "read-only",
     title: "--read-only root filesystem (HOME not writable)",
+    expect: () => DEV,
+    note: () => "/dev stays writable: KUBECONFIG names root's copy there",
+    async run(ctx, outcome) {
+      const h = hostFile();
+      const o = await runOnce(ctx.image, ctx.f, { volumes: [bind(h)], extra: ["--read-only"] });
+      judge(ctx, o, outcome, h);
+    },
+  },
+  {
+    id: "read-only-dir",
+    title: "--read-only root filesystem, the directory /root/.kube:ro mounted (the user's copy)",
     expect: (f) => ({
       kind: "fallback",
       dir: "/dev/shm",
@@ -558,8 +593,8 @@ const MODES: Mode[] = [
     }),
     note: () => "/dev/shm, KUBECONFIG set",
     async run(ctx, outcome) {
-      const h = hostFile();
-      const o = await runOnce(ctx.image, ctx.f, { volumes: [bind(h)], extra: ["--read-only"] });
+      const h = hostKubeDir();
+      const o = await runOnce(ctx.image, ctx.f, { volumes: [`${h.source}:/root/.kube:ro`], extra: ["--read-only"] });
       judge(ctx, o, outcome, h);
       expect(o.identity!.kubeconfig).toBe(`/dev/shm/mcp-rewrap-${first(ctx.original.uid)}/.kube/config`);
     },
@@ -567,7 +602,7 @@ const MODES: Mode[] = [
   {
     id: "restart",
     title: "the same container started twice (docker start), the host file changed in between",
-    expect: () => ({ kind: "works" }),
+    expect: () => DEV,
     note: () => "the copy is refreshed",
     async run(ctx, outcome) {
       const h = hostFile();
@@ -681,7 +716,7 @@ const MODES: Mode[] = [
   {
     id: "plain",
     title: "plain docker run -i (no --init, no no-new-privileges)",
-    expect: () => ({ kind: "works" }),
+    expect: () => DEV,
     note: () => "NoNewPrivs 0, as given",
     async run(ctx, outcome) {
       const h = hostFile();

@@ -148,12 +148,12 @@ describe("rewrapped mcp/kubernetes under the gateway's run line", () => {
       expect(st.CapAmb).toBe("0000000000000000");
       expect(st.NoNewPrivs).toBe("1");
       expect(procEnviron(server.pid).HOME).toBe("/home/appuser");
-
-      const ls = await docker(["exec", name, "stat", "-c", "%a %U %G %n", "/home/appuser/.kube", "/home/appuser/.kube/config"]);
-      expect(ls.stdout.toString().trim().split("\n")).toEqual([
-        "700 appuser appuser /home/appuser/.kube",
-        "600 appuser appuser /home/appuser/.kube/config",
-      ]);
+      // The kubeconfig mounted under /root: root's copy in the container's /dev (tmpfs), which the
+      // user can read and not change, named by KUBECONFIG; nothing written in the home.
+      expect(procEnviron(server.pid).KUBECONFIG).toBe("/dev/mcp-rewrap-kube-config");
+      const ls = await docker(["exec", name, "stat", "-c", "%a %U %G %n", "/dev/mcp-rewrap-kube-config"]);
+      expect(ls.stdout.toString().trim()).toBe("644 root root /dev/mcp-rewrap-kube-config");
+      expect((await docker(["exec", "-u", "1001", name, "ls", "-A", "/home/appuser"])).stdout.toString()).not.toMatch(/^\.kube$/m);
       const logs = await docker(["logs", name]);
       expect(logs.stdout.length, "the container wrote to stdout before any request").toBe(0);
       expect(logs.stderr).not.toContain(api.token);

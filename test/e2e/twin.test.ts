@@ -32,8 +32,6 @@ interface Image {
   generatedHome: boolean;
   drop: "setpriv" | "su-exec" | "gosu" | "busybox-su";
   command?: string[];
-  /** The image sets a table variable into /root (rewritten to the copy). */
-  rootVar?: string;
   what: string;
 }
 
@@ -42,7 +40,7 @@ export const IMAGES: Image[] = [
   { family: "busybox-su", ids: "1002:1002", home: "/home/mcp", generatedHome: false, drop: "busybox-su", what: "busybox, busybox su" },
   { family: "busybox-gosu", ids: "1003:1003", home: "/srv/app", generatedHome: false, drop: "gosu", what: "busybox + gosu, ENV HOME" },
   { family: "busybox-su-exec", ids: "1004:1004", home: "/home/mcp-rewrap-1004", generatedHome: true, drop: "su-exec", command: ["fixture-server", "serve"], what: "busybox + su-exec, passwd home /nonexistent" },
-  { family: "numeric", ids: "4242:4242", home: "/home/mcp-rewrap-4242", generatedHome: true, drop: "setpriv", rootVar: "KUBECONFIG", what: "USER 4242:4242, no passwd entry, ENV KUBECONFIG=/root/.kube/config" },
+  { family: "numeric", ids: "4242:4242", home: "/home/mcp-rewrap-4242", generatedHome: true, drop: "setpriv", what: "USER 4242:4242, no passwd entry, ENV KUBECONFIG=/root/.kube/config" },
   { family: "custom-home", ids: "1005:3000", home: "/app", generatedHome: false, drop: "setpriv", what: "home /app, primary group not its own, shell-form ENTRYPOINT" },
   { family: "usergroup", ids: "1001:2001", home: "/home/appuser", generatedHome: false, drop: "setpriv", what: "USER appuser:mcpextra (user:group)" },
   {
@@ -104,8 +102,10 @@ export function documented(img: Image, mode: Mode): { refused?: string; differ: 
   const differ: string[] = [];
   if (mode.name === "user") return { differ };
   if (img.generatedHome) differ.push("HOME");
-  if (mode.name === "home-mount" || mode.name === "catalog-var" || mode.name === "read-only") differ.push("KUBECONFIG");
-  else if (img.rootVar && mode.readsConfig) differ.push(img.rootVar);
+  // Every mode that mounts the kubeconfig: where the table has it (under /root or over the home),
+  // root's copy in /dev (rw_copy_dev), which numeric's own ENV KUBECONFIG=/root/.kube/config names
+  // too; elsewhere (catalog-var), the user's copy in /tmp.
+  if (mode.readsConfig) differ.push("KUBECONFIG");
   if (mode.name === "group-add" && img.drop !== "setpriv") differ.push("groups");
   return { differ: [...new Set(differ)] };
 }
@@ -253,10 +253,14 @@ describe.each(IMAGES)("twin: $family", (img) => {
     expect(diff, `original vs rewrap differ in more than the documented ${JSON.stringify(doc.differ)}; rewrap stderr: ${rew.stderr}`).toEqual([...doc.differ].sort());
     for (const v of doc.differ.filter((d) => d !== "HOME" && d !== "groups")) {
       expect(PATH_VARS, `${v} is a variable of the config table`).toContain(v);
-      expect(rew.env[v], `${v} points at a copy`).toMatch(/^(\/tmp\/mcp-rewrap-|\/dev\/shm\/mcp-rewrap-|\/home\/mcp-rewrap-)/);
+      expect(rew.env[v], `${v} points at a copy`).toMatch(/^(\/dev\/mcp-rewrap-|\/tmp\/mcp-rewrap-|\/dev\/shm\/mcp-rewrap-|\/home\/mcp-rewrap-)/);
     }
     // HOME: the home mcp-rewrap picks, or (when it could not be made) the private directory of the copies.
     if (doc.differ.includes("HOME")) expect([img.home, `/dev/shm/mcp-rewrap-${img.ids.split(":")[0]}`, `/tmp/mcp-rewrap-${img.ids.split(":")[0]}`]).toContain(rew.env.HOME);
+    // The kubeconfig mounted where the table has it (under /root, or over the home): root's copy in
+    // /dev, whatever the image (numeric's ENV) or the caller set.
+    const mounted = mode.flags(img, kube);
+    if (mode.readsConfig && (mounted.includes(`${kube}:/root/.kube/config:ro`) || mounted.includes(`${kube}:${img.home}/.kube/config:ro`))) expect(rew.env.KUBECONFIG).toBe("/dev/mcp-rewrap-kube-config");
     if (mode.readsConfig) expect(rew.stderr, "the rewrap reads the mounted kubeconfig").toContain(`"md5":"${KUBE_MD5}"`);
     if (mode.sigterm) expect(rew.stderr.includes("fixture-server: got SIGTERM"), "SIGTERM answered as by the original").toBe(orig.stderr.includes("fixture-server: got SIGTERM"));
   }, 90_000);

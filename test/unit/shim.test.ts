@@ -6,7 +6,7 @@
  * business, what it does is tested here.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -491,6 +491,84 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     const few = processesFor(10);
     expect(few).toBeGreaterThan(3);
     expect(processesFor(10_000)).toBe(few);
+  });
+
+  it("rw_copy_dev: root copies a table file mounted below /root or over the home into /dev (0644, the caller's umask kept) and points its variable there; anything else is left to the user's copy", () => {
+    const dir = freshDir("devcopy");
+    const dev = join(dir, "dev");
+    mkdirSync(dev, { mode: 0o755 });
+    const src = join(dir, "kubeconfig");
+    writeFileSync(src, "apiVersion: v1\n# no newline at the end", { mode: 0o600 });
+    const q = shellQuote;
+    const pre = `RW_DEV=${q(dev)}; RW_S_UMASK=0027; RW_HOME=/home/appuser; umask 0027`;
+    const show = `printf '%s|%s|%s|' "$KUBECONFIG" "$AWS_CONFIG_FILE" "$(umask)"; printf '%s' "$RW_CHANGES"`;
+    // Unset: pointed at the copy; the copy is byte for byte, 0644.
+    const r = run(shell, `${pre}; rw_copy_dev ${q(src)} /.kube/config ROOT || exit 9; ${show}`);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(`${dev}/mcp-rewrap-kube-config||0027| KUBECONFIG`);
+    expect(readFileSync(join(dev, "mcp-rewrap-kube-config"), "utf8")).toBe("apiVersion: v1\n# no newline at the end");
+    expect(statSync(join(dev, "mcp-rewrap-kube-config")).mode & 0o7777).toBe(0o644);
+    // Again (a second call in the same container): root's own file is rewritten.
+    writeFileSync(src, "second\n");
+    expect(run(shell, `${pre}; rw_copy_dev ${q(src)} /.kube/config ROOT && echo ok`).stdout).toBe("ok\n");
+    expect(readFileSync(join(dev, "mcp-rewrap-kube-config"), "utf8")).toBe("second\n");
+    // A caller's value naming the mount (alone or in a list) is repointed; the image's value naming the
+    // home's copy is repointed; one naming another existing file is kept.
+    const cases: [Record<string, string>, string][] = [
+      [{ KUBECONFIG: src }, `${dev}/mcp-rewrap-kube-config`],
+      [{ KUBECONFIG: `/etc/k:${src}` }, `/etc/k:${dev}/mcp-rewrap-kube-config`],
+      [{ KUBECONFIG: "/home/appuser/.kube/config" }, `${dev}/mcp-rewrap-kube-config`],
+      [{ KUBECONFIG: "/etc/hostname" }, "/etc/hostname"],
+    ];
+    for (const [env, want] of cases) {
+      const c = run(shell, `${pre}; rw_copy_dev ${q(src)} /.kube/config ROOT || exit 9; printf '%s' "$KUBECONFIG"`, env);
+      expect(c.stdout, JSON.stringify(env)).toBe(want);
+    }
+    // Over the home (today's catalog): a value naming the mount, or a single path that does not
+    // exist, is repointed; one naming another existing file is kept.
+    const home: [Record<string, string>, string][] = [
+      [{}, `${dev}/mcp-rewrap-kube-config`],
+      [{ KUBECONFIG: "/home/appuser/.kube/config" }, `${dev}/mcp-rewrap-kube-config`],
+      [{ KUBECONFIG: "/nonexistent/config" }, `${dev}/mcp-rewrap-kube-config`],
+      [{ KUBECONFIG: "/etc/hostname" }, "/etc/hostname"],
+    ];
+    for (const [env, want] of home) {
+      const c = run(shell, `${pre}; rw_copy_dev ${q(src)} /.kube/config HOME || exit 9; printf '%s' "$KUBECONFIG"`, env);
+      expect(c.stdout, `home ${JSON.stringify(env)}`).toBe(want);
+    }
+    // The two .aws files each have their own name and variable.
+    const aws = run(shell, `${pre}; rw_copy_dev ${q(src)} /.aws/config ROOT && rw_copy_dev /etc/hostname /.aws/credentials ROOT || exit 9; printf '%s|%s' "$AWS_CONFIG_FILE" "$AWS_SHARED_CREDENTIALS_FILE"`);
+    expect(aws.stdout).toBe(`${dev}/mcp-rewrap-aws-config|${dev}/mcp-rewrap-aws-credentials`);
+    // Not for it (returns 1, nothing made, nothing pointed): a path no variable names on its own (a
+    // directory's variable, a file outside the table), a directory, a FIFO (never opened), a link.
+    spawnSync("mkfifo", [join(dir, "fifo")]);
+    symlinkSync(src, join(dir, "link"));
+    const others = [
+      [src, "/.docker/config.json"],
+      [src, "/.netrc"],
+      [dir, "/.kube/config"],
+      [join(dir, "fifo"), "/.kube/config"],
+      [join(dir, "link"), "/.kube/config"],
+    ];
+    rmSync(dev, { recursive: true });
+    mkdirSync(dev, { mode: 0o755 });
+    for (const [from, rel] of others) {
+      const o = run(shell, `${pre}; rw_copy_dev ${q(from!)} ${q(rel!)} ROOT && echo copied; ${show}`);
+      expect(o.stdout, `${from} ${rel}`).toBe("||0027|");
+    }
+    expect(readdirSync(dev)).toEqual([]);
+    // A name in /dev that is not root's regular file (a link) is never written through.
+    symlinkSync(join(dir, "victim"), join(dev, "mcp-rewrap-kube-config"));
+    expect(run(shell, `${pre}; rw_copy_dev ${q(src)} /.kube/config ROOT && echo copied; ${show}`).stdout).toBe("||0027|");
+    expect(existsSync(join(dir, "victim"))).toBe(false);
+    rmSync(join(dev, "mcp-rewrap-kube-config"));
+    // A failed read leaves nothing behind (a regular file whose read fails: clear_refs is write-only, root opens it all the same); a sticky RW_DEV is refused.
+    const failed = run(shell, `${pre}; rw_copy_dev /proc/self/clear_refs /.kube/config ROOT && echo copied; ${show}`);
+    expect(failed.stdout).toBe("||0027|");
+    expect(readdirSync(dev)).toEqual([]);
+    spawnSync("chmod", ["1777", dev]);
+    expect(run(shell, `${pre}; rw_copy_dev ${q(src)} /.kube/config ROOT && echo copied; ${show}`).stdout).toBe("||0027|");
+    expect(readdirSync(dev)).toEqual([]);
   });
 
   it("rw_defer: a mounted file for a home root does not own is copied by literal code the final shell runs (names byte for byte); a read-only home undoes it", () => {
