@@ -341,7 +341,7 @@ rw_copy_root $rw_qs $RW_OUT
 "
 }
 rw_copy_dev() {
-[ -n "$RW_S_UMASK" ] && [ -n "$RW_CAT" ] || return 1
+[ -n "$RW_S_UMASK" ] && [ -n "$RW_CAT" ] && [ -n "$RW_RM" ] || return 1
 case $RW_NL$RW_DEV_COPIES$RW_NL in
 *"$RW_NL$2 "*) ;;
 *) return 1 ;;
@@ -353,6 +353,7 @@ rw_cd=$RW_DEV/${rw_cd%%"$RW_NL"*}
 [ -d "$RW_DEV" ] && ! [ -L "$RW_DEV" ] && [ -O "$RW_DEV" ] && ! [ -k "$RW_DEV" ] || return 1
 if [ -e "$rw_cd" ] || [ -L "$rw_cd" ]; then
 [ -f "$rw_cd" ] && ! [ -L "$rw_cd" ] && [ -O "$rw_cd" ] || return 1
+case $RW_MOUNTINFO in *" $rw_cd "*) return 1 ;; esac
 fi
 umask 022
 { "$RW_CAT" <"$1" >"$rw_cd" & } 2>/dev/null

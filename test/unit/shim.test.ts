@@ -562,6 +562,12 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     expect(run(shell, `${pre}; rw_copy_dev ${q(src)} /.kube/config ROOT && echo copied; ${show}`).stdout).toBe("||0027|");
     expect(existsSync(join(dir, "victim"))).toBe(false);
     rmSync(join(dev, "mcp-rewrap-kube-config"));
+    // Nor one the kernel lists as a mount point (a host file bound there by the caller).
+    writeFileSync(join(dev, "mcp-rewrap-kube-config"), "host file\n");
+    const mounted = run(shell, `${pre}; RW_MOUNTINFO="1 2 0:3 /host/f ${dev}/mcp-rewrap-kube-config rw - ext4 /dev/sda rw"; rw_copy_dev ${q(src)} /.kube/config ROOT && echo copied; ${show}`);
+    expect(mounted.stdout).toBe("||0027|");
+    expect(readFileSync(join(dev, "mcp-rewrap-kube-config"), "utf8")).toBe("host file\n");
+    rmSync(join(dev, "mcp-rewrap-kube-config"));
     // A failed read leaves nothing behind (a regular file whose read fails: clear_refs is write-only, root opens it all the same); a sticky RW_DEV is refused.
     const failed = run(shell, `${pre}; rw_copy_dev /proc/self/clear_refs /.kube/config ROOT && echo copied; ${show}`);
     expect(failed.stdout).toBe("||0027|");
