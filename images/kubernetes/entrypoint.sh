@@ -30,6 +30,7 @@ RW_DEV_COPIES='/.kube/config mcp-rewrap-kube-config
 /.aws/config mcp-rewrap-aws-config
 /.aws/credentials mcp-rewrap-aws-credentials'
 RW_DEV=/dev
+RW_DEV_DONE=
 RW_PATH_VARS='KUBECONFIG KUBECONFIG_PATH AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE CLOUDSDK_CONFIG DOCKER_CONFIG AZURE_CONFIG_DIR AWS_WEB_IDENTITY_TOKEN_FILE GOOGLE_APPLICATION_CREDENTIALS XDG_CONFIG_HOME XDG_DATA_HOME XDG_CACHE_HOME'
 RW_SINGLE_VARS='KUBECONFIG_PATH AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE CLOUDSDK_CONFIG DOCKER_CONFIG AZURE_CONFIG_DIR AWS_WEB_IDENTITY_TOKEN_FILE GOOGLE_APPLICATION_CREDENTIALS XDG_CONFIG_HOME XDG_DATA_HOME XDG_CACHE_HOME'
 RW_ROOT_PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -349,6 +350,7 @@ esac
 rw_cd=$RW_NL$RW_DEV_COPIES$RW_NL
 rw_cd=${rw_cd#*"$RW_NL$2 "}
 rw_cd=$RW_DEV/${rw_cd%%"$RW_NL"*}
+case $RW_DEV_DONE in *" $rw_cd "*) return 1 ;; esac
 [ -f "$1" ] && ! [ -L "$1" ] || return 1
 [ -d "$RW_DEV" ] && ! [ -L "$RW_DEV" ] && [ -O "$RW_DEV" ] && ! [ -k "$RW_DEV" ] || return 1
 if [ -e "$rw_cd" ] || [ -L "$rw_cd" ]; then
@@ -364,12 +366,14 @@ if [ "$rw_cd_rc" != 0 ]; then
 ! [ -e "$rw_cd" ] || "$RW_RM" -f "$rw_cd" 2>/dev/null
 return 1
 fi
+RW_DEV_DONE="$RW_DEV_DONE $rw_cd "
+rw_cd_any="${KUBECONFIG+x}${KUBECONFIG_PATH+x}${AWS_CONFIG_FILE+x}${AWS_SHARED_CREDENTIALS_FILE+x}${CLOUDSDK_CONFIG+x}${DOCKER_CONFIG+x}${AZURE_CONFIG_DIR+x}${AWS_WEB_IDENTITY_TOKEN_FILE+x}${GOOGLE_APPLICATION_CREDENTIALS+x}${XDG_CONFIG_HOME+x}${XDG_DATA_HOME+x}${XDG_CACHE_HOME+x}"
 if [ "$3" = ROOT ]; then
 rw_point_table "/root$2" "$rw_cd" /root "" "$RW_HOME"
 else
 rw_point_table "$RW_HOME$2" "$rw_cd" "$RW_HOME" force
 fi
-[ -z "${KUBECONFIG+x}${KUBECONFIG_PATH+x}${AWS_CONFIG_FILE+x}${AWS_SHARED_CREDENTIALS_FILE+x}${CLOUDSDK_CONFIG+x}${DOCKER_CONFIG+x}${AZURE_CONFIG_DIR+x}${AWS_WEB_IDENTITY_TOKEN_FILE+x}${GOOGLE_APPLICATION_CREDENTIALS+x}${XDG_CONFIG_HOME+x}${XDG_DATA_HOME+x}${XDG_CACHE_HOME+x}" ] || rw_repoint "$1" "$rw_cd" || :
+[ -z "$rw_cd_any" ] || rw_repoint "$1" "$rw_cd" || :
 return 0
 }
 rw_prepare_one() {

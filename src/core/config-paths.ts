@@ -85,8 +85,8 @@ export function configPathLines(paths: readonly ConfigPath[] = CONFIG_PATHS): st
  * The table's files a variable names on its own (not a directory: sub is not "."), each with the
  * name of its copy in /dev, as the shim reads them: "REL NAME" per line (REL with a leading
  * slash), e.g. "/.kube/config mcp-rewrap-kube-config". Root writes a copy of such a file mounted
- * under /root straight into /dev (a root-owned tmpfs the runtime makes for every container) and
- * points the variable at it: no process as the user, no directory to make.
+ * under /root or over the user's home straight into /dev (a root-owned tmpfs the runtime makes for
+ * every container) and points the variable at it: no process as the user, no directory to make.
  */
 export function devCopyLines(paths: readonly ConfigPath[] = CONFIG_PATHS): string {
   return paths

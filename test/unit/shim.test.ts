@@ -508,9 +508,15 @@ describe.each(SHELLS)("the shim under %s", (_name, shell) => {
     expect(r.stdout).toBe(`${dev}/mcp-rewrap-kube-config||0027| KUBECONFIG`);
     expect(readFileSync(join(dev, "mcp-rewrap-kube-config"), "utf8")).toBe("apiVersion: v1\n# no newline at the end");
     expect(statSync(join(dev, "mcp-rewrap-kube-config")).mode & 0o7777).toBe(0o644);
-    // Again (a second call in the same container): root's own file is rewritten.
+    // Again (a later start in the same container): root's own file is rewritten.
     writeFileSync(src, "second\n");
     expect(run(shell, `${pre}; rw_copy_dev ${q(src)} /.kube/config ROOT && echo ok`).stdout).toBe("ok\n");
+    expect(readFileSync(join(dev, "mcp-rewrap-kube-config"), "utf8")).toBe("second\n");
+    // The same file mounted at both sites in one start: the first copy stays, the second is refused.
+    const other = join(dir, "other");
+    writeFileSync(other, "other\n");
+    const both = run(shell, `${pre}; rw_copy_dev ${q(src)} /.kube/config ROOT || exit 9; rw_copy_dev ${q(other)} /.kube/config HOME && echo copied; ${show}`);
+    expect(both.stdout).toBe(`${dev}/mcp-rewrap-kube-config||0027| KUBECONFIG`);
     expect(readFileSync(join(dev, "mcp-rewrap-kube-config"), "utf8")).toBe("second\n");
     // A caller's value naming the mount (alone or in a list) is repointed; the image's value naming the
     // home's copy is repointed; one naming another existing file is kept.
