@@ -200,7 +200,23 @@ function machine() {
 
 function engineNoise() {
   const running = dockerSync(["ps", "-q"]).split("\n").filter(Boolean).length;
-  return { load: loadavg().map((l) => l.toFixed(2)).join(" "), running };
+  return { load: loadavg().map((l) => l.toFixed(2)).join(" "), running, cpu: cpuTicks() };
+}
+
+/** The machine's CPU time so far from /proc/stat: all of it, and what the hypervisor stole (a VM). */
+function cpuTicks() {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** The share of CPU time the hypervisor stole between two cpuTicks() readings, as text. */
+function stealText(a, b) {
+  if (!a || !b || b.total <= a.total) return "unknown";
+  return `${((100 * (b.steal - a.steal)) / (b.total - a.total)).toFixed(1)} %`;
 }
 
 // --- 5. CLI cold start -------------------------------------------------------------------------
@@ -450,9 +466,9 @@ _b0=$(now); rw_put_first /mnt/rw-bench/many /.many-copy; _b1=$(now); echo "copy1
 RW_HOME=$_bh
 _b0=$(now); tar -C /mnt/rw-bench/many -cf - . | tar -x -o -f - -C /mnt/rw-bench/bare; _b1=$(now); echo "copy10ktmpfsbare $(( (_b1 - _b0) / 1000 ))"
 `;
-  // Today's catalog mounts the kubeconfig into the user's home instead (GATEWAY.md): the shim copies
-  // it to /tmp/mcp-rewrap-UID and points KUBECONFIG there. Its own container, the same rounds, run
-  // first: after the 10,000-file copies below the machine is busy writing them back.
+  // Today's catalog mounts the kubeconfig into the user's home instead (GATEWAY.md): root copies it
+  // into /dev as well and points KUBECONFIG there. Its own container, the same rounds, run first:
+  // after the 10,000-file copies below the machine is busy writing them back.
   let homeOut = "";
   if (dropCmd) {
     const homeScript = `${timing}
@@ -794,6 +810,7 @@ function markdown(R) {
         ["mcp-rewrap", VERSION],
         ["load average (1/5/15 min) at start → end", `${R.noiseStart.load} → ${R.noiseEnd.load}`],
         ["other containers running at start → end", `${R.noiseStart.running} → ${R.noiseEnd.running}`],
+        ["CPU time stolen by the hypervisor during the run (/proc/stat; every figure here moves with it)", stealText(R.noiseStart.cpu, R.noiseEnd.cpu)],
         ["runs per side", String(opt.runs)],
       ],
     ),
@@ -1001,7 +1018,7 @@ async function main() {
 
   const header = ["#", "measure", "this run", "target", "verdict"];
   process.stdout.write(`\nmcp-rewrap ${VERSION} benchmarks — ${R.machine.cpu}, ${R.machine.cores} cores, ${R.machine.memory}, ${R.machine.kernel}, docker ${R.machine.docker.split(" ")[0]}, node ${R.machine.node}, ${R.machine.date}\n`);
-  process.stdout.write(`load ${R.noiseStart.load} → ${R.noiseEnd.load}; other containers ${R.noiseStart.running} → ${R.noiseEnd.running}\n\n`);
+  process.stdout.write(`load ${R.noiseStart.load} → ${R.noiseEnd.load}; other containers ${R.noiseStart.running} → ${R.noiseEnd.running}; CPU stolen by the hypervisor ${stealText(R.noiseStart.cpu, R.noiseEnd.cpu)}\n\n`);
   process.stdout.write(`${textTable(header, rows(R, true))}\n`);
   if (R.build?.problems.length) process.stdout.write(`\nharness warnings: ${R.build.problems.join("; ")}\n`);
   const why = misses(R);
