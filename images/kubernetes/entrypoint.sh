@@ -367,12 +367,12 @@ if [ "$rw_cd_rc" != 0 ]; then
 return 1
 fi
 RW_DEV_DONE="$RW_DEV_DONE $rw_cd "
-rw_cd_any="${KUBECONFIG+x}${KUBECONFIG_PATH+x}${AWS_CONFIG_FILE+x}${AWS_SHARED_CREDENTIALS_FILE+x}${CLOUDSDK_CONFIG+x}${DOCKER_CONFIG+x}${AZURE_CONFIG_DIR+x}${AWS_WEB_IDENTITY_TOKEN_FILE+x}${GOOGLE_APPLICATION_CREDENTIALS+x}${XDG_CONFIG_HOME+x}${XDG_DATA_HOME+x}${XDG_CACHE_HOME+x}"
-if [ "$3" = ROOT ]; then
-rw_point_table "/root$2" "$rw_cd" /root "" "$RW_HOME"
-else
-rw_point_table "$RW_HOME$2" "$rw_cd" "$RW_HOME" force
+if [ "$3" = HOME ]; then
+rw_point_home "$RW_HOME$2" "$rw_cd" || :
+return 0
 fi
+rw_cd_any="${KUBECONFIG+x}${KUBECONFIG_PATH+x}${AWS_CONFIG_FILE+x}${AWS_SHARED_CREDENTIALS_FILE+x}${CLOUDSDK_CONFIG+x}${DOCKER_CONFIG+x}${AZURE_CONFIG_DIR+x}${AWS_WEB_IDENTITY_TOKEN_FILE+x}${GOOGLE_APPLICATION_CREDENTIALS+x}${XDG_CONFIG_HOME+x}${XDG_DATA_HOME+x}${XDG_CACHE_HOME+x}"
+rw_point_table "/root$2" "$rw_cd" /root "" "$RW_HOME"
 [ -z "$rw_cd_any" ] || rw_repoint "$1" "$rw_cd" || :
 return 0
 }
@@ -383,7 +383,7 @@ if [ "$2" != copy ]; then
 rw_state "$3" "$rw_rel" "$2" && return 0
 fi
 [ -n "$RW_HOME_TRIED" ] || rw_ensure_home
-[ "$2" != copy ] || ! rw_copy_dev "$3" "$rw_rel" ROOT || return 0
+[ "$2" = copy ] && rw_copy_dev "$3" "$rw_rel" ROOT && return 0
 if [ -z "$RW_ROOT_OPEN" ] && rw_defer_root "$3" "$rw_rel"; then
 RW_DEFERRED_RELS=$RW_DEFERRED_RELS$rw_rel$RW_NL
 return 0
@@ -466,6 +466,13 @@ case $1 in "$rw_it_rel" | "$rw_it_rel"/*) return 0 ;; esac
 done
 return 1
 }
+rw_point_home() {
+rw_pth_any="${KUBECONFIG+x}${KUBECONFIG_PATH+x}${AWS_CONFIG_FILE+x}${AWS_SHARED_CREDENTIALS_FILE+x}${CLOUDSDK_CONFIG+x}${DOCKER_CONFIG+x}${AZURE_CONFIG_DIR+x}${AWS_WEB_IDENTITY_TOKEN_FILE+x}${GOOGLE_APPLICATION_CREDENTIALS+x}${XDG_CONFIG_HOME+x}${XDG_DATA_HOME+x}${XDG_CACHE_HOME+x}"
+rw_pth_hit=1
+rw_point_table "$1" "$2" "$RW_HOME" force && rw_pth_hit=0
+[ -z "$rw_pth_any" ] || ! rw_repoint "$1" "$2" || rw_pth_hit=0
+return "$rw_pth_hit"
+}
 rw_defer_home() {
 case ,$RW_SLASH_MOPTS, in *,rw,*) ;; *) return 1 ;; esac
 [ -f "$1" ] && ! [ -L "$1" ] || return 1
@@ -478,11 +485,7 @@ eval "rw_dh_undo_$rw_dh_v=\$RW_OUT"
 done
 rw_dh_prev=$RW_CHANGES
 rw_dh_dest=/tmp/mcp-rewrap-$RW_UID/home$rw_dh_rel
-rw_dh_hit=1
-rw_dh_any="${KUBECONFIG+x}${KUBECONFIG_PATH+x}${AWS_CONFIG_FILE+x}${AWS_SHARED_CREDENTIALS_FILE+x}${CLOUDSDK_CONFIG+x}${DOCKER_CONFIG+x}${AZURE_CONFIG_DIR+x}${AWS_WEB_IDENTITY_TOKEN_FILE+x}${GOOGLE_APPLICATION_CREDENTIALS+x}${XDG_CONFIG_HOME+x}${XDG_DATA_HOME+x}${XDG_CACHE_HOME+x}"
-rw_point_table "$1" "$rw_dh_dest" "$RW_HOME" force && rw_dh_hit=0
-[ -z "$rw_dh_any" ] || ! rw_repoint "$1" "$rw_dh_dest" || rw_dh_hit=0
-[ "$rw_dh_hit" = 0 ] || return 1
+rw_point_home "$1" "$rw_dh_dest" || return 1
 rw_dh_undo=
 rw_dh_revert=
 rw_dh_was=
@@ -999,10 +1002,7 @@ rw_rc=$?
 RW_HOME_OK=$RW_HOME_OK_SAVED
 case $rw_rc in
 0)
-rw_ph_hit=1
-rw_point_table "$1" "$RW_WHERE/home$rw_rel" "$RW_HOME" force && rw_ph_hit=0
-rw_repoint "$1" "$RW_WHERE/home$rw_rel" && rw_ph_hit=0
-[ "$rw_ph_hit" = 0 ] || rw_say "$1 is mounted into $RW_USER's home but only root can read it, and no variable names it: a copy is in $RW_WHERE/home$rw_rel, but the server looks at $1; make it readable by uid $RW_UID on the host, or mount it under /root"
+rw_point_home "$1" "$RW_WHERE/home$rw_rel" || rw_say "$1 is mounted into $RW_USER's home but only root can read it, and no variable names it: a copy is in $RW_WHERE/home$rw_rel, but the server looks at $1; make it readable by uid $RW_UID on the host, or mount it under /root"
 ;;
 5) ;;
 4) RW_FAILED="${RW_FAILED:+$RW_FAILED, }$1" ;;
